@@ -1,0 +1,48 @@
+# edgeagent — `make run` starts the agent (a demo when nothing is configured),
+# `make test` runs every test. Both work on a fresh Debian machine with Go.
+
+GO      ?= go
+PKGS    ?= ./...
+# testcontainers' reaper image cannot be pulled without a registry; our
+# tests remove their own containers.
+export TESTCONTAINERS_RYUK_DISABLED ?= true
+
+STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build run test test-short bench lint fuzz clean
+
+all: lint test
+
+build:
+	$(GO) build -o bin/edgeagent ./cmd/edgeagent
+
+run:
+	$(GO) run ./cmd/edgeagent demo
+
+# Every test, with the race detector.
+test:
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+# Unit tests only (no containers, no child processes that need a build).
+test-short:
+	$(GO) test -race -count=1 -short $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint:
+	@out=$$(gofmt -l . 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
+
+# Runs every fuzz target for FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
