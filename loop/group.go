@@ -1,0 +1,291 @@
+package loop
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// A Group is a set of child tasks owned by one task (structured
+// concurrency; the seed's Cancellable groups and NamedTask): the owner's
+// Wait or Stop returns only when every child has ended, and if the owner's
+// function returns first, its children are cancelled and waited for before
+// the owner counts as done. No child outlives its owner.
+//
+// Children have unique names while they run, and can be looked up by name.
+type Group struct {
+	owner    *Task
+	failFast bool
+	head     *Task
+	tail     *Task
+	n        int
+	names    map[string]*Task
+	errs     []error
+	done     WaitQueue
+	closed   bool // the owner has returned: no new children
+	owned    bool // listed in owner.groups
+}
+
+// A GroupOption configures a Group.
+type GroupOption func(*Group)
+
+// FailFast makes the first child error (other than ErrCancelled) cancel the
+// rest of the group, as errgroup and Trio's nursery do. By default children
+// are independent: one failing leaves the others running.
+func FailFast() GroupOption { return func(g *Group) { g.failFast = true } }
+
+// NewGroup returns an empty group owned by t. It is called from t's function.
+func NewGroup(t *Task, opts ...GroupOption) *Group {
+	if t.loop.current != t {
+		t.misuse()
+	}
+	g := &Group{owner: t}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
+}
+
+// Go starts a child task named name (see Loop.Go for when it runs). A name
+// may be reused once its previous holder has ended; a duplicate live name
+// panics, as the seed's NamedTask raised. An empty name is never looked up.
+func (g *Group) Go(name string, fn TaskFunc) *Task {
+	if g.closed {
+		panic(fmt.Sprintf("loop: Group.Go(%q) after the group's owner %q returned", name, g.owner.name))
+	}
+	if name != "" {
+		if g.names[name] != nil {
+			panic(fmt.Sprintf("loop: Group.Go: a task named %q is already running in the group", name))
+		}
+		if g.names == nil {
+			g.names = make(map[string]*Task)
+		}
+	}
+	t := g.owner.loop.Go(name, fn)
+	t.group = g
+	t.gprev = g.tail
+	if g.tail != nil {
+		g.tail.gnext = t
+	} else {
+		g.head = t
+	}
+	g.tail = t
+	g.n++
+	if name != "" {
+		g.names[name] = t
+	}
+	g.own()
+	return t
+}
+
+// Task returns the running child named name, or nil if none runs. A child
+// that has been cancelled is found until it has actually ended.
+func (g *Group) Task(name string) *Task { return g.names[name] }
+
+// Len reports how many children are running.
+func (g *Group) Len() int { return g.n }
+
+// Cancel cancels every running child and returns at once; Wait then waits
+// for their cleanup. It may be called from any code on the loop.
+func (g *Group) Cancel() {
+	for c := g.head; c != nil; c = c.gnext {
+		c.Cancel()
+	}
+}
+
+// Wait waits until every child has ended and returns their errors joined
+// (each prefixed by the child's name; ErrCancelled is not an error here).
+// If the waiting task is cancelled first, the children are cancelled and
+// still waited for — their cleanup finishes before Wait returns — and the
+// result includes ErrCancelled.
+func (g *Group) Wait(t *Task) error {
+	g.mustOwn(t)
+	for g.n > 0 {
+		if err := g.done.Wait(t); err != nil {
+			g.Cancel()
+			g.waitQuiet(t)
+			return errors.Join(err, g.takeErrs())
+		}
+	}
+	return g.takeErrs()
+}
+
+// Stop cancels every child and waits until all have ended (the seed's
+// cancel_all without nowait), even if the calling task is itself cancelled
+// meanwhile. It returns the children's errors as Wait does.
+func (g *Group) Stop(t *Task) error {
+	g.mustOwn(t)
+	g.Cancel()
+	g.waitQuiet(t)
+	return g.takeErrs()
+}
+
+func (g *Group) mustOwn(t *Task) {
+	if t != g.owner {
+		panic(fmt.Sprintf("loop: group owned by task %q waited on by task %q", g.owner.name, t.name))
+	}
+}
+
+// waitQuiet waits for every child to end, ignoring interruptions of t.
+func (g *Group) waitQuiet(t *Task) {
+	_ = Shield(t, func(t *Task) error {
+		for g.n > 0 {
+			if err := g.done.Wait(t); err != nil {
+				return err // only a kill gets here, and it unwinds
+			}
+		}
+		return nil
+	})
+}
+
+func (g *Group) childDone(c *Task) {
+	if c.gprev != nil {
+		c.gprev.gnext = c.gnext
+	} else {
+		g.head = c.gnext
+	}
+	if c.gnext != nil {
+		c.gnext.gprev = c.gprev
+	} else {
+		g.tail = c.gprev
+	}
+	c.gprev, c.gnext = nil, nil
+	g.n--
+	if c.name != "" && g.names[c.name] == c {
+		delete(g.names, c.name)
+	}
+	if c.err != nil && !errors.Is(c.err, ErrCancelled) {
+		g.errs = append(g.errs, fmt.Errorf("%s: %w", c.name, c.err))
+		if g.failFast {
+			g.Cancel()
+		}
+	}
+	if g.n == 0 {
+		g.done.WakeAll()
+		g.disown()
+	}
+}
+
+func (g *Group) takeErrs() error {
+	err := errors.Join(g.errs...)
+	g.errs = nil
+	g.disown()
+	return err
+}
+
+// own lists g in its owner's groups, so the owner's exit can close it; a
+// group leaves the list once it has no children and no errors to report,
+// so a task that makes groups in a loop does not accumulate them.
+func (g *Group) own() {
+	if !g.owned {
+		g.owned = true
+		g.owner.groups = append(g.owner.groups, g)
+	}
+}
+
+func (g *Group) disown() {
+	if !g.owned || g.n > 0 || len(g.errs) > 0 {
+		return
+	}
+	gs := g.owner.groups
+	for i, x := range gs {
+		if x == g {
+			gs[i] = gs[len(gs)-1]
+			gs[len(gs)-1] = nil
+			g.owner.groups = gs[:len(gs)-1]
+			break
+		}
+	}
+	g.owned = false
+}
+
+// closeGroups runs after the owner's function returned: children still
+// running are cancelled and waited for; errors nobody collected are logged.
+func closeGroups(t *Task) error {
+	for len(t.groups) > 0 {
+		g := t.groups[0]
+		g.closed = true
+		if g.n > 0 {
+			g.Cancel()
+			g.waitQuiet(t)
+		}
+		if err := g.takeErrs(); err != nil {
+			t.loop.log.Error("loop: group children failed and the owner never waited for them",
+				"owner", t.name, "err", err)
+		}
+		g.disown()
+	}
+	return nil
+}
+
+// A Job is one function for Gather: Fn runs as a child task named Name,
+// bounded by Timeout when it is positive (the seed's Gatherable).
+type Job[T any] struct {
+	Name    string
+	Fn      func(*Task) (T, error)
+	Timeout time.Duration
+}
+
+// A Result is what one Job produced.
+type Result[T any] struct {
+	Value T
+	Err   error
+}
+
+// Gather runs the jobs concurrently as children of t and waits for all of
+// them. Results come in the jobs' order, each with its own error: a job
+// that fails or times out does not disturb the others. The returned error
+// is non-nil only when t itself was interrupted; the jobs are then cancelled
+// and waited for, and their results are as far as they got.
+func Gather[T any](t *Task, jobs ...Job[T]) ([]Result[T], error) {
+	res := make([]Result[T], len(jobs))
+	g := NewGroup(t)
+	for i, j := range jobs {
+		res[i].Err = ErrCancelled // what a job that never ran reports
+		name := j.Name
+		if name == "" {
+			name = fmt.Sprintf("gather[%d]", i)
+		}
+		g.Go(name, func(t *Task) error {
+			if j.Timeout > 0 {
+				res[i].Value, res[i].Err = WaitForValue(t, j.Timeout, j.Fn)
+			} else {
+				res[i].Value, res[i].Err = j.Fn(t)
+			}
+			return nil
+		})
+	}
+	return res, g.Wait(t)
+}
+
+// A Future is a task that produces a value.
+type Future[T any] struct {
+	task  *Task
+	value T
+}
+
+// Spawn starts fn as a task like Loop.Go and returns a Future for its value.
+func Spawn[T any](l *Loop, name string, fn func(*Task) (T, error)) *Future[T] {
+	f := &Future[T]{}
+	f.task = l.Go(name, func(t *Task) error {
+		v, err := fn(t)
+		f.value = v
+		return err
+	})
+	return f
+}
+
+// Task returns the future's task, to Cancel it or check Done.
+func (f *Future[T]) Task() *Task { return f.task }
+
+// Await waits for the future's task to finish and returns its value and
+// error. If caller is interrupted first, it returns the zero value and the
+// interruption, and the task goes on.
+func (f *Future[T]) Await(caller *Task) (T, error) {
+	err := f.task.Wait(caller)
+	if !f.task.Done() {
+		var zero T
+		return zero, err
+	}
+	return f.value, err
+}

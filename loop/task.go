@@ -1,0 +1,307 @@
+package loop
+
+import (
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+type taskState uint8
+
+const (
+	taskReady   taskState = iota // in the run queue
+	taskRunning                  // the loop is inside it
+	taskParked                   // waiting: a timer, a WaitQueue or an Offload will ready it
+	taskDone
+)
+
+// A Task is a coroutine on a Loop. Its function receives it and passes it to
+// every await (t.Sleep, q.Get(t), lock.Acquire(t) …), the way stdlib calls
+// take a context. Only the task's own function may await on it; other code on
+// the loop may Cancel it, Wait for it or ask whether it is Done.
+type Task struct {
+	// The fields used on every switch come first, to share a cache line.
+	loop      *Loop
+	state     taskState
+	cancelled bool
+	killed    bool
+	next      func() (struct{}, bool) // iter.Pull's resume
+	yield     func(struct{}) bool     // switches back to the loop
+	scopes    []*scope                // WaitFor and Shield scopes, innermost last
+
+	name      string
+	fn        TaskFunc
+	stop      func() // iter.Pull's stop: unwinds a parked task (kill)
+	err       error
+	wakeErr   error  // what the current park returns: nil when woken, else the interruption
+	parkSeq   uint64 // counts parks, so a late Offload result cannot wake a later park
+	retrieved bool   // someone awaited or will collect the error
+	logged    bool   // the error has been logged already
+	ignored   int    // awaits that failed at once after cancellation
+
+	sleep   timer // the task's own timer for Sleep
+	wq      *WaitQueue
+	wqPrev  *Task
+	wqNext  *Task
+	joiners WaitQueue // tasks in Wait on this one
+
+	group        *Group // the group this task is a child of
+	gprev, gnext *Task
+	groups       []*Group // groups this task owns with children or errors left
+
+	lprev, lnext *Task // the loop's list of live tasks
+}
+
+// Name returns the name the task was created with.
+func (t *Task) Name() string { return t.name }
+
+// String returns the task's name, for logs.
+func (t *Task) String() string { return t.name }
+
+// Loop returns the loop the task runs on.
+func (t *Task) Loop() *Loop { return t.loop }
+
+// Done reports whether the task has finished. A cancelled task is not done
+// until its function has returned (its cleanup may still be running).
+func (t *Task) Done() bool { return t.state == taskDone }
+
+// Cancelled reports whether the task has been asked to stop.
+func (t *Task) Cancelled() bool { return t.cancelled }
+
+// Err returns the task's error once it is done, and nil before. Calling it
+// counts as awaiting the task: its error is then not logged as unawaited.
+func (t *Task) Err() error {
+	t.retrieved = true
+	if t.state != taskDone {
+		return nil
+	}
+	return t.err
+}
+
+// Cancel asks the task to stop and returns at once (call Wait to wait for
+// it). If the task is waiting, its await returns ErrCancelled within the
+// current loop pass; if it has not started, it never will. Every later
+// await of the task fails too. Cancelling a finished task does nothing.
+// Cancel is called on the loop; other goroutines use Post.
+func (t *Task) Cancel() {
+	if t.state == taskDone || t.cancelled {
+		return
+	}
+	t.cancelled = true
+	t.interrupt()
+}
+
+// Wait waits until t has finished and returns its error. caller is the
+// waiting task. If caller is cancelled first, Wait returns ErrCancelled
+// and t goes on; use Cancel and then Wait to stop t and wait for it.
+func (t *Task) Wait(caller *Task) error {
+	if caller == t {
+		panic(fmt.Sprintf("loop: task %q waits for itself", t.name))
+	}
+	t.retrieved = true
+	for t.state != taskDone {
+		if err := t.joiners.Wait(caller); err != nil {
+			return err
+		}
+	}
+	return t.err
+}
+
+// Sleep waits for d on the loop's clock (d ≤ 0 only yields). It returns nil
+// after d, or ErrCancelled / ErrTimeout at once if the task is cancelled or
+// an enclosing WaitFor expires.
+func (t *Task) Sleep(d time.Duration) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	if d <= 0 {
+		t.requeue()
+		return nil
+	}
+	t.loop.schedule(&t.sleep, d)
+	return t.park()
+}
+
+// Yield lets every other ready task run once, then resumes (the seed's
+// sleep(0)). It fails like any await if the task has been interrupted.
+func (t *Task) Yield() error {
+	if t.loop.current != t || t.cancelled || len(t.scopes) != 0 {
+		if err := t.enter(); err != nil {
+			return err
+		}
+	}
+	// requeue, written out: each call level between a task and its switch
+	// costs a mispredicted return per turn, as the stack changes under it.
+	t.state = taskReady
+	t.loop.runq.push(t)
+	if t.killed || !t.yield(struct{}{}) {
+		panic(killSignal{})
+	}
+	return nil
+}
+
+// requeue puts the running task at the back of the run queue and switches
+// to the loop.
+func (t *Task) requeue() {
+	t.state = taskReady
+	t.loop.runq.push(t)
+	t.switchOut()
+}
+
+// enter starts an await: it checks that t is the running task and reports
+// a pending interruption. An interrupted await still goes once through the
+// loop before failing, so a task that ignores ErrCancelled in a loop slows
+// down but cannot freeze the other tasks.
+func (t *Task) enter() error {
+	if t.loop.current != t {
+		t.misuse()
+	}
+	if !t.cancelled && len(t.scopes) == 0 {
+		return nil
+	}
+	err := t.interruption()
+	if err != nil {
+		t.noteIgnored()
+		t.requeue()
+	}
+	return err
+}
+
+func (t *Task) misuse() {
+	switch {
+	case t.state == taskDone:
+		panic(fmt.Sprintf("loop: await on task %q, which has finished", t.name))
+	case t.loop.current == nil:
+		panic(fmt.Sprintf("loop: await on task %q outside its own function "+
+			"(from a callback, another goroutine, or before Run)", t.name))
+	default:
+		panic(fmt.Sprintf("loop: await on task %q from task %q: "+
+			"a *Task must only be used by its own function", t.name, t.loop.current.name))
+	}
+}
+
+// noteIgnored counts awaits that fail at once after cancellation. A task
+// that keeps making them is reported; during shutdown it is killed.
+func (t *Task) noteIgnored() {
+	if !t.cancelled {
+		return
+	}
+	t.ignored++
+	if t.ignored == ignoredCancelLimit {
+		t.loop.log.Warn("loop: task keeps awaiting after it was cancelled; its function should return the error",
+			"task", t.name)
+		if t.loop.stopping {
+			t.logged = true
+			panic(killSignal{})
+		}
+	}
+}
+
+// interruption reports what an await of t must fail with, if anything:
+// cancellation unless a Shield hides it, else the timeout of an expired
+// WaitFor scope not hidden behind a Shield.
+func (t *Task) interruption() error {
+	var timeout error
+	for i := len(t.scopes) - 1; i >= 0; i-- {
+		s := t.scopes[i]
+		if s.expired && timeout == nil {
+			timeout = ErrTimeout
+		}
+		if s.shield {
+			return timeout
+		}
+	}
+	if t.cancelled {
+		return ErrCancelled
+	}
+	return timeout
+}
+
+// park suspends the running task until wake (returns nil) or an
+// interruption (returns it). The caller has registered t with whatever will
+// wake it, after enter reported no interruption.
+func (t *Task) park() error {
+	t.state = taskParked
+	t.switchOut()
+	t.parkSeq++
+	err := t.wakeErr
+	t.wakeErr = nil
+	return err
+}
+
+// killSignal unwinds a task being killed; protect recovers it.
+type killSignal struct{}
+
+func (t *Task) switchOut() {
+	if t.killed || !t.yield(struct{}{}) {
+		panic(killSignal{})
+	}
+}
+
+// wake readies a parked task; its park returns nil. Waking wins over a
+// later interruption: the await succeeds and the next one fails, so a value
+// handed to a waiter is never lost.
+func (t *Task) wake() {
+	if t.state != taskParked {
+		return
+	}
+	t.unwait()
+	t.state = taskReady
+	t.loop.runq.push(t)
+}
+
+// interrupt readies a parked task whose await must now fail.
+func (t *Task) interrupt() {
+	if t.state != taskParked {
+		return
+	}
+	err := t.interruption()
+	if err == nil {
+		return // shielded
+	}
+	t.unwait()
+	t.wakeErr = err
+	t.state = taskReady
+	t.loop.runq.push(t)
+}
+
+// unwait withdraws t from whatever it is parked on.
+func (t *Task) unwait() {
+	if t.wq != nil {
+		t.wq.remove(t)
+	}
+	if t.sleep.index >= 0 {
+		t.loop.timers.remove(&t.sleep)
+	}
+}
+
+// body is the coroutine: the task's function, then the structured
+// clean-up of the groups it owns.
+func (t *Task) body(yield func(struct{}) bool) {
+	t.yield = yield
+	err := t.protect(t.fn)
+	if len(t.groups) > 0 {
+		t.protect(closeGroups)
+	}
+	t.err = err
+}
+
+// protect runs fn, turning a panic into a *PanicError (logged with its
+// stack) and a kill into ErrKilled.
+func (t *Task) protect(fn TaskFunc) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if _, ok := r.(killSignal); ok {
+			err = ErrKilled
+			return
+		}
+		pe := &PanicError{Task: t.name, Value: r, Stack: debug.Stack()}
+		t.loop.log.Error("loop: task panicked", "task", t.name, "panic", r, "stack", string(pe.Stack))
+		t.logged = true
+		err = pe
+	}()
+	return fn(t)
+}
