@@ -84,6 +84,8 @@ func (in *inbox) depth() int { return int(in.n.Load()) }
 
 // drainInbox runs every function posted so far, in order.
 func (l *Loop) drainInbox() {
+	// Note who ran last before the posts do: a hog report among them names it.
+	l.culpritBeat, l.culpritTask = l.watch.beat.Load(), l.lastTask
 	batch := l.inbox.take()
 	now := l.wallNow()
 	for i := range batch {
@@ -94,6 +96,8 @@ func (l *Loop) drainInbox() {
 }
 
 func (l *Loop) runPosted(fn func()) {
+	l.lastTask = nil
+	l.watch.beat.Add(1)
 	defer func() {
 		if r := recover(); r != nil {
 			l.log.Error("loop: posted function panicked", "panic", r, "stack", string(debug.Stack()))

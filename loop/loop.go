@@ -2,9 +2,9 @@ package loop
 
 import (
 	"context"
-	"iter"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"runtime/debug"
 	"time"
@@ -93,8 +93,8 @@ type Loop struct {
 
 	state    runState
 	ctx      context.Context // the Run context; Offload derives from it
-	runq     ring[*Task]  // ready tasks; nil stands for the next of callbacks
-	calls    ring[func()] // ready callbacks, in order
+	runq     ring[*Task]     // ready tasks; nil stands for the next of callbacks
+	calls    ring[func()]    // ready callbacks, in order
 	timers   timerHeap
 	timerSeq uint64
 	tasks    taskList
@@ -106,7 +106,10 @@ type Loop struct {
 	stopping bool  // in shutdown: tasks are being cancelled and drained
 	killAll  bool  // shutdown timeout passed
 	lastTask *Task // the task run last, nil after a callback (names hogs)
-	watch    watchdog
+
+	culpritBeat uint64 // watch.beat and lastTask when the inbox drain began
+	culpritTask *Task
+	watch       watchdog
 
 	stats counters
 }
@@ -228,13 +231,16 @@ func (l *Loop) schedule(tm *timer, d time.Duration) {
 // due timers, then the entries that were ready when the pass began, so every
 // ready task gets one turn per pass.
 func (l *Loop) pass() {
-	if l.inbox.pending() {
+	drained := l.inbox.pending()
+	if drained {
 		l.drainInbox()
 	}
 	l.fireTimers()
 	n := l.runq.n
 	if n == 0 {
-		l.idle()
+		if !drained { // a post may have changed what Run waits for: look again first
+			l.idle()
+		}
 		return
 	}
 	for ; n > 0; n-- {

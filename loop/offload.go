@@ -26,10 +26,10 @@ func Offload[T any](t *Task, fn func(ctx context.Context) (T, error)) (T, error)
 		value T
 		err   error
 	)
-	seq := t.parkSeq
+	seq, name := t.parkSeq, t.name
 	l.offloads++
 	go func() {
-		v, e := callOffloaded(ctx, t.name, fn)
+		v, e := callOffloaded(ctx, name, fn)
 		_ = l.Post(func() {
 			l.offloads--
 			value, err = v, e

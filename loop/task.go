@@ -190,10 +190,10 @@ func (t *Task) noteIgnored() {
 	if t.ignored == ignoredCancelLimit {
 		t.loop.log.Warn("loop: task keeps awaiting after it was cancelled; its function should return the error",
 			"task", t.name)
-		if t.loop.stopping {
-			t.logged = true
-			panic(killSignal{})
-		}
+	}
+	if t.ignored >= ignoredCancelLimit && t.loop.stopping {
+		t.logged = true
+		panic(killSignal{})
 	}
 }
 

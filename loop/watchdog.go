@@ -95,15 +95,16 @@ func (w *watchdog) run(l *Loop) {
 }
 
 // reportHog runs on the loop right after the hog returned control: the
-// pass drains posts between entries, so the last entry run is the culprit.
+// pass drains posts between entries, so the entry run last before the drain
+// is the culprit.
 func (l *Loop) reportHog(seq uint64, since int64) {
 	ran := time.Duration(l.wallNow() - since)
 	name := "callback"
-	if l.lastTask != nil {
-		name = l.lastTask.name
-	}
-	if l.watch.beat.Load() != seq {
+	switch {
+	case l.culpritBeat != seq:
 		name = "unknown"
+	case l.culpritTask != nil:
+		name = l.culpritTask.name
 	}
 	l.stats.hogs++
 	if int64(ran) > l.stats.maxHog {

@@ -1,0 +1,319 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// A task sleeping an hour is cancelled at once: its Sleep returns
+// ErrCancelled in the same pass, with no virtual time passing (uasyncio V2
+// delivered it only when the hour was up).
+func TestCancelSleepingTaskAtOnce(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		sleeper := l.Go("sleeper", func(t *Task) error {
+			err := t.Sleep(time.Hour)
+			r.note(fmt.Sprint("sleeper: ", err))
+			return err
+		})
+		if err := t.Sleep(time.Second); err != nil {
+			return err
+		}
+		sleeper.Cancel()
+		if sleeper.Done() {
+			return errors.New("done before it ran its cleanup")
+		}
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		if !sleeper.Done() {
+			return errors.New("cancelled sleeper not done within one pass")
+		}
+		if err := sleeper.Wait(t); !errors.Is(err, ErrCancelled) {
+			return fmt.Errorf("Wait = %v, want ErrCancelled", err)
+		}
+		if n := l.Stats().Timers; n != 0 {
+			return fmt.Errorf("%d timers left: the sleep timer was not removed", n)
+		}
+		return nil
+	})
+	r.want(t, "sleeper: loop: task cancelled@1s")
+}
+
+// A task waiting in a WaitQueue leaves it the moment it is cancelled, so a
+// waker never hands anything to a dead waiter.
+func TestCancelWaitingTaskLeavesQueue(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		var q WaitQueue
+		a := l.Go("a", func(t *Task) error { return q.Wait(t) })
+		b := l.Go("b", func(t *Task) error { return q.Wait(t) })
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		if q.Len() != 2 || q.Front() != a {
+			return fmt.Errorf("queue len %d front %v, want 2, a", q.Len(), q.Front())
+		}
+		a.Cancel()
+		if q.Len() != 1 || q.Front() != b {
+			return fmt.Errorf("after Cancel: len %d front %v, want 1, b", q.Len(), q.Front())
+		}
+		if woke := q.WakeOne(); woke != b {
+			return fmt.Errorf("WakeOne woke %v, want b", woke)
+		}
+		if err := a.Wait(t); !errors.Is(err, ErrCancelled) {
+			return fmt.Errorf("a: %v", err)
+		}
+		return b.Wait(t)
+	})
+}
+
+// Woken, then cancelled before it ran: the wake wins, so whatever the waker
+// handed over is not lost; the next await fails.
+func TestWakeWinsOverLaterCancel(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		var q WaitQueue
+		var first, second error
+		w := l.Go("w", func(t *Task) error {
+			first = q.Wait(t)
+			second = t.Sleep(time.Second)
+			return nil
+		})
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		q.WakeOne()
+		w.Cancel()
+		if err := w.Wait(t); err != nil {
+			return err
+		}
+		if first != nil || !errors.Is(second, ErrCancelled) {
+			return fmt.Errorf("first await %v, second %v; want nil, ErrCancelled", first, second)
+		}
+		return nil
+	})
+}
+
+// Once cancelled, every await fails at once: a task cannot miss it.
+func TestCancellationIsSticky(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		var errs []error
+		task := l.Go("t", func(t *Task) error {
+			errs = append(errs, t.Sleep(time.Hour))
+			errs = append(errs, t.Sleep(time.Hour))
+			errs = append(errs, t.Yield())
+			var q WaitQueue
+			errs = append(errs, q.Wait(t))
+			errs = append(errs, WaitFor(t, time.Hour, func(t *Task) error { return t.Sleep(time.Minute) }))
+			_, err := Offload(t, func(ctx context.Context) (int, error) { return 1, nil })
+			errs = append(errs, err)
+			return nil
+		})
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		task.Cancel()
+		if err := task.Wait(t); err != nil {
+			return err
+		}
+		for i, err := range errs {
+			if !errors.Is(err, ErrCancelled) {
+				return fmt.Errorf("await %d returned %v, want ErrCancelled", i, err)
+			}
+		}
+		if len(errs) != 6 || vc.Elapsed() != 0 {
+			return fmt.Errorf("%d awaits, %v elapsed", len(errs), vc.Elapsed())
+		}
+		return nil
+	})
+}
+
+func TestCancelBeforeStartNeverRuns(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		ran := false
+		task := l.Go("never", func(t *Task) error { ran = true; return nil })
+		task.Cancel()
+		if err := task.Wait(t); !errors.Is(err, ErrCancelled) || ran {
+			return fmt.Errorf("Wait = %v, ran = %v", err, ran)
+		}
+		return nil
+	})
+}
+
+// Shield lets cleanup await after cancellation; a WaitFor inside bounds it;
+// after Shield the cancellation applies again.
+func TestShieldCleanup(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		task := l.Go("publisher", func(t *Task) error {
+			err := t.Sleep(time.Hour)
+			r.note(fmt.Sprint("woke: ", err))
+			serr := Shield(t, func(t *Task) error {
+				if err := t.Sleep(100 * time.Millisecond); err != nil {
+					return err
+				}
+				r.note("published offline")
+				return WaitFor(t, 50*time.Millisecond, func(t *Task) error { return t.Sleep(time.Hour) })
+			})
+			r.note(fmt.Sprint("shield: ", serr))
+			r.note(fmt.Sprint("after: ", t.Sleep(time.Second)))
+			return err
+		})
+		if err := t.Sleep(time.Second); err != nil {
+			return err
+		}
+		task.Cancel()
+		return ignore(task.Wait(t), ErrCancelled)
+	})
+	r.want(t, "woke: loop: task cancelled@1s", "published offline@1.1s",
+		"shield: loop: timed out@1.15s", "after: loop: task cancelled@1.15s")
+}
+
+func ignore(err, want error) error {
+	if errors.Is(err, want) {
+		return nil
+	}
+	return fmt.Errorf("got %v, want %v", err, want)
+}
+
+func TestWaitForFinishesInTime(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		v, err := WaitForValue(t, time.Second, func(t *Task) (string, error) {
+			return "read", t.Sleep(500 * time.Millisecond)
+		})
+		if v != "read" || err != nil || vc.Elapsed() != 500*time.Millisecond {
+			return fmt.Errorf("WaitForValue = %q, %v at %v", v, err, vc.Elapsed())
+		}
+		if n := l.Stats().Timers; n != 0 {
+			return fmt.Errorf("%d timers left: the deadline was not removed", n)
+		}
+		return t.Sleep(time.Second) // the expired deadline does not come back
+	})
+}
+
+func TestWaitForInterruptsAtDeadline(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		var q WaitQueue
+		err := WaitFor(t, 2*time.Second, func(t *Task) error { return q.Wait(t) })
+		if !errors.Is(err, ErrTimeout) || vc.Elapsed() != 2*time.Second || q.Len() != 0 {
+			return fmt.Errorf("WaitFor = %v at %v, %d waiting", err, vc.Elapsed(), q.Len())
+		}
+		if err := WaitFor(t, 0, func(t *Task) error { return t.Yield() }); !errors.Is(err, ErrTimeout) {
+			return fmt.Errorf("zero deadline: %v", err)
+		}
+		return nil
+	})
+}
+
+// Nested scopes, inner deadline first: the inner WaitFor times out and
+// the outer scope goes on awaiting normally.
+func TestNestedTimeoutInnerFirst(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		err := WaitFor(t, 2*time.Second, func(t *Task) error {
+			err := WaitFor(t, time.Second, func(t *Task) error { return t.Sleep(5 * time.Second) })
+			r.note(fmt.Sprint("inner: ", err))
+			err = t.Sleep(500 * time.Millisecond)
+			r.note(fmt.Sprint("outer sleep: ", err))
+			return err
+		})
+		r.note(fmt.Sprint("outer: ", err))
+		return err
+	})
+	r.want(t, "inner: loop: timed out@1s", "outer sleep: <nil>@1.5s", "outer: <nil>@1.5s")
+}
+
+// Nested scopes, outer deadline first: the inner await is interrupted at
+// the outer deadline, and the outer scope stays expired (sticky) until it
+// is left.
+func TestNestedTimeoutOuterFirst(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		err := WaitFor(t, time.Second, func(t *Task) error {
+			err := WaitFor(t, 2*time.Second, func(t *Task) error { return t.Sleep(5 * time.Second) })
+			r.note(fmt.Sprint("inner: ", err))
+			err = t.Sleep(time.Millisecond)
+			r.note(fmt.Sprint("outer sleep: ", err))
+			return err
+		})
+		r.note(fmt.Sprint("outer: ", err))
+		if !errors.Is(err, ErrTimeout) {
+			return fmt.Errorf("outer = %v", err)
+		}
+		return t.Sleep(time.Second)
+	})
+	r.want(t, "inner: loop: timed out@1s", "outer sleep: loop: timed out@1s", "outer: loop: timed out@1s")
+}
+
+// Cancellation wins over an expired deadline.
+func TestCancelWinsOverTimeout(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		var got error
+		task := l.Go("t", func(t *Task) error {
+			return WaitFor(t, time.Second, func(t *Task) error {
+				_ = t.Sleep(2 * time.Second) // interrupted by the deadline
+				got = t.Yield()
+				return got
+			})
+		})
+		// This sleep's timer was set before the task's deadline, so at 1 s
+		// main runs first: the task is ready (its deadline fired) but has
+		// not run yet when it is cancelled.
+		if err := t.Sleep(time.Second); err != nil {
+			return err
+		}
+		task.Cancel()
+		if err := task.Wait(t); !errors.Is(err, ErrCancelled) || !errors.Is(got, ErrCancelled) {
+			return fmt.Errorf("task %v, await %v; want ErrCancelled", err, got)
+		}
+		return nil
+	})
+}
+
+// A task that drops ErrCancelled and keeps awaiting slows down but cannot
+// freeze the loop (each failing await still yields); it is reported, and
+// killed at shutdown.
+func TestTaskIgnoringCancellation(t *testing.T) {
+	l, _, logs := virtualLoop()
+	var stubborn *Task
+	deferred := false
+	run(t, l, func(t *Task) error {
+		stubborn = l.Go("stubborn", func(t *Task) error {
+			defer func() { deferred = true }()
+			for {
+				_ = t.Sleep(time.Second)
+			}
+		})
+		if err := t.Sleep(1500 * time.Millisecond); err != nil {
+			return err
+		}
+		stubborn.Cancel()
+		// The loop still runs other work while the stubborn task spins
+		// (virtual time stands still: something is always ready).
+		for range 3 {
+			if err := t.Yield(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !stubborn.Done() || !errors.Is(stubborn.Err(), ErrKilled) || !deferred {
+		t.Fatalf("stubborn: done %v err %v deferred %v", stubborn.Done(), stubborn.Err(), deferred)
+	}
+	if n := logs.count("keeps awaiting after it was cancelled"); n != 1 {
+		t.Fatalf("warning logged %d times, want once:\n%s", n, logs)
+	}
+}

@@ -1,0 +1,259 @@
+package loop
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Stopping a group cancels the children and waits for their cleanup, even
+// cleanup that takes time (the seed's cancel_all waited on a barrier).
+func TestGroupStopWaitsForCleanup(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		g := NewGroup(t)
+		for i := 1; i <= 3; i++ {
+			g.Go(fmt.Sprint("child", i), func(t *Task) error {
+				err := t.Sleep(time.Hour)
+				_ = Shield(t, func(t *Task) error {
+					if err := t.Sleep(time.Duration(i) * 100 * time.Millisecond); err != nil {
+						return err
+					}
+					r.note(fmt.Sprint("child", i, " cleaned up"))
+					return nil
+				})
+				return err
+			})
+		}
+		if err := t.Sleep(time.Second); err != nil {
+			return err
+		}
+		if err := g.Stop(t); err != nil {
+			return err
+		}
+		r.note(fmt.Sprintf("stopped, %d left", g.Len()))
+		return nil
+	})
+	r.want(t, "child1 cleaned up@1.1s", "child2 cleaned up@1.2s", "child3 cleaned up@1.3s",
+		"stopped, 0 left@1.3s")
+}
+
+// A waiting owner cancelled still waits for its children's cleanup.
+func TestGroupWaitCancelledWaitsForChildren(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		owner := l.Go("owner", func(t *Task) error {
+			g := NewGroup(t)
+			g.Go("child", func(t *Task) error {
+				err := t.Sleep(time.Hour)
+				_ = Shield(t, func(t *Task) error { return t.Sleep(time.Second) })
+				r.note("child done")
+				return err
+			})
+			err := g.Wait(t)
+			r.note(fmt.Sprint("owner: ", err))
+			return err
+		})
+		if err := t.Sleep(time.Second); err != nil {
+			return err
+		}
+		owner.Cancel()
+		return ignore(owner.Wait(t), ErrCancelled)
+	})
+	r.want(t, "child done@2s", "owner: loop: task cancelled@2s")
+}
+
+// An owner whose function returns with children still running cancels them
+// and waits; no child outlives its owner.
+func TestGroupOwnerReturnClosesGroup(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		owner := l.Go("owner", func(t *Task) error {
+			g := NewGroup(t)
+			g.Go("child", func(t *Task) error {
+				err := t.Sleep(time.Hour)
+				_ = Shield(t, func(t *Task) error { return t.Sleep(time.Second) })
+				r.note("child done")
+				return err
+			})
+			if err := t.Yield(); err != nil { // let the child start
+				return err
+			}
+			r.note("owner returns")
+			return nil
+		})
+		err := owner.Wait(t)
+		r.note(fmt.Sprint("owner done: ", err))
+		return err
+	})
+	r.want(t, "owner returns@0s", "child done@1s", "owner done: <nil>@1s")
+}
+
+// The seed's NamedTask: children are found by name while they run —
+// including after cancel, until they actually end — and not after.
+func TestGroupNamedLookup(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		g := NewGroup(t)
+		g.Go("foo", func(t *Task) error {
+			err := t.Sleep(4 * time.Second)
+			_ = Shield(t, func(t *Task) error { return t.Sleep(500 * time.Millisecond) })
+			return err
+		})
+		if g.Task("not me") != nil {
+			return errors.New("found a task never created")
+		}
+		if err := t.Sleep(time.Second); err != nil {
+			return err
+		}
+		g.Task("foo").Cancel()
+		for g.Task("foo") != nil {
+			r.note("foo still running")
+			if err := t.Sleep(200 * time.Millisecond); err != nil {
+				return err
+			}
+		}
+		r.note("foo gone")
+		msg := mustPanicString(func() {
+			g.Go("bar", func(t *Task) error { return t.Sleep(time.Second) })
+			g.Go("bar", func(t *Task) error { return nil })
+		})
+		if !strings.Contains(msg, `"bar" is already running`) {
+			return fmt.Errorf("duplicate name: panic %q", msg)
+		}
+		return g.Wait(t)
+	})
+	r.want(t, "foo still running@1s", "foo still running@1.2s", "foo still running@1.4s", "foo gone@1.6s")
+}
+
+func mustPanicString(fn func()) (msg string) {
+	defer func() { msg = fmt.Sprint(recover()) }()
+	fn()
+	return "no panic"
+}
+
+// Children are independent by default; errors come back joined and named,
+// ErrCancelled is not an error.
+func TestGroupErrors(t *testing.T) {
+	l, _, logs := virtualLoop()
+	run(t, l, func(t *Task) error {
+		g := NewGroup(t)
+		g.Go("ok", func(t *Task) error { return t.Sleep(2 * time.Second) })
+		g.Go("bad", func(t *Task) error { return errors.New("sensor gone") })
+		g.Go("cancelled", func(t *Task) error { return t.Sleep(time.Hour) })
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		g.Task("cancelled").Cancel()
+		err := g.Wait(t)
+		if err == nil || err.Error() != "bad: sensor gone" {
+			return fmt.Errorf("Wait = %v", err)
+		}
+		return g.Wait(t) // errors are reported once
+	})
+	if strings.Contains(logs.String(), "sensor gone") {
+		t.Fatalf("a group child's error was logged although the group collected it:\n%s", logs)
+	}
+}
+
+func TestGroupFailFast(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		g := NewGroup(t, FailFast())
+		g.Go("long", func(t *Task) error { return t.Sleep(time.Hour) })
+		g.Go("failing", func(t *Task) error {
+			if err := t.Sleep(time.Second); err != nil {
+				return err
+			}
+			return errors.New("broken")
+		})
+		err := g.Wait(t)
+		if err == nil || err.Error() != "failing: broken" || vc.Elapsed() != time.Second {
+			return fmt.Errorf("Wait = %v at %v", err, vc.Elapsed())
+		}
+		return nil
+	})
+}
+
+// The seed's gather_test: results in order, each job with its own error; a
+// job that times out does not disturb the others.
+func TestGather(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		var jobs []Job[any]
+		for n := range 4 {
+			jobs = append(jobs, Job[any]{Fn: func(t *Task) (any, error) {
+				if err := t.Sleep(3*time.Second - time.Duration(n)*100*time.Millisecond); err != nil {
+					return nil, err
+				}
+				r.note(fmt.Sprint("gath01 ", n))
+				return n, nil
+			}})
+		}
+		jobs = append(jobs,
+			Job[any]{Name: "gath02", Fn: func(t *Task) (any, error) {
+				if err := t.Sleep(7 * time.Second); err != nil {
+					return nil, err
+				}
+				r.note("gath02")
+				return [2]int{56, 77}, nil
+			}},
+			Job[any]{Name: "gath03", Timeout: 5 * time.Second, Fn: func(t *Task) (any, error) {
+				count := 0
+				for {
+					if err := t.Sleep(time.Second); err != nil {
+						r.note(fmt.Sprint("gath03 ", err))
+						return count, err
+					}
+					count++
+				}
+			}},
+			Job[any]{Name: "failing", Fn: func(t *Task) (any, error) { return nil, errors.New("no sensor") }},
+		)
+		res, err := Gather(t, jobs...)
+		if err != nil {
+			return err
+		}
+		got := fmt.Sprint(res)
+		want := "[{0 <nil>} {1 <nil>} {2 <nil>} {3 <nil>} {[56 77] <nil>} {4 loop: timed out} {<nil> no sensor}]"
+		if got != want {
+			return fmt.Errorf("results\n got  %s\n want %s", got, want)
+		}
+		return nil
+	})
+	r.want(t, "gath01 3@2.7s", "gath01 2@2.8s", "gath01 1@2.9s", "gath01 0@3s",
+		"gath03 loop: timed out@5s", "gath02@7s")
+}
+
+// Gathering while cancelled cancels the jobs and waits for them.
+func TestGatherCancelled(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		var res []Result[int]
+		g := l.Go("gatherer", func(t *Task) error {
+			var err error
+			res, err = Gather(t,
+				Job[int]{Fn: func(t *Task) (int, error) { return 1, nil }},
+				Job[int]{Fn: func(t *Task) (int, error) { return 2, t.Sleep(time.Hour) }})
+			return err
+		})
+		if err := t.Sleep(time.Second); err != nil {
+			return err
+		}
+		g.Cancel()
+		if err := g.Wait(t); !errors.Is(err, ErrCancelled) {
+			return fmt.Errorf("Gather = %v", err)
+		}
+		if fmt.Sprint(res) != "[{1 <nil>} {2 loop: task cancelled}]" {
+			return fmt.Errorf("results %v", res)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,291 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Eight goroutines post 10 000 functions each: nothing is lost and each
+// goroutine's posts run in the order they were made.
+func TestPostFromManyGoroutines(t *testing.T) {
+	const goroutines, posts = 8, 10_000
+	// No hog detector: on a loaded machine it may report (and Post) when the
+	// loop's thread is descheduled, and this test counts posts exactly.
+	l := New(WithHogThreshold(0), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	next := make([]int, goroutines)
+	var outOfOrder, received int
+	var all WaitQueue
+	var wg sync.WaitGroup
+	err := l.Run(context.Background(), func(t *Task) error {
+		for g := range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range posts {
+					if err := l.Post(func() {
+						if next[g] != i {
+							outOfOrder++
+						}
+						next[g] = i + 1
+						received++
+						if received == goroutines*posts {
+							all.WakeAll()
+						}
+					}); err != nil {
+						panic(err)
+					}
+				}
+			}()
+		}
+		for received < goroutines*posts {
+			if err := all.Wait(t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	wg.Wait()
+	if err != nil || received != goroutines*posts || outOfOrder != 0 {
+		t.Fatalf("Run %v: received %d, out of order %d", err, received, outOfOrder)
+	}
+	if n := l.Stats().PostLatency.Count(); n != goroutines*posts {
+		t.Fatalf("latency histogram counted %d posts", n)
+	}
+}
+
+func TestPostBeforeRunAndAfterStop(t *testing.T) {
+	l, _, _ := virtualLoop()
+	ran := false
+	if err := l.Post(func() { ran = true }); err != nil {
+		t.Fatal(err)
+	}
+	run(t, l, func(t *Task) error { return t.Yield() })
+	if !ran {
+		t.Fatal("a post made before Run did not run")
+	}
+	if err := l.Post(func() {}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Post after stop = %v, want ErrClosed", err)
+	}
+}
+
+// Posts run before ordinary ready tasks (the seed's fast_io priority).
+func TestPostRunsBeforeReadyTasks(t *testing.T) {
+	l, _, _ := virtualLoop()
+	var got []string
+	run(t, l, func(t *Task) error {
+		other := l.Go("other", func(t *Task) error { got = append(got, "task"); return nil })
+		_ = l.Post(func() { got = append(got, "post") })
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		return other.Wait(t)
+	})
+	if strings.Join(got, " ") != "post task" {
+		t.Fatalf("order %v", got)
+	}
+}
+
+func TestOffload(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		v, err := Offload(t, func(ctx context.Context) (string, error) { return "synced", nil })
+		if v != "synced" || err != nil {
+			return fmt.Errorf("Offload = %q, %v", v, err)
+		}
+		_, err = Offload(t, func(ctx context.Context) (int, error) { panic("disk on fire") })
+		var pe *PanicError
+		if !errors.As(err, &pe) || pe.Value != "disk on fire" || pe.Task != "main" {
+			return fmt.Errorf("panicking Offload = %v", err)
+		}
+		return nil
+	})
+}
+
+// Cancelling a task in Offload returns at once and cancels the call's
+// context; the loop waits for the call at shutdown.
+func TestOffloadCancelled(t *testing.T) {
+	l, _, _ := virtualLoop()
+	var sawCancel bool
+	run(t, l, func(t *Task) error {
+		started := make(chan struct{})
+		task := l.Go("sync", func(t *Task) error {
+			_, err := Offload(t, func(ctx context.Context) (int, error) {
+				close(started)
+				<-ctx.Done()
+				sawCancel = true
+				return 0, ctx.Err()
+			})
+			return err
+		})
+		if err := t.Yield(); err != nil { // the task starts its call
+			return err
+		}
+		<-started //loopvet:ok the call has certainly started; this only orders the test
+		task.Cancel()
+		if err := task.Wait(t); !errors.Is(err, ErrCancelled) {
+			return fmt.Errorf("Offload = %v", err)
+		}
+		return nil
+	})
+	if !sawCancel {
+		t.Fatal("the offloaded call's context was not cancelled")
+	}
+}
+
+// The virtual clock stands still while an Offload is outstanding, even
+// with the loop idle and a timer pending.
+func TestVirtualClockWaitsForOffload(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		l.Go("sleeper", func(t *Task) error { return t.Sleep(time.Hour) })
+		elapsed, err := Offload(t, func(ctx context.Context) (time.Duration, error) {
+			for !l.watch.idle.Load() { // until the loop waits with nothing to do
+				time.Sleep(time.Millisecond)
+			}
+			return vc.Elapsed(), nil
+		})
+		if err != nil || elapsed != 0 {
+			return fmt.Errorf("clock moved to %v during Offload (err %v)", elapsed, err)
+		}
+		return nil
+	})
+}
+
+func TestPanicIsolated(t *testing.T) {
+	l, _, logs := virtualLoop()
+	run(t, l, func(t *Task) error {
+		steady := l.Go("steady", func(t *Task) error {
+			for range 3 {
+				if err := t.Sleep(time.Second); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		bad := l.Go("bad", func(t *Task) error {
+			if err := t.Sleep(1500 * time.Millisecond); err != nil {
+				return err
+			}
+			panic("driver bug")
+		})
+		l.CallLater(time.Second, func() { panic("callback bug") })
+		var pe *PanicError
+		if err := bad.Wait(t); !errors.As(err, &pe) || pe.Task != "bad" || len(pe.Stack) == 0 {
+			return fmt.Errorf("bad: %v", err)
+		}
+		return steady.Wait(t)
+	})
+	out := logs.String()
+	for _, want := range []string{`task panicked" task=bad`, `panic="driver bug"`,
+		"post_test.go", // the stack names the panicking line
+		`callback panicked" panic="callback bug"`} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// An error nobody awaits is logged once, by task name; an awaited one is not.
+func TestUnawaitedErrorLoggedOnce(t *testing.T) {
+	l, _, logs := virtualLoop()
+	run(t, l, func(t *Task) error {
+		l.Go("orphan", func(t *Task) error { return errors.New("boom") })
+		awaited := l.Go("awaited", func(t *Task) error { return errors.New("handled") })
+		if err := awaited.Wait(t); err == nil {
+			return errors.New("awaited task: no error")
+		}
+		return t.Sleep(time.Second)
+	})
+	if n := logs.count(`nobody awaits it" task=orphan err=boom`); n != 1 {
+		t.Fatalf("orphan logged %d times:\n%s", n, logs)
+	}
+	if strings.Contains(logs.String(), "handled") {
+		t.Fatalf("awaited error logged:\n%s", logs)
+	}
+}
+
+func TestMisusePanics(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		other := l.Go("other", func(t *Task) error { return t.Sleep(time.Hour) })
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		if msg := mustPanicString(func() { _ = other.Sleep(time.Second) }); !strings.Contains(msg, `from task "main"`) {
+			return fmt.Errorf("await on another task: panic %q", msg)
+		}
+		if msg := mustPanicString(func() { _ = t.Wait(t) }); !strings.Contains(msg, "waits for itself") {
+			return fmt.Errorf("Wait on itself: panic %q", msg)
+		}
+		var fromCallback string
+		l.CallSoon(func() { fromCallback = mustPanicString(func() { _ = t.Yield() }) })
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		if !strings.Contains(fromCallback, "outside its own function") {
+			return fmt.Errorf("await from a callback: panic %q", fromCallback)
+		}
+		other.Cancel()
+		_ = other.Wait(t)
+		if msg := mustPanicString(func() { _ = other.Yield() }); !strings.Contains(msg, "has finished") {
+			return fmt.Errorf("await on a finished task: panic %q", msg)
+		}
+		return nil
+	})
+}
+
+// A task that computes without awaiting is named by the hog detector.
+func TestHogDetector(t *testing.T) {
+	logs := &logBuffer{}
+	l := New(WithHogThreshold(10*time.Millisecond), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	run(t, l, func(t *Task) error {
+		hog := l.Go("hog", func(t *Task) error {
+			// Spin until the watchdog has flagged us, so the test does not
+			// depend on how fast this machine is.
+			deadline := time.Now().Add(10 * time.Second)
+			for !l.inbox.pending() && time.Now().Before(deadline) {
+			}
+			return nil
+		})
+		return hog.Wait(t)
+	})
+	s := l.Stats()
+	if s.Hogs != 1 || s.MaxHogTask != "hog" || s.MaxHog < 10*time.Millisecond || s.MaxRun < 10*time.Millisecond {
+		t.Fatalf("stats %+v", s)
+	}
+	if !strings.Contains(logs.String(), `blocked every other task" task=hog`) {
+		t.Fatalf("log:\n%s", logs)
+	}
+}
+
+// A task stuck in shielded cleanup past the shutdown timeout is killed:
+// its deferred functions run and Run returns.
+func TestShutdownTimeoutKills(t *testing.T) {
+	logs := &logBuffer{}
+	l := New(WithShutdownTimeout(20*time.Millisecond), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	deferred := false
+	var stuck *Task
+	run(t, l, func(t *Task) error {
+		stuck = l.Go("stuck", func(t *Task) error {
+			defer func() { deferred = true }()
+			return Shield(t, func(t *Task) error {
+				var never WaitQueue
+				return never.Wait(t)
+			})
+		})
+		return t.Yield()
+	})
+	if !deferred || !errors.Is(stuck.Err(), ErrKilled) {
+		t.Fatalf("deferred %v, err %v", deferred, stuck.Err())
+	}
+	if !strings.Contains(logs.String(), `shutdown timeout; killed" task=stuck`) {
+		t.Fatalf("log:\n%s", logs)
+	}
+}
