@@ -35,6 +35,21 @@ type null struct{}
 // package builds; anything else is a programming error reported as an error,
 // never a panic.
 func encode(buf *bytes.Buffer, v any) error {
+	w := writer{out: buf}
+	w.enc = json.NewEncoder(&w.scratch)
+	w.enc.SetEscapeHTML(false)
+	return w.value(v)
+}
+
+// writer reuses one json.Encoder for every string of a payload.
+type writer struct {
+	out     *bytes.Buffer
+	scratch bytes.Buffer
+	enc     *json.Encoder
+}
+
+func (w *writer) value(v any) error {
+	buf := w.out
 	switch v := v.(type) {
 	case object:
 		buf.WriteByte('{')
@@ -42,11 +57,11 @@ func encode(buf *bytes.Buffer, v any) error {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			if err := encodeString(buf, f.key); err != nil {
+			if err := w.str(f.key); err != nil {
 				return err
 			}
 			buf.WriteByte(':')
-			if err := encode(buf, f.val); err != nil {
+			if err := w.value(f.val); err != nil {
 				return err
 			}
 		}
@@ -64,11 +79,11 @@ func encode(buf *bytes.Buffer, v any) error {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			if err := encodeString(buf, id); err != nil {
+			if err := w.str(id); err != nil {
 				return err
 			}
 			buf.WriteByte(':')
-			if err := encode(buf, v[id]); err != nil {
+			if err := w.value(v[id]); err != nil {
 				return err
 			}
 		}
@@ -79,13 +94,13 @@ func encode(buf *bytes.Buffer, v any) error {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			if err := encodeString(buf, s); err != nil {
+			if err := w.str(s); err != nil {
 				return err
 			}
 		}
 		buf.WriteByte(']')
 	case string:
-		return encodeString(buf, v)
+		return w.str(v)
 	case int:
 		fmt.Fprintf(buf, "%d", v)
 	case bool:
@@ -108,16 +123,14 @@ func encode(buf *bytes.Buffer, v any) error {
 // that component's object.
 type components map[string]object
 
-func encodeString(buf *bytes.Buffer, s string) error {
+func (w *writer) str(s string) error {
 	// json.Encoder without HTML escaping keeps "<", ">" and "&" readable in
 	// templates; the output is still valid JSON for Home Assistant.
-	var tmp bytes.Buffer
-	enc := json.NewEncoder(&tmp)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s); err != nil {
+	w.scratch.Reset()
+	if err := w.enc.Encode(s); err != nil {
 		return err
 	}
-	buf.Write(bytes.TrimSuffix(tmp.Bytes(), []byte{'\n'}))
+	w.out.Write(bytes.TrimSuffix(w.scratch.Bytes(), []byte{'\n'}))
 	return nil
 }
 
