@@ -9,6 +9,16 @@ import (
 // DefaultPrefix is Home Assistant's default discovery prefix.
 const DefaultPrefix = "homeassistant"
 
+// Home Assistant's default birth message: it publishes BirthOnline on
+// DefaultBirthTopic (not retained, QoS 0) when it starts or reconnects, and
+// the bridge should then publish every Announce again, followed by the
+// current states. The birth topic is set separately from the discovery
+// prefix in Home Assistant's MQTT options; it does not follow Prefix.
+const (
+	DefaultBirthTopic = "homeassistant/status"
+	BirthOnline       = "online"
+)
+
 // Availability payloads announced to Home Assistant (its defaults, sent
 // explicitly so the bridge and the payload agree).
 const (
