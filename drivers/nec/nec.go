@@ -51,7 +51,8 @@ const (
 	// a frame, so that an overrun is seen instead of silently cut off.
 	CaptureEdges = FrameEdges + 1
 	// BlockWait is how long after the first edge a receiver waits before
-	// decoding: a frame lasts at most 67.5 ms with 8-bit addresses.
+	// decoding: a frame with an 8-bit address lasts 67.5 ms to its stop
+	// mark (its check bytes make exactly 16 of its 32 bits ones).
 	BlockWait = 73 * time.Millisecond
 	// ExtendedBlockWait replaces BlockWait when 16-bit addresses are
 	// accepted: their address bytes are not complements, so a frame can
