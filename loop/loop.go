@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"time"
+
+	"github.com/edgeagent/edgeagent/internal/ring"
 )
 
 // Errors returned by awaits and by the loop.
@@ -92,9 +94,9 @@ type Loop struct {
 	wallStart       time.Time // origin of real-time measurements (run time, post latency)
 
 	state    runState
-	ctx      context.Context // the Run context; Offload derives from it
-	runq     ring[*Task]     // ready tasks; nil stands for the next of callbacks
-	calls    ring[func()]    // ready callbacks, in order
+	ctx      context.Context   // the Run context; Offload derives from it
+	runq     ring.Ring[*Task]  // ready tasks; nil stands for the next of callbacks
+	calls    ring.Ring[func()] // ready callbacks, in order
 	timers   timerHeap
 	timerSeq uint64
 	tasks    taskList
@@ -195,15 +197,15 @@ func (l *Loop) Go(name string, fn TaskFunc) *Task {
 	t.sleep.task = t
 	l.tasks.push(t)
 	l.stats.spawned++
-	l.runq.push(t)
+	l.runq.Push(t)
 	return t
 }
 
 // CallSoon queues fn to run on the loop after the entries already ready,
 // like a task that never awaits. Called before Run or on the loop.
 func (l *Loop) CallSoon(fn func()) {
-	l.calls.push(fn)
-	l.runq.push(nil)
+	l.calls.Push(fn)
+	l.runq.Push(nil)
 }
 
 // CallLater schedules fn to run on the loop once d has passed on the loop's
@@ -236,7 +238,7 @@ func (l *Loop) pass() {
 		l.drainInbox()
 	}
 	l.fireTimers()
-	n := l.runq.n
+	n := l.runq.Len()
 	if n == 0 {
 		if !drained { // a post may have changed what Run waits for: look again first
 			l.idle()
@@ -244,9 +246,9 @@ func (l *Loop) pass() {
 		return
 	}
 	for ; n > 0; n-- {
-		t := l.runq.pop()
+		t := l.runq.Pop()
 		if t == nil {
-			l.callback(l.calls.pop())
+			l.callback(l.calls.Pop())
 		} else if t.state == taskReady && (t.next != nil || l.startTask(t)) {
 			// resume, written out: see Task.Yield.
 			t.state = taskRunning
@@ -421,40 +423,6 @@ func (l *Loop) kill(t *Task) {
 	t.stop()
 	l.current = nil
 	l.finish(t, t.err)
-}
-
-// ring is an unbounded FIFO (the seed's fixed-size runq is gone) over a
-// power-of-two buffer.
-type ring[T any] struct {
-	buf  []T
-	head int
-	n    int
-}
-
-func (r *ring[T]) push(v T) {
-	if r.n == len(r.buf) {
-		r.grow()
-	}
-	r.buf[(r.head+r.n)&(len(r.buf)-1)] = v
-	r.n++
-}
-
-func (r *ring[T]) pop() T {
-	var zero T
-	v := r.buf[r.head]
-	r.buf[r.head] = zero
-	r.head = (r.head + 1) & (len(r.buf) - 1)
-	r.n--
-	return v
-}
-
-func (r *ring[T]) grow() {
-	size := max(2*len(r.buf), 64)
-	buf := make([]T, size)
-	for i := 0; i < r.n; i++ {
-		buf[i] = r.buf[(r.head+i)&(len(r.buf)-1)]
-	}
-	r.buf, r.head = buf, 0
 }
 
 // taskList is an intrusive doubly linked list of the live tasks.

@@ -133,7 +133,7 @@ func (t *Task) Yield() error {
 	// requeue, written out: each call level between a task and its switch
 	// costs a mispredicted return per turn, as the stack changes under it.
 	t.state = taskReady
-	t.loop.runq.push(t)
+	t.loop.runq.Push(t)
 	if t.killed || !t.yield(struct{}{}) {
 		panic(killSignal{})
 	}
@@ -144,7 +144,7 @@ func (t *Task) Yield() error {
 // to the loop.
 func (t *Task) requeue() {
 	t.state = taskReady
-	t.loop.runq.push(t)
+	t.loop.runq.Push(t)
 	t.switchOut()
 }
 
@@ -247,7 +247,7 @@ func (t *Task) wake() {
 	}
 	t.unwait()
 	t.state = taskReady
-	t.loop.runq.push(t)
+	t.loop.runq.Push(t)
 }
 
 // interrupt readies a parked task whose await must now fail.
@@ -262,7 +262,7 @@ func (t *Task) interrupt() {
 	t.unwait()
 	t.wakeErr = err
 	t.state = taskReady
-	t.loop.runq.push(t)
+	t.loop.runq.Push(t)
 }
 
 // unwait withdraws t from whatever it is parked on.
