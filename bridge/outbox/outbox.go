@@ -642,15 +642,16 @@ func (o *Outbox) compactLocked() error {
 	return nil
 }
 
-// checkpoint is the acknowledgement state now.
+// checkpoint is the delivery state now.
 func (o *Outbox) checkpoint() checkpoint {
-	cp := checkpoint{head: o.nextSeq, next: o.nextSeq}
-	if o.head < len(o.entries) {
-		cp.head = o.entries[o.head].seq
-	}
+	cp := checkpoint{next: o.nextSeq}
 	for _, e := range o.entries[o.head:] {
-		if e.acked {
-			cp.acked = append(cp.acked, e.seq)
+		switch n := len(cp.pending); {
+		case e.acked:
+		case n > 0 && cp.pending[n-1].to == e.seq:
+			cp.pending[n-1].to++
+		default:
+			cp.pending = append(cp.pending, span{e.seq, e.seq + 1})
 		}
 	}
 	return cp

@@ -277,27 +277,33 @@ func maxSeqFrom(data []byte, from int) uint64 {
 	return top
 }
 
-// checkpoint is the acknowledgement state at one moment: every seq below head
-// is done, and so is every seq in acked; next is the next seq to assign.
+// checkpoint is the delivery state at one moment: of the sequence numbers
+// below next, exactly those in pending are still to deliver; the rest were
+// acknowledged or dropped. Listing what is pending rather than what is done
+// keeps it short (the pending set is bounded, the done set is not) and makes
+// it complete on its own.
 type checkpoint struct {
-	head, next uint64
-	acked      []uint64 // strictly increasing, each in [head, next)
+	next    uint64
+	pending []span // sorted, disjoint, non-adjacent, within [1, next)
 }
 
+// span is a half-open range of sequence numbers.
+type span struct{ from, to uint64 }
+
 func encodeCheckpoint(cp checkpoint) []byte {
-	b := make([]byte, 0, len(cpMagic)+8+8+4+8*len(cp.acked)+4)
+	b := make([]byte, 0, len(cpMagic)+8+4+16*len(cp.pending)+4)
 	b = append(b, cpMagic...)
-	b = binary.LittleEndian.AppendUint64(b, cp.head)
 	b = binary.LittleEndian.AppendUint64(b, cp.next)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(cp.acked)))
-	for _, s := range cp.acked {
-		b = binary.LittleEndian.AppendUint64(b, s)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(cp.pending)))
+	for _, sp := range cp.pending {
+		b = binary.LittleEndian.AppendUint64(b, sp.from)
+		b = binary.LittleEndian.AppendUint64(b, sp.to)
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable()))
 }
 
 func decodeCheckpoint(b []byte) (checkpoint, error) {
-	const fixed = len(cpMagic) + 8 + 8 + 4
+	const fixed = len(cpMagic) + 8 + 4
 	if len(b) < fixed+4 {
 		return checkpoint{}, fmt.Errorf("%d bytes, shorter than a checkpoint", len(b))
 	}
@@ -308,25 +314,22 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 	if crc32.Checksum(body, crcTable()) != sum {
 		return checkpoint{}, fmt.Errorf("checkpoint: %w", errBadCRC)
 	}
-	cp := checkpoint{
-		head: binary.LittleEndian.Uint64(body[8:16]),
-		next: binary.LittleEndian.Uint64(body[16:24]),
+	cp := checkpoint{next: binary.LittleEndian.Uint64(body[8:16])}
+	n := binary.LittleEndian.Uint32(body[16:20])
+	if uint64(len(body)-fixed) != 16*uint64(n) {
+		return checkpoint{}, fmt.Errorf("checkpoint lists %d ranges in %d bytes", n, len(body)-fixed)
 	}
-	n := binary.LittleEndian.Uint32(body[24:28])
-	if uint64(len(body)-fixed) != 8*uint64(n) {
-		return checkpoint{}, fmt.Errorf("checkpoint lists %d acks in %d bytes", n, len(body)-fixed)
+	if cp.next == 0 {
+		return checkpoint{}, errors.New("checkpoint with next sequence number 0")
 	}
-	if cp.head == 0 || cp.next < cp.head {
-		return checkpoint{}, fmt.Errorf("checkpoint head %d, next %d", cp.head, cp.next)
-	}
-	prev := cp.head - 1
+	prev := uint64(0)
 	for i := range int(n) {
-		s := binary.LittleEndian.Uint64(body[fixed+8*i:])
-		if s <= prev || s >= cp.next {
-			return checkpoint{}, fmt.Errorf("checkpoint ack %d out of order or range [%d, %d)", s, cp.head, cp.next)
+		sp := span{binary.LittleEndian.Uint64(body[fixed+16*i:]), binary.LittleEndian.Uint64(body[fixed+16*i+8:])}
+		if sp.from <= prev || sp.to <= sp.from || sp.to > cp.next {
+			return checkpoint{}, fmt.Errorf("checkpoint range [%d, %d) out of order or outside [1, %d)", sp.from, sp.to, cp.next)
 		}
-		cp.acked = append(cp.acked, s)
-		prev = s
+		cp.pending = append(cp.pending, sp)
+		prev = sp.to
 	}
 	return cp, nil
 }

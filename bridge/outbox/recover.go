@@ -27,9 +27,6 @@ type found struct {
 	size int32
 }
 
-// span is a half-open range of sequence numbers that are done.
-type span struct{ from, to uint64 }
-
 // recover rebuilds the in-memory state from the directory. A first pass
 // only reads, so that WithStrictRecovery can refuse without changing a byte;
 // the second repairs (truncates torn tails, moves damaged parts aside).
@@ -38,7 +35,7 @@ func (o *Outbox) recover() error {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	cpPath := filepath.Join(o.dir, checkpointName)
-	cp := checkpoint{head: 1, next: 1}
+	cp := checkpoint{next: 1}
 	var cpErr *CorruptError
 	switch data, err := os.ReadFile(cpPath); {
 	case errors.Is(err, fs.ErrNotExist):
@@ -65,12 +62,16 @@ func (o *Outbox) recover() error {
 	slices.SortFunc(segs, func(a, b scanned) int { return cmp.Compare(a.id, b.id) })
 
 	var msgs []found
-	var done []span
-	if cp.head > 1 {
-		done = append(done, span{1, cp.head})
+	var done []span // sequence numbers acknowledged or dropped
+	from := uint64(1)
+	for _, sp := range cp.pending {
+		if from < sp.from {
+			done = append(done, span{from, sp.from})
+		}
+		from = sp.to
 	}
-	for _, s := range cp.acked {
-		done = append(done, span{s, s + 1})
+	if from < cp.next {
+		done = append(done, span{from, cp.next})
 	}
 	next := max(cp.next, 1)
 	var corrupt []*CorruptError
