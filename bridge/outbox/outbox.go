@@ -60,7 +60,7 @@ type Outbox struct {
 
 	mu        sync.Mutex
 	segs      []*segment // by id; the last one is written to
-	entries   []entry    // entries[head:] by seq: every message not yet done
+	entries   []entry    // entries[head:] by seq: every message not yet done, and some done
 	head      int
 	pending   int
 	pendBytes int64
@@ -474,7 +474,10 @@ func (o *Outbox) finish(i int) {
 	o.pendBytes -= int64(e.size)
 }
 
-// popDone forgets the done prefix of the index.
+// popDone forgets done entries: at once when they are a prefix, and in a
+// sweep once they outnumber the pending ones (an old message never acked
+// would otherwise keep every later entry in memory). Both cost O(1)
+// amortized.
 func (o *Outbox) popDone() {
 	for o.head < len(o.entries) && o.entries[o.head].acked {
 		o.head++
@@ -483,6 +486,15 @@ func (o *Outbox) popDone() {
 	case o.head == len(o.entries):
 		clear(o.entries)
 		o.entries, o.head = o.entries[:0], 0
+	case len(o.entries)-o.head > 2*o.pending+1024:
+		live := o.entries[:0]
+		for _, e := range o.entries[o.head:] {
+			if !e.acked {
+				live = append(live, e)
+			}
+		}
+		clear(o.entries[len(live):])
+		o.entries, o.head = live, 0
 	case o.head >= 1024 && 2*o.head >= len(o.entries):
 		n := copy(o.entries, o.entries[o.head:])
 		clear(o.entries[n:])

@@ -615,7 +615,7 @@ func TestCompactionBoundsDisk(t *testing.T) {
 	ob := openT(t, dir, opts...)
 	stuck := appendT(t, ob, 0, 1)[0] // never acknowledged: pins its segment
 	maxDisk := int64(0)
-	for i := 1; i < 3000; i++ {
+	for i := 1; i < 5000; i++ {
 		seq := appendT(t, ob, i, i+1)[0]
 		if i%3 == 0 {
 			continue // a few stay pending for a while
@@ -630,6 +630,9 @@ func TestCompactionBoundsDisk(t *testing.T) {
 		}
 		st := ob.Stats()
 		maxDisk = max(maxDisk, st.DiskBytes)
+		if n := len(ob.entries) - ob.head; n > 2*st.Pending+1024 {
+			t.Fatalf("the index holds %d entries for %d pending messages", n, st.Pending)
+		}
 	}
 	if limit := int64(2*maxBytes + 2*seg + 512); maxDisk > limit {
 		t.Fatalf("disk use reached %d bytes, bound %d", maxDisk, limit)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -78,12 +79,14 @@ func (o *Outbox) recover() error {
 	if cpErr != nil {
 		corrupt = append(corrupt, cpErr)
 	}
+	var buf []byte // one buffer for all segments: they are read one at a time
 	for i := range segs {
 		s := &segs[i]
-		data, err := os.ReadFile(s.path)
+		data, err := readFileInto(buf, s.path)
 		if err != nil {
 			return fmt.Errorf("outbox: read segment: %w", err)
 		}
+		buf = data
 		s.size = int64(len(data))
 		s.res = scanSegment(data, func(r record, off, size int) {
 			if r.kind == kindMessage {
@@ -219,4 +222,26 @@ func (o *Outbox) saveDamaged(ce *CorruptError, durable bool) error {
 	}
 	ce.SavedAs = filepath.Join(o.dir, name)
 	return nil
+}
+
+// readFileInto reads the file at path into buf, growing it if needed.
+func readFileInto(buf []byte, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := int(fi.Size())
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return buf, nil
 }
