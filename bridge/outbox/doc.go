@@ -12,11 +12,11 @@
 //
 // A state directory holds segment files (seg-<id>.wal), each a 20-byte
 // header followed by length-prefixed records protected by CRC-32C: messages,
-// acknowledgements and drops. A checkpoint file, replaced atomically by
-// rename, carries the acknowledgements whose records lived in segments that
-// compaction deleted. Every write is one write(2) done before the call
-// returns, so a kill -9 loses nothing that a call reported as done; fsync
-// follows the SyncPolicy.
+// acknowledgements and drops. Segments with nothing pending are deleted;
+// before that, a checkpoint file (replaced atomically by rename) records
+// which sequence numbers are still pending, so acknowledgement records can
+// go with the segments that held them. Every write is one write(2) done
+// before the call returns; fsync follows the SyncPolicy.
 //
 // Open recovers: it truncates a torn tail (a record half written when the
 // process or the machine died), skips acknowledged messages and restores
@@ -24,6 +24,24 @@
 // record before it, moves the rest of that segment aside into a .corrupt
 // file and is reported as a *CorruptError by Outbox.RecoveryErrors; Open does
 // not fail for it unless WithStrictRecovery is given.
+//
+// # Guarantees
+//
+// Under every policy, a kill -9 (or panic, or OOM kill) at any moment loses
+// no message whose Append returned and brings back no message whose Ack
+// returned. Power loss:
+//
+//   - SyncAlways: nothing whose Append or Ack returned is lost or undone;
+//     each call waits for an fsync, shared by concurrent callers.
+//   - SyncInterval(d): at most about the last d of appends and acks is lost
+//     (lost acks mean messages sent again, never lost ones).
+//   - SyncNever: whatever the kernel had not yet written back is lost, and
+//     sequence numbers of lost messages may be handed out again.
+//
+// Bounds: WithMaxCount and WithMaxBytes cap what is pending; disk use stays
+// under about twice WithMaxBytes plus a segment, even when an old message is
+// never acknowledged; memory holds an index of about 40 bytes per pending
+// message, and Next reads the records back from the files.
 //
 // # Delivery
 //

@@ -245,36 +245,63 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// validFrameFrom reports whether a whole valid record starts anywhere at or
-// after from. Random garbage almost never passes the length check, so this
-// costs little more than a pass over the bytes.
+// validFrameFrom reports whether a valid record starts anywhere at or
+// after from — or, if looking would cost too much, says yes: calling damage
+// a torn tail would hide it, calling a torn tail damage only reports and
+// saves it.
 func validFrameFrom(data []byte, from int) bool {
-	for p := from; p+frameHeaderLen+markBodyLen <= len(data); p++ {
-		n := binary.LittleEndian.Uint32(data[p : p+4])
-		if n < markBodyLen || uint64(n) > uint64(len(data)-p-frameHeaderLen) {
-			continue
-		}
-		if _, _, err := decodeFrame(data[p:]); err == nil {
-			return true
-		}
-	}
-	return false
+	found := false
+	complete := scanFrames(data, from, func(record) bool { found = true; return false })
+	return found || !complete
 }
 
 // maxSeqFrom returns the highest sequence number in any valid record found
-// at or after from, by trying every offset; 0 if there is none.
+// at or after from; 0 if there is none.
 func maxSeqFrom(data []byte, from int) uint64 {
 	var top uint64
+	scanFrames(data, from, func(r record) bool {
+		top = max(top, r.seq+uint64(max(r.count, 1))-1)
+		return true
+	})
+	return top
+}
+
+// resyncBudget caps the bytes scanFrames checksums: garbage crafted so that
+// every offset looks like the start of a long record would otherwise cost
+// time quadratic in the file size.
+const resyncBudget = 32 << 20
+
+// scanFrames calls fn for every valid record starting at any offset at or
+// after from, until fn returns false. It reports false if it gave up
+// because the budget ran out. Random bytes rarely pass the cheap checks on
+// length and kind, so this costs about one pass over the data.
+func scanFrames(data []byte, from int, fn func(record) bool) bool {
+	budget := resyncBudget
 	for p := from; p+frameHeaderLen+markBodyLen <= len(data); p++ {
-		n := binary.LittleEndian.Uint32(data[p : p+4])
-		if n < markBodyLen || uint64(n) > uint64(len(data)-p-frameHeaderLen) {
+		n := int(binary.LittleEndian.Uint32(data[p : p+4]))
+		if n < markBodyLen || n > len(data)-p-frameHeaderLen {
 			continue
 		}
-		if r, _, err := decodeFrame(data[p:]); err == nil {
-			top = max(top, r.seq+uint64(max(r.count, 1))-1)
+		switch data[p+frameHeaderLen] {
+		case kindAck, kindDrop:
+			if n != markBodyLen {
+				continue
+			}
+		case kindMessage:
+			if n <= messageFixed {
+				continue
+			}
+		default:
+			continue
+		}
+		if budget -= n; budget < 0 {
+			return false
+		}
+		if r, _, err := decodeFrame(data[p:]); err == nil && !fn(r) {
+			return true
 		}
 	}
-	return top
+	return true
 }
 
 // checkpoint is the delivery state at one moment: of the sequence numbers

@@ -291,3 +291,21 @@ func TestDamageFoundAfterOpenDropsTheMessage(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// Garbage in which every third offset looks like the start of a 66 KiB
+// message would make a naive resync checksum terabytes; it must give up
+// early and call the damage damage.
+func TestResyncIsBounded(t *testing.T) {
+	data := appendSegHeader(nil, 1)
+	data = appendMessage(data, 1, 0, 1, false, "a", []byte("ok"))
+	good := len(data)
+	data = append(data, bytes.Repeat([]byte{0, 0x02, kindMessage}, 3<<20)...)
+	n := 0
+	res := scanSegment(data, func(record, int, int) { n++ })
+	if n != 1 || res.valid != good || res.err == nil || res.torn {
+		t.Fatalf("scan: %d records, valid %d (want %d), err %v, torn %v", n, res.valid, good, res.err, res.torn)
+	}
+	if top := maxSeqFrom(data, good); top != 0 {
+		t.Fatalf("maxSeqFrom found seq %d in garbage", top)
+	}
+}

@@ -93,7 +93,8 @@ func syncDir(dir string) error {
 }
 
 // writeFileAtomic replaces path with data: write a temporary file, fsync it
-// (when durable), rename it over path.
+// (when durable), rename it over path, and fsync the directory (when
+// durable) so that the rename is on disk before anything that relies on it.
 func writeFileAtomic(dir, tmpName, name string, data []byte, durable bool) error {
 	tmp, final := dir+string(os.PathSeparator)+tmpName, dir+string(os.PathSeparator)+name
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -113,6 +114,9 @@ func writeFileAtomic(dir, tmpName, name string, data []byte, durable bool) error
 	if err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", final, err)
+	}
+	if durable {
+		return syncDir(dir)
 	}
 	return nil
 }
