@@ -224,7 +224,17 @@ func (c *checker) visit(n ast.Node, s scope) bool {
 		c.dropped(lhs, n.Values)
 	case *ast.Ident:
 		if s.kind == foreign {
-			c.capturedTask(n, s)
+			c.capturedTask(n, n, s)
+		}
+	case *ast.SelectorExpr:
+		if s.kind == foreign {
+			// A task kept in a field of a captured variable: s.task.
+			if sel, ok := c.pass.TypesInfo.Selections[n]; ok && sel.Kind() == types.FieldVal &&
+				containsTask(sel.Type()) {
+				if root := c.rootIdent(n); root != nil && c.capturedTask(n, root, s) {
+					return false
+				}
+			}
 		}
 	}
 	return true
@@ -362,27 +372,49 @@ func (c *checker) goStmt(g *ast.GoStmt, s scope) {
 func (c *checker) taskArg(a ast.Expr) {
 	if containsTask(c.pass.TypesInfo.TypeOf(a)) {
 		c.report(a.Pos(), catEscape, "task handle "+types.ExprString(a)+" is passed to a goroutine, "+
-			"where awaits panic and Cancel races with the loop; pass the *loop.Loop and "+
-			"do task work in l.Post(func() { … })")
+			"where awaits panic and Cancel races with the loop: pass the *loop.Loop instead and "+
+			"use the task inside l.Post(func() { … })")
 	}
 }
 
-// capturedTask reports a task handle used inside a foreign function but
-// declared outside it.
-func (c *checker) capturedTask(id *ast.Ident, s scope) {
-	if c.skip[id] || s.fn == nil {
-		return
+// capturedTask reports e, a task handle, if it is used inside a foreign
+// function but reached through root, a variable declared outside it.
+func (c *checker) capturedTask(e ast.Expr, root *ast.Ident, s scope) bool {
+	if c.skip[root] || s.fn == nil {
+		return false
 	}
-	v, ok := c.pass.TypesInfo.Uses[id].(*types.Var)
-	if !ok || v.IsField() || !containsTask(v.Type()) {
-		return
+	v, ok := c.pass.TypesInfo.Uses[root].(*types.Var)
+	if !ok || v.IsField() || (e == root && !containsTask(v.Type())) {
+		return false
 	}
 	if v.Pos() >= s.fn.Pos() && v.Pos() < s.fn.End() {
-		return // its own variable, such as a parameter
+		return false // its own variable, such as a parameter
 	}
-	c.report(id.Pos(), catEscape, "task handle "+id.Name+" is used in "+s.where+
-		"; awaits from there panic and Cancel races with the loop; "+
-		"wrap the use in l.Post(func() { … })")
+	c.report(e.Pos(), catEscape, "task handle "+types.ExprString(e)+" is used in "+s.where+
+		"; awaits there panic and Cancel races with the loop: use the task inside "+
+		"l.Post(func() { … }), and pass the goroutine only what it needs (the *loop.Loop, the name)")
+	return true
+}
+
+// rootIdent returns the variable a selector, index or dereference chain
+// starts from, or nil.
+func (c *checker) rootIdent(e ast.Expr) *ast.Ident {
+	for {
+		switch x := e.(type) {
+		case *ast.Ident:
+			return x
+		case *ast.ParenExpr:
+			e = x.X
+		case *ast.SelectorExpr:
+			e = x.X
+		case *ast.IndexExpr:
+			e = x.X
+		case *ast.StarExpr:
+			e = x.X
+		default:
+			return nil
+		}
+	}
 }
 
 // reportForeign reports a loop-state operation fn called from a foreign

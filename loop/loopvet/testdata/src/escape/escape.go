@@ -50,6 +50,11 @@ func escapes(l *loop.Loop, t *loop.Task, tasks []*loop.Task, ch chan *loop.Task)
 	}); err != nil {
 		return
 	}
+	var w struct{ task *loop.Task }
+	w.task = t
+	go func() {
+		_ = w.task.Name() // want `task handle w.task is used in a go statement`
+	}()
 	time.AfterFunc(time.Second, func() {
 		_ = t.Name() // want `task handle t is used in a time.AfterFunc callback`
 	})

@@ -19,6 +19,7 @@ type bridge struct {
 	g   *loop.Group
 	tm  *loop.Timer
 	fut *loop.Future[int]
+	w   struct{ task *loop.Task }
 }
 
 func (b *bridge) racy(in <-chan string) {
@@ -34,6 +35,7 @@ func (b *bridge) racy(in <-chan string) {
 		b.wq.WakeOne()                                                            // want `\(\*loop.WaitQueue\).WakeOne touches loop state`
 		b.g.Cancel()                                                              // want `\(\*loop.Group\).Cancel touches loop state`
 		b.g.Task("led").Cancel()                                                  // want `\(\*loop.Task\).Cancel touches loop state`
+		b.w.task.Cancel()                                                         // want `\(\*loop.Task\).Cancel touches loop state`
 		b.tm.Stop()                                                               // want `\(\*loop.Timer\).Stop touches loop state`
 		_ = b.l.Stats()                                                           // want `\(\*loop.Loop\).Stats touches loop state`
 		_ = b.fut.Task()                                                          // want `\(\*loop.Future\).Task touches loop state`
