@@ -16,7 +16,7 @@ import (
 )
 
 // stubImporter type-checks the loop and primitives stubs of testdata once
-// and serves them, with the standard library from source, to the fuzz
+// and serves them, with the standard library from export data, to the fuzz
 // target.
 type stubImporter struct {
 	fset *token.FileSet
@@ -25,7 +25,7 @@ type stubImporter struct {
 }
 
 func newStubImporter(t testing.TB, fset *token.FileSet) *stubImporter {
-	im := &stubImporter{fset: fset, std: importer.ForCompiler(fset, "source", nil), pkgs: map[string]*types.Package{}}
+	im := &stubImporter{fset: fset, std: importer.ForCompiler(fset, "gc", nil), pkgs: map[string]*types.Package{}}
 	for _, path := range []string{
 		"github.com/edgeagent/edgeagent/loop",
 		"github.com/edgeagent/edgeagent/primitives",
@@ -49,7 +49,7 @@ func newStubImporter(t testing.TB, fset *token.FileSet) *stubImporter {
 		}
 		im.pkgs[path] = pkg
 	}
-	// The standard packages the seeds use, loaded once from source.
+	// The standard packages the seeds use, loaded once.
 	for _, path := range []string{"sync", "io", "os", "net", "fmt", "context"} {
 		if _, err := im.Import(path); err != nil {
 			t.Fatal(err)
@@ -96,7 +96,7 @@ func FuzzAnalyzer(f *testing.F) {
 			return
 		}
 		for _, is := range file.Imports {
-			// Stick to what is loaded already: importing more from source
+			// Stick to what is loaded already: importing more
 			// would make each input slow.
 			if p := strings.Trim(is.Path.Value, "\"`"); im.pkgs[p] == nil {
 				return
