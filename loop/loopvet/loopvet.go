@@ -12,8 +12,9 @@
 //   - a task handle escaping: a *loop.Task captured by or passed to a
 //     goroutine, sent on a channel or kept in a package-level variable;
 //   - loop state touched from a foreign goroutine: a primitives method or
-//     a loop method other than Post (and the few documented as safe) called
-//     in a go statement, a loop.Offload function, a time.AfterFunc or
+//     a loop method other than Post, Run and the few documented as safe,
+//     called in a go statement, a function started by WaitGroup.Go or
+//     errgroup's Go, a loop.Offload function, a time.AfterFunc or
 //     context.AfterFunc callback, or an MQTT (paho) callback — except
 //     inside the function handed to Post, which runs on the loop.
 //
@@ -61,8 +62,10 @@ loopvet reports four kinds of mistakes:
   - task handle escaping: a *loop.Task used by a goroutine, sent on a
     channel or stored in a package-level variable;
   - loop state used from a foreign goroutine: primitives methods and loop
-    methods other than Post called from a go statement, a loop.Offload
-    function, a time/context AfterFunc callback or an MQTT callback.
+    methods other than Post (and Run, which makes its goroutine the loop's)
+    called from a go statement, a WaitGroup/errgroup Go function, a
+    loop.Offload function, a time/context AfterFunc callback or an MQTT
+    callback.
 
 Suppress a finding with a comment "//loopvet:ok <reason>" on its line or the
 line before.`,
@@ -327,6 +330,9 @@ func (c *checker) litScope(call *ast.CallExpr, fn *types.Func, i int) (scope, bo
 			return scope{kind: onLoop, where: "a " + fn.Name() + " callback"}, true
 		case isFunc(fn, loopPath, "Offload"):
 			return scope{kind: foreign, where: "a loop.Offload function, which runs on a goroutine of its own"}, true
+		case isMethod(fn, "sync", "WaitGroup", "Go"), isMethod(fn, "golang.org/x/sync/errgroup", "Group", "Go"),
+			isMethod(fn, "golang.org/x/sync/errgroup", "Group", "TryGo"):
+			return scope{kind: foreign, where: "a function started by " + displayName(fn) + ", which runs on a goroutine of its own"}, true
 		case isFunc(fn, "time", "AfterFunc"), isFunc(fn, "context", "AfterFunc"):
 			return scope{kind: foreign, where: "a " + fn.Pkg().Name() + ".AfterFunc callback, which runs on a goroutine of its own"}, true
 		}

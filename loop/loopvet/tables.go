@@ -161,9 +161,12 @@ func blockingIOType(t types.Type) bool {
 }
 
 // safeLoopMethods are the loop methods documented as safe from any
-// goroutine, or reading only what never changes after New.
+// goroutine, reading only what never changes after New, or (Run) making
+// the calling goroutine the loop's.
 var safeLoopMethods = map[string]bool{
 	"Loop.Post":                 true,
+	"Loop.Run":                  true, // the calling goroutine becomes the loop's
+	"Loop.RunForever":           true,
 	"Loop.Now":                  true,
 	"Loop.Clock":                true,
 	"Loop.Logger":               true,

@@ -4,11 +4,13 @@ package foreign
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
+	"golang.org/x/sync/errgroup"
 )
 
 type bridge struct {
@@ -104,4 +106,41 @@ func (b *bridge) callbacks(t *loop.Task, c mqtt.Client, opts *mqtt.ClientOptions
 		b.ev.Set() // want `\(\*primitives.Event\).Set touches loop state from an MQTT callback`
 	})
 	return nil
+}
+
+// Run makes the goroutine it is called on the loop's: running the loop in
+// a goroutine is the usual way for a test or a main that waits on signals.
+func runInBackground(ctx context.Context, l *loop.Loop, ev *primitives.Event) {
+	errc := make(chan error, 1)
+	go func() {
+		errc <- l.Run(ctx, func(t *loop.Task) error {
+			ev.Set() // on the loop
+			return t.Sleep(time.Second)
+		})
+	}()
+	go l.RunForever(ctx)
+	<-errc
+}
+
+// WaitGroup.Go starts a goroutine, as a go statement does.
+func waitGroupGo(l *loop.Loop, ev *primitives.Event) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ev.Set() // want `\(\*primitives.Event\).Set touches loop state from a function started by \(\*sync.WaitGroup\).Go`
+		_ = l.Post(ev.Set)
+	})
+	wg.Wait()
+}
+
+// So do errgroup's Go and TryGo.
+func errgroupGo(ctx context.Context, l *loop.Loop, q *primitives.Queue[int]) error {
+	var g errgroup.Group
+	g.Go(func() error {
+		return l.Run(ctx, func(t *loop.Task) error { return q.Put(t, 1) })
+	})
+	g.TryGo(func() error {
+		q.TryPut(2) // want `\(\*primitives.Queue\).TryPut touches loop state from a function started by \(\*errgroup.Group\).TryGo`
+		return nil
+	})
+	return g.Wait()
 }

@@ -40,6 +40,7 @@ type Loop struct{}
 
 func New() *Loop                                             { return &Loop{} }
 func (l *Loop) Run(ctx context.Context, main TaskFunc) error { return nil }
+func (l *Loop) RunForever(ctx context.Context) error         { return nil }
 func (l *Loop) Go(name string, fn TaskFunc) *Task            { return &Task{name: name, l: l} }
 func (l *Loop) Post(fn func()) error                         { return nil }
 func (l *Loop) CallSoon(fn func())                           {}
