@@ -11,12 +11,14 @@ const (
 	hintSleep   = "use t.Sleep(d), which lets the other tasks run meanwhile"
 	hintLock    = "loop code needs no mutex (primitives.Lock holds one across awaits); share state with goroutines through Loop.Post"
 	hintWait    = "wait on a primitive (Event, Barrier, Queue) fed through Loop.Post, or run the wait in loop.Offload"
+	hintEdge    = "wait for edges on a goroutine of its own, which hands each one to the loop with Loop.Post"
 	hintOffload = "run it in loop.Offload(t, func(ctx context.Context) (T, error) { … }), which awaits it off the loop"
 )
 
 // blockingCalls maps a function or method key (see funcKey) to the hint of
 // what to do instead. Families too large to list (net's Read*/Write*,
-// Dial*, Lookup*) are matched in blocking.
+// Dial*, Lookup*; periph's WaitForEdge on every pin type) are matched in
+// blocking.
 var blockingCalls = map[string]string{
 	"time.Sleep": hintSleep,
 
@@ -109,6 +111,11 @@ func (c *checker) blocking(fn *types.Func, call *ast.CallExpr) (string, bool) {
 	}
 	recv := recvName(fn)
 	name := fn.Name()
+	if recv != "" && name == "WaitForEdge" && strings.HasPrefix(fn.Pkg().Path(), "periph.io/x/") {
+		// gpio.PinIn and every pin type: the wait lasts until the next
+		// press of a button.
+		return hintEdge, true
+	}
 	switch fn.Pkg().Path() {
 	case "net":
 		switch {

@@ -14,6 +14,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.bug.st/serial"
+	"periph.io/x/conn/v3/gpio"
 )
 
 type device struct {
@@ -28,6 +29,7 @@ type device struct {
 	ch   chan int
 	c    *http.Client
 	tok  mqtt.Token
+	pin  gpio.PinIn
 }
 
 type embedsMutex struct {
@@ -89,6 +91,8 @@ func taskFunc(t *loop.Task, d *device) error {
 	net.LookupHost("example.com")                                   // want `net.LookupHost blocks the loop`
 	(&net.Dialer{}).DialContext(context.Background(), "tcp", "x:1") // want `\(\*net.Dialer\).DialContext blocks the loop`
 	d.tok.Wait()                                                    // want `\(mqtt.Token\).Wait blocks the loop`
+	d.pin.WaitForEdge(-1)                                           // want `\(gpio.PinIn\).WaitForEdge blocks the loop in a function with a \*loop.Task parameter; wait for edges on a goroutine of its own`
+	_ = d.pin.Read()                                                // a level read is quick
 
 	// Not blocking: setting deadlines, closing, non-blocking channel work.
 	d.conn.SetReadDeadline(time.Time{})
