@@ -701,7 +701,7 @@ func (c *checker) hasPahoParam(call *ast.CallExpr) bool {
 }
 
 // flush drops suppressed findings, reports directives without a reason,
-// and hands the rest to the pass, one per position.
+// and hands the rest to the pass.
 func (c *checker) flush() {
 	type key struct {
 		file *token.File
@@ -725,12 +725,23 @@ func (c *checker) flush() {
 			}
 		}
 	}
-	seen := map[token.Pos]bool{}
+	// One finding per position and check; where a task handle's use is
+	// also a loop-state call (s.task.Cancel()), the call says more.
+	type at struct {
+		pos token.Pos
+		cat string
+	}
+	seen := map[at]bool{}
 	for _, d := range c.diags {
-		if seen[d.Pos] {
+		if d.Category == catForeign {
+			seen[at{d.Pos, catEscape}] = true
+		}
+	}
+	for _, d := range c.diags {
+		if seen[at{d.Pos, d.Category}] {
 			continue
 		}
-		seen[d.Pos] = true
+		seen[at{d.Pos, d.Category}] = true
 		if d.Category != catDirective {
 			tf := c.pass.Fset.File(d.Pos)
 			line := tf.Line(d.Pos)

@@ -144,3 +144,11 @@ func errgroupGo(ctx context.Context, l *loop.Loop, q *primitives.Queue[int]) err
 	})
 	return g.Wait()
 }
+
+// A task handed to a goroutine that awaits on it: both the hand-over and
+// the await from the wrong goroutine are reported.
+func awaitElsewhere(t *loop.Task) {
+	go func(t *loop.Task) {
+		t.Sleep(time.Second) // want `\(\*loop.Task\).Sleep touches loop state from a go statement` `error of await t.Sleep is dropped`
+	}(t) // want `task handle t is passed to a goroutine`
+}
