@@ -1,0 +1,53 @@
+package primitives
+
+import "github.com/edgeagent/edgeagent/loop"
+
+// An Event is a flag with a value that tasks wait for (the seed's Event,
+// whose set(data) passed a value). Set wakes every waiting task; the event
+// stays set — later Waits return at once — until Clear.
+//
+// The zero value is a clear event. Set and Clear are called on the loop:
+// from tasks, callbacks, or a function another goroutine Posts.
+type Event[T any] struct {
+	set     bool
+	value   T // the value while set
+	last    T // the value of the latest Set, for waiters woken by it
+	waiters loop.WaitQueue
+}
+
+// Set sets the event to v and wakes every waiting task. Each returns the
+// value of the latest Set before it ran, even if the event has been
+// cleared since: a Set is never missed, unlike the seed's polled flag.
+func (e *Event[T]) Set(v T) {
+	e.set, e.value, e.last = true, v, v
+	e.waiters.WakeAll()
+}
+
+// Clear clears the event and its value; tasks that Wait from now on wait
+// for the next Set.
+func (e *Event[T]) Clear() {
+	var zero T
+	e.set, e.value = false, zero
+}
+
+// IsSet reports whether the event is set.
+func (e *Event[T]) IsSet() bool { return e.set }
+
+// Value returns the event's value, the zero value while it is clear.
+func (e *Event[T]) Value() T { return e.value }
+
+// Waiting reports how many tasks wait for the event.
+func (e *Event[T]) Waiting() int { return e.waiters.Len() }
+
+// Wait returns the event's value at once if it is set, else waits for the
+// next Set. It fails only with the task's interruption.
+func (e *Event[T]) Wait(t *loop.Task) (T, error) {
+	if e.set {
+		return e.value, nil
+	}
+	if err := e.waiters.Wait(t); err != nil {
+		var zero T
+		return zero, err
+	}
+	return e.last, nil
+}
