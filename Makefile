@@ -8,6 +8,8 @@ PKGS    ?= ./...
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Cooperative-scheduling checks (loop/loopvet); exits non-zero on a finding.
+LOOPVET     = $(GO) run ./cmd/loopvet
 
 .PHONY: all build run test test-short bench lint fuzz clean
 
@@ -34,6 +36,7 @@ lint:
 	@out=$$(gofmt -l . 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
+	$(LOOPVET) $(PKGS)
 
 # Runs every fuzz target for FUZZTIME each.
 FUZZTIME ?= 30s

@@ -3,6 +3,7 @@ package loop
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"io"
 	"iter"
 	"log/slog"
@@ -192,13 +193,14 @@ func BenchmarkParkedTask(b *testing.B) {
 			var perTask float64
 			_ = l.Run(context.Background(), func(t *Task) error {
 				g := NewGroup(t)
+				var err error
 				perTask = memoryPer(tasks, func() {
 					for range tasks {
 						g.Go("", func(t *Task) error { return t.Sleep(time.Hour) })
 					}
-					_ = t.Yield() // every task starts and parks
+					err = t.Yield() // every task starts and parks
 				})
-				return g.Stop(t)
+				return errors.Join(err, g.Stop(t))
 			})
 			b.ReportMetric(perTask, "B/task")
 		}
@@ -269,7 +271,11 @@ func BenchmarkPostLatency(b *testing.B) {
 		b.ResetTimer()
 		err := l.Run(context.Background(), func(t *Task) error {
 			for range b.N {
-				next <- struct{}{} // never blocks: the poster took the last one
+				select {
+				case next <- struct{}{}: // always room: the poster took the last one
+				default:
+					return errors.New("poster fell behind")
+				}
 				if err := q.Wait(t); err != nil {
 					return err
 				}

@@ -264,7 +264,7 @@ func TestCancelWinsOverTimeout(t *testing.T) {
 		var got error
 		task := l.Go("t", func(t *Task) error {
 			return WaitFor(t, time.Second, func(t *Task) error {
-				_ = t.Sleep(2 * time.Second) // interrupted by the deadline
+				_ = t.Sleep(2 * time.Second) //loopvet:ok interrupted by the deadline: the test looks at the next await
 				got = t.Yield()
 				return got
 			})
@@ -294,7 +294,7 @@ func TestTaskIgnoringCancellation(t *testing.T) {
 		stubborn = l.Go("stubborn", func(t *Task) error {
 			defer func() { deferred = true }()
 			for {
-				_ = t.Sleep(time.Second)
+				_ = t.Sleep(time.Second) //loopvet:ok the bug under test: a task ignoring cancellation
 			}
 		})
 		if err := t.Sleep(1500 * time.Millisecond); err != nil {

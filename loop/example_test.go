@@ -94,7 +94,7 @@ func ExampleShield() {
 	_ = l.Run(context.Background(), func(t *loop.Task) error {
 		worker := l.Go("worker", func(t *loop.Task) error {
 			err := t.Sleep(time.Hour)
-			_ = loop.Shield(t, func(t *loop.Task) error {
+			return errors.Join(err, loop.Shield(t, func(t *loop.Task) error {
 				return loop.WaitFor(t, time.Second, func(t *loop.Task) error {
 					if err := t.Sleep(100 * time.Millisecond); err != nil { // publishing
 						return err
@@ -102,8 +102,7 @@ func ExampleShield() {
 					fmt.Println("offline published at", vc.Elapsed())
 					return nil
 				})
-			})
-			return err
+			}))
 		})
 		if err := t.Sleep(time.Second); err != nil {
 			return err

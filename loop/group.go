@@ -128,14 +128,13 @@ func (g *Group) mustOwn(t *Task) {
 
 // waitQuiet waits for every child to end, ignoring interruptions of t.
 func (g *Group) waitQuiet(t *Task) {
-	_ = Shield(t, func(t *Task) error {
-		for g.n > 0 {
-			if err := g.done.Wait(t); err != nil {
-				return err // only a kill gets here, and it unwinds
-			}
+	t.scopes = append(t.scopes, shieldScope)
+	defer t.popScope(shieldScope)
+	for g.n > 0 {
+		if g.done.Wait(t) != nil {
+			return // shielded: only a kill gets here, and it unwinds
 		}
-		return nil
-	})
+	}
 }
 
 func (g *Group) childDone(c *Task) {

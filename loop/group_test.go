@@ -18,14 +18,13 @@ func TestGroupStopWaitsForCleanup(t *testing.T) {
 		for i := 1; i <= 3; i++ {
 			g.Go(fmt.Sprint("child", i), func(t *Task) error {
 				err := t.Sleep(time.Hour)
-				_ = Shield(t, func(t *Task) error {
+				return errors.Join(err, Shield(t, func(t *Task) error {
 					if err := t.Sleep(time.Duration(i) * 100 * time.Millisecond); err != nil {
 						return err
 					}
 					r.note(fmt.Sprint("child", i, " cleaned up"))
 					return nil
-				})
-				return err
+				}))
 			})
 		}
 		if err := t.Sleep(time.Second); err != nil {
@@ -49,8 +48,7 @@ func TestGroupWaitCancelledWaitsForChildren(t *testing.T) {
 		owner := l.Go("owner", func(t *Task) error {
 			g := NewGroup(t)
 			g.Go("child", func(t *Task) error {
-				err := t.Sleep(time.Hour)
-				_ = Shield(t, func(t *Task) error { return t.Sleep(time.Second) })
+				err := errors.Join(t.Sleep(time.Hour), Shield(t, func(t *Task) error { return t.Sleep(time.Second) }))
 				r.note("child done")
 				return err
 			})
@@ -76,8 +74,7 @@ func TestGroupOwnerReturnClosesGroup(t *testing.T) {
 		owner := l.Go("owner", func(t *Task) error {
 			g := NewGroup(t)
 			g.Go("child", func(t *Task) error {
-				err := t.Sleep(time.Hour)
-				_ = Shield(t, func(t *Task) error { return t.Sleep(time.Second) })
+				err := errors.Join(t.Sleep(time.Hour), Shield(t, func(t *Task) error { return t.Sleep(time.Second) }))
 				r.note("child done")
 				return err
 			})
@@ -103,8 +100,7 @@ func TestGroupNamedLookup(t *testing.T) {
 		g := NewGroup(t)
 		g.Go("foo", func(t *Task) error {
 			err := t.Sleep(4 * time.Second)
-			_ = Shield(t, func(t *Task) error { return t.Sleep(500 * time.Millisecond) })
-			return err
+			return errors.Join(err, Shield(t, func(t *Task) error { return t.Sleep(500 * time.Millisecond) }))
 		})
 		if g.Task("not me") != nil {
 			return errors.New("found a task never created")
