@@ -10,8 +10,9 @@ import "github.com/edgeagent/edgeagent/loop"
 // from tasks, callbacks, or a function another goroutine Posts.
 type Event[T any] struct {
 	set     bool
-	value   T // the value while set
-	last    T // the value of the latest Set, for waiters woken by it
+	value   T      // the value while set
+	last    T      // the value of the latest Set, for waiters woken by it
+	sets    uint64 // Sets so far, for WaitNext
 	waiters loop.WaitQueue
 }
 
@@ -20,6 +21,7 @@ type Event[T any] struct {
 // cleared since: a Set is never missed, unlike the seed's polled flag.
 func (e *Event[T]) Set(v T) {
 	e.set, e.value, e.last = true, v, v
+	e.sets++
 	e.waiters.WakeAll()
 }
 
@@ -38,6 +40,25 @@ func (e *Event[T]) Value() T { return e.value }
 
 // Waiting reports how many tasks wait for the event.
 func (e *Event[T]) Waiting() int { return e.waiters.Len() }
+
+// Sets reports how many times Set has been called: a version number for
+// WaitNext.
+func (e *Event[T]) Sets() uint64 { return e.sets }
+
+// WaitNext waits until the event has been Set more than seen times and
+// returns the latest value and the new count, whether or not the event was
+// cleared since. A task that publishes every change of a state loops on it,
+// passing back the count it got; if several Sets happen while it is busy,
+// it sees the latest. It fails only with the task's interruption.
+func (e *Event[T]) WaitNext(t *loop.Task, seen uint64) (T, uint64, error) {
+	for e.sets <= seen {
+		if err := e.waiters.Wait(t); err != nil {
+			var zero T
+			return zero, seen, err
+		}
+	}
+	return e.last, e.sets, nil
+}
 
 // Wait returns the event's value at once if it is set, else waits for the
 // next Set. It fails only with the task's interruption.

@@ -682,3 +682,42 @@ func TestQueueWaitersServedInOrder(t *testing.T) {
 		return nil
 	})
 }
+
+// WaitNext follows every change of a state, seeing the latest when several
+// Sets happen while the follower is busy, even across Clear.
+func TestEventWaitNext(t *testing.T) {
+	w := newWorld()
+	w.run(t, func(t *loop.Task) error {
+		var state Event[string]
+		follower := w.l.Go("follower", func(t *loop.Task) error {
+			var seen uint64
+			for {
+				v, n, err := state.WaitNext(t, seen)
+				if err != nil {
+					return err
+				}
+				w.note("%s (set %d)", v, n)
+				seen = n
+				if err := t.Sleep(time.Second); err != nil { // a slow publisher
+					return err
+				}
+			}
+		})
+		state.Set("on")
+		if err := t.Sleep(100 * time.Millisecond); err != nil {
+			return err
+		}
+		state.Set("off")
+		state.Set("on")
+		state.Clear()
+		if err := t.Sleep(3 * time.Second); err != nil {
+			return err
+		}
+		follower.Cancel()
+		if state.Sets() != 3 {
+			return fmt.Errorf("Sets = %d", state.Sets())
+		}
+		return ignore(follower.Wait(t), loop.ErrCancelled)
+	})
+	w.want(t, "on (set 1)@0s", "on (set 3)@1s")
+}
