@@ -316,16 +316,12 @@ func (l *Loop) idle() {
 		}
 	}
 	l.stats.idleWaits++
-	l.watch.idle.Store(true)
+	l.watch.setIdle()
 	select {
 	case <-l.inbox.wake:
 	case <-deadline:
 	}
-	l.watch.idle.Store(false)
-	select {
-	case l.watch.wake <- struct{}{}:
-	default:
-	}
+	l.watch.setBusy()
 }
 
 // startTask creates a task's coroutine when it first runs; a task

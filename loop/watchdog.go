@@ -1,25 +1,37 @@
 package loop
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // watchdog is the hog detector. Timing every task switch would cost a clock
 // read per switch — a quarter of a switch — so instead the loop bumps a
-// counter per switch and this goroutine samples it: a counter that stands
-// still while the loop is busy means one task or callback has run that
-// long without awaiting. The loop names the culprit when it next gets
-// control, so the report costs nothing on the hot path.
+// counter per switch and a timer samples it: a counter that stands still
+// while the loop is busy means one task or callback has run that long
+// without awaiting. The loop names the culprit when it next gets control,
+// so the report costs nothing on the hot path.
+//
+// The timer runs only while the loop is busy: it is armed when the loop
+// leaves its idle wait and stopped when it enters it, so a loop that wakes,
+// works for microseconds and sleeps again costs no extra wake-up.
 type watchdog struct {
-	beat      atomic.Uint64 // task and callback runs; moves whenever the loop does
-	idle      atomic.Bool   // the loop is waiting for work, not stuck
-	maxStall  atomic.Int64  // longest run seen without the counter moving, ns
-	wake      chan struct{} // the loop left idle
-	stop      chan struct{}
-	done      chan struct{}
+	beat     atomic.Uint64 // task and callback runs; moves whenever the loop does
+	idle     atomic.Bool   // the loop is waiting for work, not stuck
+	maxStall atomic.Int64  // longest run seen without the counter moving, ns
+
+	timer     *time.Timer // nil when the detector is off
 	period    time.Duration
 	threshold int64
+
+	mu        sync.Mutex // the sampling state below; sample runs on timer goroutines
+	stopped   bool
+	sampling  bool   // last and since are meaningful
+	last      uint64 // beat at the previous sample
+	since     int64  // when beat was first seen at that value
+	reported  bool   // this stall has been posted for a report
+	loggedOwn bool   // this stall has been logged by the watchdog itself
 }
 
 // stalledLogAfter is how long a stall must last before the watchdog itself
@@ -33,65 +45,61 @@ func (l *Loop) startWatchdog() {
 	w := &l.watch
 	w.threshold = l.hogThreshold
 	w.period = max(time.Duration(l.hogThreshold)/4, time.Millisecond)
-	w.wake = make(chan struct{}, 1)
-	w.stop = make(chan struct{})
-	w.done = make(chan struct{})
-	go w.run(l)
+	w.timer = time.AfterFunc(w.period, func() { w.sample(l) })
 }
 
 func (l *Loop) stopWatchdog() {
-	if l.watch.stop != nil {
-		close(l.watch.stop)
-		<-l.watch.done
+	w := &l.watch
+	if w.timer == nil {
+		return
+	}
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	w.timer.Stop()
+}
+
+// setIdle and setBusy are called by the loop around its idle wait.
+func (w *watchdog) setIdle() {
+	w.idle.Store(true)
+	if w.timer != nil {
+		w.timer.Stop()
 	}
 }
 
-func (w *watchdog) run(l *Loop) {
-	defer close(w.done)
-	tick := time.NewTimer(w.period)
-	defer tick.Stop()
-	var (
-		last      = w.beat.Load()
-		since     = l.wallNow()
-		reported  bool
-		loggedOwn bool
-	)
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-tick.C:
-		}
-		if w.idle.Load() {
-			select {
-			case <-w.stop:
-				return
-			case <-w.wake:
-			}
-			last, since, reported, loggedOwn = w.beat.Load(), l.wallNow(), false, false
-			tick.Reset(w.period)
-			continue
-		}
-		now, b := l.wallNow(), w.beat.Load()
-		if b != last {
-			last, since, reported, loggedOwn = b, now, false, false
-		} else {
-			stall := now - since
-			if stall > w.maxStall.Load() {
-				w.maxStall.Store(stall)
-			}
-			if !reported && stall >= w.threshold {
-				reported = true
-				seq, start := b, since
-				_ = l.Post(func() { l.reportHog(seq, start) })
-			}
-			if !loggedOwn && stall >= int64(stalledLogAfter) {
-				loggedOwn = true
-				l.log.Error("loop: stalled: a task or callback has not awaited", "for", time.Duration(stall))
-			}
-		}
-		tick.Reset(w.period)
+func (w *watchdog) setBusy() {
+	w.idle.Store(false)
+	if w.timer != nil {
+		w.timer.Reset(w.period)
 	}
+}
+
+func (w *watchdog) sample(l *Loop) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped || w.idle.Load() {
+		w.sampling = false
+		return
+	}
+	now, b := l.wallNow(), w.beat.Load()
+	if !w.sampling || b != w.last {
+		w.sampling, w.last, w.since, w.reported, w.loggedOwn = true, b, now, false, false
+	} else {
+		stall := now - w.since
+		if stall > w.maxStall.Load() {
+			w.maxStall.Store(stall)
+		}
+		if !w.reported && stall >= w.threshold {
+			w.reported = true
+			seq, start := b, w.since
+			_ = l.Post(func() { l.reportHog(seq, start) })
+		}
+		if !w.loggedOwn && stall >= int64(stalledLogAfter) {
+			w.loggedOwn = true
+			l.log.Error("loop: stalled: a task or callback has not awaited", "for", time.Duration(stall))
+		}
+	}
+	w.timer.Reset(w.period)
 }
 
 // reportHog runs on the loop right after the hog returned control: the
