@@ -45,7 +45,9 @@ func (l *Loop) startWatchdog() {
 	w := &l.watch
 	w.threshold = l.hogThreshold
 	w.period = max(time.Duration(l.hogThreshold)/4, time.Millisecond)
+	w.mu.Lock() // the first sample may fire before the assignment is done
 	w.timer = time.AfterFunc(w.period, func() { w.sample(l) })
+	w.mu.Unlock()
 }
 
 func (l *Loop) stopWatchdog() {
