@@ -94,9 +94,9 @@ type Loop struct {
 	wallStart       time.Time // origin of real-time measurements (run time, post latency)
 
 	state    runState
-	ctx      context.Context   // the Run context; Offload derives from it
-	runq     ring.Ring[*Task]  // ready tasks; nil stands for the next of callbacks
-	calls    ring.Ring[func()] // ready callbacks, in order
+	ctx      context.Context  // the Run context; Offload derives from it
+	runq     ring.Ring[*Task] // ready tasks; nil stands for the next of callbacks
+	calls    ring.Ring[call]  // ready callbacks, in order
 	timers   timerHeap
 	timerSeq uint64
 	tasks    taskList
@@ -204,8 +204,28 @@ func (l *Loop) Go(name string, fn TaskFunc) *Task {
 // CallSoon queues fn to run on the loop after the entries already ready,
 // like a task that never awaits. Called before Run or on the loop.
 func (l *Loop) CallSoon(fn func()) {
-	l.calls.Push(fn)
+	l.calls.Push(call{fn: fn})
 	l.runq.Push(nil)
+}
+
+// call is a ready callback: a function, or a fired Timer, which may still
+// be stopped or reset before its turn comes.
+type call struct {
+	fn    func()
+	timer *Timer
+	gen   uint64 // the timer's generation when it fired
+}
+
+func (c call) run(l *Loop) {
+	if c.timer == nil {
+		l.callback(c.fn)
+		return
+	}
+	if c.gen != c.timer.gen {
+		return // stopped or reset after it fired
+	}
+	c.timer.queued = false
+	l.callback(c.timer.t.fn)
 }
 
 // CallLater schedules fn to run on the loop once d has passed on the loop's
@@ -215,6 +235,7 @@ func (l *Loop) CallLater(d time.Duration, fn func()) *Timer {
 	tm := &Timer{l: l}
 	tm.t.index = -1
 	tm.t.fn = fn
+	tm.t.owner = tm
 	l.schedule(&tm.t, d)
 	return tm
 }
@@ -248,7 +269,7 @@ func (l *Loop) pass() {
 	for ; n > 0; n-- {
 		t := l.runq.Pop()
 		if t == nil {
-			l.callback(l.calls.Pop())
+			l.calls.Pop().run(l)
 		} else if t.state == taskReady && (t.next != nil || l.startTask(t)) {
 			// resume, written out: see Task.Yield.
 			t.state = taskRunning
@@ -282,7 +303,9 @@ func (l *Loop) fireTimers() {
 		case tm.scope != nil:
 			tm.scope.expire()
 		default:
-			l.CallSoon(tm.fn)
+			tm.owner.queued = true
+			l.calls.Push(call{timer: tm.owner, gen: tm.owner.gen})
+			l.runq.Push(nil)
 		}
 	}
 }

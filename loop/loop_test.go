@@ -254,3 +254,37 @@ func TestStats(t *testing.T) {
 		t.Fatalf("final stats %+v", s)
 	}
 }
+
+// A timer that has fired but whose callback waits behind other ready
+// entries can still be stopped or reset: a Delay retriggered in that
+// moment must not expire.
+func TestTimerStoppedAfterFiringBeforeRunning(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		var stopped, reset *Timer
+		canceller := l.Go("canceller", func(t *Task) error {
+			if err := t.Sleep(time.Second); err != nil { // its timer is set first
+				return err
+			}
+			// Both timers have fired; their callbacks are queued behind us.
+			if !stopped.Pending() || !stopped.Stop() || stopped.Pending() {
+				return errors.New("a fired, queued timer: want pending, then stopped")
+			}
+			if !reset.Reset(time.Second) {
+				return errors.New("Reset of a fired, queued timer: want true")
+			}
+			return nil
+		})
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		stopped = l.CallLater(time.Second, func() { r.note("stopped ran") })
+		reset = l.CallLater(time.Second, func() { r.note("reset ran") })
+		if err := canceller.Wait(t); err != nil {
+			return err
+		}
+		return t.Sleep(2 * time.Second)
+	})
+	r.want(t, "reset ran@2s")
+}

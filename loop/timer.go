@@ -12,6 +12,7 @@ type timer struct {
 	task  *Task
 	scope *scope
 	fn    func()
+	owner *Timer // the CallLater timer this is, with fn
 }
 
 // timerHeap is a binary min-heap ordered by (when, seq). It is written out
@@ -87,18 +88,27 @@ func (h *timerHeap) remove(t *timer) {
 // A Timer is a callback scheduled by Loop.CallLater. Its methods must be
 // called on the loop (from a task or a callback).
 type Timer struct {
-	l *Loop
-	t timer
+	l      *Loop
+	t      timer
+	queued bool   // fired, its callback waiting in the run queue
+	gen    uint64 // bumped by Stop, so a queued callback no longer runs
 }
 
 // Stop cancels the timer. It reports whether the call stopped it, false if
-// it had already fired or been stopped.
+// its callback had already run or it had been stopped. A timer that has
+// fired but whose callback has not run yet is stopped too: the callback
+// will not run.
 func (tm *Timer) Stop() bool {
-	if tm.t.index < 0 {
-		return false
+	switch {
+	case tm.t.index >= 0:
+		tm.l.timers.remove(&tm.t)
+		return true
+	case tm.queued:
+		tm.queued = false
+		tm.gen++
+		return true
 	}
-	tm.l.timers.remove(&tm.t)
-	return true
+	return false
 }
 
 // Reset (re)schedules the timer to fire d from now, whether or not it is
@@ -109,5 +119,5 @@ func (tm *Timer) Reset(d time.Duration) bool {
 	return pending
 }
 
-// Pending reports whether the timer is scheduled and has not fired yet.
-func (tm *Timer) Pending() bool { return tm.t.index >= 0 }
+// Pending reports whether the timer's callback is still to run.
+func (tm *Timer) Pending() bool { return tm.t.index >= 0 || tm.queued }

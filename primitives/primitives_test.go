@@ -721,3 +721,26 @@ func TestEventWaitNext(t *testing.T) {
 	})
 	w.want(t, "on (set 1)@0s", "on (set 3)@1s")
 }
+
+// A Delay retriggered in the very pass its timer fired, before its
+// callback ran, does not expire then.
+func TestDelayRetriggeredAsItFires(t *testing.T) {
+	w := newWorld()
+	w.run(t, func(t *loop.Task) error {
+		var d *Delay
+		keeper := w.l.Go("keeper", func(t *loop.Task) error {
+			if err := t.Sleep(time.Second); err != nil { // due with the delay, set first
+				return err
+			}
+			d.Trigger(0)
+			return nil
+		})
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		d = NewDelay(w.l, time.Second, func() { w.note("expired") })
+		d.Trigger(0)
+		return errors.Join(keeper.Wait(t), d.Wait(t))
+	})
+	w.want(t, "expired@2s")
+}
