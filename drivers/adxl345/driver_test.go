@@ -582,3 +582,27 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// A bus that panics (a playback does on an unexpected transaction) gives a
+// *DeviceError wrapping a *loop.PanicError, and Run publishes it as an
+// error state and goes on.
+func TestBusPanicIsAnError(t *testing.T) {
+	w := newWorld()
+	q := primitives.NewQueue[adxl345.Sample](0)
+	d := mustNew(t, &i2ctest.Playback{}, adxl345.WithQueue(q))
+	var s adxl345.Sample
+	w.run(t, func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("adxl345", d.Run)
+		var err error
+		if s, err = q.Get(tk); err != nil {
+			return err
+		}
+		return g.Stop(tk)
+	})
+	var de *adxl345.DeviceError
+	var pe *loop.PanicError
+	if !errors.As(s.Err, &de) || de.Op != "read DEVID" || !errors.As(s.Err, &pe) || pe.Task != "adxl345" || s.Failures != 1 {
+		t.Errorf("published %+v", s)
+	}
+}

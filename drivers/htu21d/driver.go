@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"periph.io/x/conn/v3"
@@ -403,14 +404,22 @@ func (d *Dev) waitIdle(t *loop.Task) error {
 // through loop.Offload. The read buffer is fresh each time: an offloaded
 // transfer abandoned by a cancelled task may still be writing into it.
 func (d *Dev) tx(t *loop.Task, w []byte, n int) ([]byte, error) {
+	name := t.Name()
 	if !d.cfg.offload {
-		return transfer(d.c, w, n)
+		return transfer(d.c, name, w, n)
 	}
-	return loop.Offload(t, func(context.Context) ([]byte, error) { return transfer(d.c, w, n) })
+	return loop.Offload(t, func(context.Context) ([]byte, error) { return transfer(d.c, name, w, n) })
 }
 
-func transfer(c conn.Conn, w []byte, n int) ([]byte, error) {
-	var r []byte
+// transfer does one bus transaction. A bus implementation that panics (a
+// test playback does on a mismatch) becomes a *loop.PanicError, as in an
+// Offload, so that the driver publishes an error state instead of dying.
+func transfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, &loop.PanicError{Task: task, Value: p, Stack: debug.Stack()}
+		}
+	}()
 	if n > 0 {
 		r = make([]byte, n)
 	}

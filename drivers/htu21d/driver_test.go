@@ -725,3 +725,27 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// A bus that panics (a playback does on an unexpected transaction) gives a
+// *DeviceError wrapping a *loop.PanicError, inline as offloaded: Run would
+// publish an error state and go on.
+func TestBusPanicIsAnError(t *testing.T) {
+	for _, offload := range []bool{false, true} {
+		w := newWorld()
+		var opts []htu21d.Option
+		if offload {
+			opts = append(opts, htu21d.WithOffload())
+		}
+		d := mustNew(t, &i2ctest.Playback{}, opts...)
+		var err error
+		w.run(t, func(tk *loop.Task) error {
+			_, err = d.Read(tk)
+			return nil
+		})
+		var de *htu21d.DeviceError
+		var pe *loop.PanicError
+		if !errors.As(err, &de) || de.Op != "soft reset" || !errors.As(err, &pe) || pe.Task != "main" {
+			t.Errorf("offload %v: Read: %v", offload, err)
+		}
+	}
+}
