@@ -119,10 +119,13 @@ func WithBackoff(first, max time.Duration) Option {
 }
 
 // WithOffload runs each bus transfer through loop.Offload instead of on the
-// loop. A transfer at 100 kHz takes about 0.1–0.4 ms plus the system call,
-// which is why the default runs them inline; offload for slow buses (a
-// bit-banged or 10 kHz bus, a bus shared with other processes that may hold
-// it) at the price of a goroutine hand-off per transfer.
+// loop. Inline (the default), a transfer holds the loop for its bus time:
+// at 100 kHz at most about 0.4 ms (38 bit times for a 3-byte result), four
+// transfers per reading — far below the loop's hog threshold. Offloaded,
+// the loop runs on meanwhile, and each transfer pays a goroutine hand-off:
+// about 3 µs with an idle loop, 75 µs or more while other tasks keep the
+// loop busy (BenchmarkTransfer). Offload for slow buses (bit-banged, 10 kHz)
+// or buses other processes may hold.
 func WithOffload() Option {
 	return func(c *config) { c.offload = true }
 }
