@@ -1,12 +1,24 @@
-// Package adxl345 holds the device-independent parts of a driver for the
-// Analog Devices ADXL345 three-axis accelerometer: its register map and bit
-// fields, the measuring ranges and data rates, the conversion from the
-// 10- to 13-bit two's-complement samples it reports to g, and the device-id
-// check.
+// Package adxl345 drives the Analog Devices ADXL345 three-axis
+// accelerometer on an I2C bus as tasks on the loop, in the pattern of the
+// seed's apoll: a task polls the chip and reports only changes.
 //
-// Everything here is a pure function of register values; the package performs
-// no I/O and keeps no state. The driver that reads the registers over I2C on
-// the loop is built on top of it.
+// Two layers. The pure one: the register map and bit fields, the measuring
+// ranges and data rates, the conversion from the 10- to 13-bit
+// two's-complement samples to g, the device-id check — functions of register
+// values, with no I/O and no state. The driver, Dev: built with New on a
+// periph.io i2c.Bus, it checks the device id and configures rate, range and
+// full resolution (Init), reads x/y/z in g in one transfer (Read), and Run
+// polls at a set period, smooths the readings with an exponential moving
+// average, and publishes to a primitives.Event (and optionally a Queue)
+// only the samples whose smoothed value moved beyond a threshold from the
+// last one published — by vector distance, per axis, or by magnitude (see
+// ThresholdMode). Failures are published as error states and retried with
+// capped exponential back-off.
+//
+// What the package must not do: block the loop for longer than one bus
+// transfer (none with WithOffload), own or close the bus, keep
+// package-level state, or stop on a chip error. Package adxl345test
+// simulates the chip for tests.
 package adxl345
 
 import (

@@ -1,9 +1,14 @@
 package adxl345_test
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/adxl345"
+	"github.com/edgeagent/edgeagent/drivers/adxl345/adxl345test"
+	"github.com/edgeagent/edgeagent/loop"
+	"github.com/edgeagent/edgeagent/primitives"
 )
 
 // Check the chip, then configure it: full resolution at ±16 g, 100 Hz.
@@ -31,4 +36,74 @@ func ExampleParseSample() {
 	fmt.Printf("x %.3f g, y %.3f g, z %.3f g, |a| %.2f g\n", v.X, v.Y, v.Z, v.Magnitude())
 	// Output:
 	// x 0.012 g, y -0.020 g, z 1.008 g, |a| 1.01 g
+}
+
+// Run, started as a task, is the seed's apoll: it polls every 100 ms and
+// publishes only changes beyond the threshold of the smoothed value. Here
+// the board is tipped onto its side at 1 s; without smoothing, one change
+// is reported, at the first poll that reads a sample taken after the tip
+// (the chip samples at 12.5 Hz). On hardware, bus is an i2c.Bus from periph's i2creg.Open.
+func ExampleDev_Run() {
+	vc := loop.NewVirtualClock(time.Time{})
+	l := loop.New(loop.WithClock(vc))
+	chip := adxl345test.New(adxl345.AddressAltLow, vc.Now)
+	start := vc.Now()
+	chip.SetSignal(func(at time.Time) adxl345.Vector {
+		if at.Sub(start) < time.Second {
+			return adxl345.Vector{Z: 1} // flat
+		}
+		return adxl345.Vector{X: 1} // on its side
+	})
+
+	changes := primitives.NewQueue[adxl345.Sample](16)
+	accel, err := adxl345.New(chip,
+		adxl345.WithThreshold(0.1, adxl345.Distance),
+		adxl345.WithSmoothing(1), // off
+		adxl345.WithQueue(changes))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = l.Run(context.Background(), func(t *loop.Task) error {
+		g := loop.NewGroup(t)
+		g.Go("adxl345", accel.Run)
+		for range 2 {
+			s, err := changes.Get(t)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%v: %+v\n", s.Time.Sub(start), s.Smoothed)
+		}
+		return g.Stop(t)
+	})
+	fmt.Println("run:", err)
+	// Output:
+	// 81.1ms: {X:0 Y:0 Z:1}
+	// 1.1s: {X:1 Y:0 Z:0}
+	// run: <nil>
+}
+
+// Read returns the acceleration now, for on-demand use.
+func ExampleDev_Read() {
+	vc := loop.NewVirtualClock(time.Time{})
+	l := loop.New(loop.WithClock(vc))
+	chip := adxl345test.New(adxl345.AddressAltHigh, vc.Now)
+	chip.SetAccel(adxl345.Vector{X: 0.25, Y: -0.5, Z: 0.8})
+	accel, err := adxl345.New(chip, adxl345.WithAddress(adxl345.AddressAltHigh), adxl345.WithRange(adxl345.Range4G))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = l.Run(context.Background(), func(t *loop.Task) error {
+		v, err := loop.WaitForValue(t, time.Second, accel.Read)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%.3f %.3f %.3f g, |a| %.2f g, after %v\n", v.X, v.Y, v.Z, v.Magnitude(), vc.Elapsed())
+		return nil
+	})
+	fmt.Println("run:", err)
+	// Output:
+	// 0.250 -0.500 0.801 g, |a| 0.98 g, after 81.1ms
+	// run: <nil>
 }

@@ -1,15 +1,24 @@
-// Package htu21d holds the device-independent parts of a driver for the
-// TE Connectivity (MEAS) HTU21D(F) temperature and humidity sensor, the
-// seed's htu21d_mc.py: command codes, the CRC-8 that guards every reading,
-// the conversions from raw readings to °C and %RH, the user register's
-// resolution bits and the measuring time each resolution needs.
+// Package htu21d drives the TE Connectivity (MEAS) HTU21D(F) temperature
+// and humidity sensor on an I2C bus, the seed's htu21d_mc.py, as tasks on
+// the loop.
 //
-// Everything here is a pure function of bytes the sensor sent; the package
-// performs no I/O and keeps no state. The driver that talks I2C and waits for
-// a measurement on the loop is built on top of it.
+// Two layers. The pure one: command codes, the CRC-8 that guards every
+// reading, the conversions from raw readings to °C and %RH, the user
+// register's resolution bits and the measuring time each resolution needs —
+// functions of bytes, with no I/O and no state. The driver, Dev: built with
+// New on a periph.io i2c.Bus, it triggers no-hold measurements, awaits the
+// datasheet's measuring time with t.Sleep, reads and checks the result; Run
+// is a periodic task publishing each Reading (or error state) to a
+// primitives.Event and optionally a Queue, retrying failures with capped
+// exponential back-off; Read measures on demand.
 //
 // A measurement is three bytes: MSB, LSB, CRC. The two low bits of the LSB
 // are status bits, not data; the conversions mask them off.
+//
+// What the package must not do: block the loop for longer than one bus
+// transfer (none with WithOffload), own or close the bus, keep
+// package-level state, or stop on a sensor error — errors become published
+// states and retries. Package htu21dtest simulates the chip for tests.
 package htu21d
 
 import (

@@ -1,0 +1,307 @@
+// Package adxl345test simulates an ADXL345 accelerometer on an I2C bus, at
+// register level, for tests and demos of code that uses the adxl345 driver
+// without the chip.
+//
+// A Sensor implements i2c.Bus with one device on it. Like the chip it has
+// the register map of the datasheet with its power-up values, reads and
+// writes several registers in one transfer (the address increments), and
+// samples only in measurement mode: the first sample is ready the turn-on
+// time (1.1 ms) plus one sample period after POWER_CTL's Measure bit is
+// set, and a new one every sample period after that; the data registers
+// hold the latest sample, encoded in the DATA_FORMAT in force. The
+// acceleration is a function of time set by the test, sampled at those
+// instants. Faults can be injected: NACKs, an absent chip, a power cycle, a
+// foreign device id.
+//
+// Every transaction is logged with the time it happened, read from the
+// clock function given to New (a loop's VirtualClock.Now in tests). Misuse
+// of the chip — writing a read-only or reserved register, a transfer with
+// no register address, running past the register map — fails the
+// transaction and is listed by Violations.
+//
+// A Sensor is safe for use from several goroutines (the driver's
+// loop.Offload transfers). It must not be used with real hardware.
+package adxl345test
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/edgeagent/edgeagent/drivers/adxl345"
+)
+
+// Error is the type of the simulated bus errors.
+type Error string
+
+func (e Error) Error() string { return string(e) }
+
+// ErrNACK is the error of a transaction the simulated chip does not
+// acknowledge, as Linux's i2c-dev reports it ("remote I/O error").
+const ErrNACK Error = "adxl345test: address not acknowledged (remote I/O error)"
+
+// TurnOnTime is the wake-up time from standby the simulation uses, the
+// datasheet's typical value; the first sample follows a sample period later.
+const TurnOnTime = 1100 * time.Microsecond
+
+// Op is one logged transaction.
+type Op struct {
+	At   time.Time
+	Addr uint16
+	W, R []byte // what was written, and what was read (nil on failure)
+	Err  error
+}
+
+func (o Op) String() string {
+	s := fmt.Sprintf("W[% x]", o.W)
+	if o.R != nil {
+		s += fmt.Sprintf(" R[% x]", o.R)
+	}
+	if o.Err != nil {
+		s += " NACK"
+	}
+	return s
+}
+
+const numRegs = adxl345.RegFIFOStatus + 1
+
+// Sensor is a simulated ADXL345: an i2c.Bus with the chip at one address.
+type Sensor struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	addr uint16
+
+	regs       [numRegs]byte
+	devID      byte
+	signal     func(time.Time) adxl345.Vector
+	measuring  bool
+	firstReady time.Time // when the first sample since Measure is ready
+
+	absent     bool
+	nacks      int
+	log        []Op
+	violations []string
+}
+
+// New returns a chip at addr (adxl345.AddressAltLow or AddressAltHigh) in
+// its power-up state, lying flat: 0, 0, +1 g. now is the clock the
+// sampling runs on; nil makes a sample ready as soon as Measure is set,
+// and always the signal's value at the zero time.
+func New(addr uint16, now func() time.Time) *Sensor {
+	s := &Sensor{now: now, addr: addr, devID: adxl345.DeviceID}
+	s.signal = func(time.Time) adxl345.Vector { return adxl345.Vector{Z: 1} }
+	s.powerUp()
+	return s
+}
+
+// powerUp resets the registers to the datasheet's values: 0 except DEVID
+// and BW_RATE (100 Hz); standby.
+func (s *Sensor) powerUp() {
+	s.regs = [numRegs]byte{}
+	s.regs[adxl345.RegBWRate] = byte(adxl345.Rate100Hz)
+	s.measuring = false
+}
+
+// String implements i2c.Bus.
+func (s *Sensor) String() string { return "adxl345test" }
+
+// SetSpeed implements i2c.Bus; the simulation has no speed.
+func (s *Sensor) SetSpeed(physic.Frequency) error { return nil }
+
+// SetAccel sets a constant acceleration, in g.
+func (s *Sensor) SetAccel(v adxl345.Vector) {
+	s.SetSignal(func(time.Time) adxl345.Vector { return v })
+}
+
+// SetSignal sets the acceleration as a function of time, in g; the chip
+// samples it at its data rate. f is called with the sensor's lock held
+// and must not call the sensor.
+func (s *Sensor) SetSignal(f func(at time.Time) adxl345.Vector) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.signal = f
+}
+
+// SetDeviceID makes DEVID read id: another chip at the address.
+func (s *Sensor) SetDeviceID(id byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.devID = id
+}
+
+// FailNext makes the chip acknowledge none of the next n transactions.
+func (s *Sensor) FailNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nacks = n
+}
+
+// SetPresent connects or disconnects the chip: an absent chip acknowledges
+// nothing, and reconnecting it is a power-up.
+func (s *Sensor) SetPresent(present bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.absent && present {
+		s.powerUp()
+	}
+	s.absent = !present
+}
+
+// PowerCycle resets the chip to its power-up state: standby, defaults.
+func (s *Sensor) PowerCycle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.powerUp()
+}
+
+// Register returns a register's content (DEVID included).
+func (s *Sensor) Register(reg byte) byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if reg == adxl345.RegDevID {
+		return s.devID
+	}
+	if int(reg) >= numRegs {
+		return 0
+	}
+	return s.regs[reg]
+}
+
+// Ops returns a copy of the transaction log.
+func (s *Sensor) Ops() []Op {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Op(nil), s.log...)
+}
+
+// Violations lists the transactions that misused the chip, in order.
+func (s *Sensor) Violations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.violations...)
+}
+
+// Tx implements i2c.Bus.
+func (s *Sensor) Tx(addr uint16, w, r []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := Op{Addr: addr, W: append([]byte(nil), w...)}
+	if s.now != nil {
+		op.At = s.now()
+	}
+	op.Err = s.tx(op.At, addr, w, r)
+	if op.Err == nil && len(r) > 0 {
+		op.R = append([]byte(nil), r...)
+	}
+	s.log = append(s.log, op)
+	return op.Err
+}
+
+func (s *Sensor) tx(now time.Time, addr uint16, w, r []byte) error {
+	switch {
+	case addr != s.addr || s.absent:
+		return ErrNACK
+	case s.nacks > 0:
+		s.nacks--
+		return ErrNACK
+	case len(w) == 0:
+		return s.violation(fmt.Sprintf("%d-byte read without a register address", len(r)))
+	case len(w) > 1 && len(r) > 0:
+		return s.violation(fmt.Sprintf("write W[% x] combined with a %d-byte read", w, len(r)))
+	}
+	reg := int(w[0])
+	if n := max(len(w)-1, len(r)); reg+n > numRegs {
+		return s.violation(fmt.Sprintf("%d registers from %#02x run past FIFO_STATUS (0x39)", n, reg))
+	}
+	for i, v := range w[1:] {
+		if err := s.write(now, reg+i, v); err != nil {
+			return err
+		}
+	}
+	if len(r) > 0 {
+		s.sample(now)
+		for i := range r {
+			r[i] = s.regs[reg+i]
+			if reg+i == adxl345.RegDevID {
+				r[i] = s.devID
+			}
+		}
+	}
+	return nil
+}
+
+func writable(reg int) bool {
+	switch {
+	case reg >= adxl345.RegThreshTap && reg <= adxl345.RegTapAxes:
+		return true
+	case reg >= adxl345.RegBWRate && reg <= adxl345.RegIntMap:
+		return true
+	}
+	return reg == adxl345.RegDataFormat || reg == adxl345.RegFIFOCtl
+}
+
+func (s *Sensor) write(now time.Time, reg int, v byte) error {
+	if !writable(reg) {
+		return s.violation(fmt.Sprintf("write %#02x to register %#02x, which is read-only or reserved", v, reg))
+	}
+	s.regs[reg] = v
+	if reg == adxl345.RegPowerCtl {
+		measure := v&adxl345.PowerMeasure != 0
+		if measure && !s.measuring {
+			s.firstReady = now.Add(TurnOnTime + s.samplePeriod())
+		}
+		s.measuring = measure
+	}
+	return nil
+}
+
+func (s *Sensor) samplePeriod() time.Duration {
+	return time.Duration(float64(time.Second) / adxl345.RateOf(s.regs[adxl345.RegBWRate]).Hz())
+}
+
+// sample loads the data registers with the latest sample, if measuring.
+func (s *Sensor) sample(now time.Time) {
+	if !s.measuring {
+		return // standby: the registers keep what they hold
+	}
+	at := time.Time{}
+	if s.now != nil {
+		if now.Before(s.firstReady) {
+			return
+		}
+		period := s.samplePeriod()
+		at = s.firstReady.Add(now.Sub(s.firstReady) / period * period)
+	}
+	v := s.signal(at)
+	f := adxl345.FormatOf(s.regs[adxl345.RegDataFormat])
+	for i, g := range []float64{v.X, v.Y, v.Z} {
+		lo, hi := Encode(f, g)
+		s.regs[adxl345.RegDataX0+2*i], s.regs[adxl345.RegDataX0+2*i+1] = lo, hi
+	}
+}
+
+// Encode returns the register pair (DATAx0, DATAx1) the chip reports for
+// an acceleration of g in format f: rounded to a count, saturated at the
+// range, justified.
+func Encode(f adxl345.Format, g float64) (lo, hi byte) {
+	bits := f.Bits()
+	limit := float64(int(1) << (bits - 1))
+	n := math.Round(g * 1000 / f.MilliGPerLSB())
+	if math.IsNaN(n) {
+		n = 0
+	}
+	n = min(max(n, -limit), limit-1)
+	u := uint16(int16(n))
+	if f.LeftJustify {
+		u <<= 16 - bits
+	}
+	return byte(u), byte(u >> 8)
+}
+
+func (s *Sensor) violation(what string) error {
+	s.violations = append(s.violations, what)
+	return fmt.Errorf("%w: %s", ErrNACK, what)
+}
