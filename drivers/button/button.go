@@ -181,12 +181,15 @@ type Button struct {
 	l             *loop.Loop
 	db            *gpioin.Debouncer
 	pressed       bool
-	longTimer     *loop.Timer
-	doubleTimer   *loop.Timer
-	doublePending bool // a first click's double-click window is open
+	longArmed     bool // this press may still become a long press, at longAt
+	longAt        time.Time
+	doublePending bool // a first click's double-click window is open, until doubleAt
+	doubleAt      time.Time
 	doubleRan     bool // this press completed a double-click
 	longFired     bool // this press was a long press
 	heldAtStart   bool // pressed when Run started: its release is not an event
+	longTimer     *loop.Timer
+	doubleTimer   *loop.Timer
 	dropped       uint64
 }
 
@@ -251,18 +254,24 @@ func (b *Button) stop() {
 	if b.doubleTimer != nil {
 		b.doubleTimer.Stop()
 	}
-	b.doublePending = false
+	b.longArmed, b.doublePending = false, false
 }
 
 func (b *Button) active(l gpio.Level) bool { return bool(l) == b.cfg.activeHigh }
 
 // change runs the gesture state machine on one debounced change.
+//
+// The machine goes by the times of changes and deadlines, not by the order
+// in which the loop runs its callbacks: a deadline passed before a change is
+// handled first (catchUp), with the state it had then, whether or not its
+// timer's callback has run yet.
 func (b *Button) change(e gpioin.Edge) {
 	pressed := b.active(e.Level)
 	if e.Initial {
 		b.pressed, b.heldAtStart = pressed, pressed // held at start: no Press
 		return
 	}
+	b.catchUp(e.Time)
 	if pressed == b.pressed {
 		return
 	}
@@ -274,12 +283,43 @@ func (b *Button) change(e gpioin.Edge) {
 	}
 }
 
+// catchUp handles the long-press and double-click deadlines up to `at`, in
+// time order.
+func (b *Button) catchUp(at time.Time) {
+	for {
+		long := b.longArmed && !at.Before(b.longAt)
+		double := b.doublePending && !at.Before(b.doubleAt)
+		switch {
+		case long && (!double || !b.doubleAt.Before(b.longAt)):
+			b.longArmed = false
+			b.longFired = true
+			b.emit(LongPress, b.longAt) // armed only while pressed
+		case double:
+			// A first click's window closed with no second press: with
+			// Suppress, that click's Release is due now if it has ended.
+			b.doublePending = false
+			if b.cfg.suppress && !b.pressed && !b.longFired {
+				b.emit(Release, b.doubleAt)
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (b *Button) timerFired() {
+	now := b.l.Now()
+	b.db.SettleUntil(now) // changes that came before the deadline first
+	b.catchUp(now)
+}
+
 func (b *Button) onPress(at time.Time) {
 	b.emit(Press, at)
 	b.longFired, b.doubleRan = false, false
-	doubleOpen := b.doubleTimer != nil && b.doubleTimer.Pending()
+	doubleOpen := b.doublePending
 	if b.cfg.long > 0 && !doubleOpen {
-		b.longTimer = b.arm(b.longTimer, at.Add(b.cfg.long), b.longExpired)
+		b.longArmed, b.longAt = true, at.Add(b.cfg.long)
+		b.longTimer = b.arm(b.longTimer, b.longAt)
 	}
 	if b.cfg.double == 0 {
 		return
@@ -290,11 +330,12 @@ func (b *Button) onPress(at time.Time) {
 		b.emit(DoubleClick, at)
 		return
 	}
-	b.doubleTimer = b.arm(b.doubleTimer, at.Add(b.cfg.double), b.doubleExpired)
-	b.doublePending = true
+	b.doublePending, b.doubleAt = true, at.Add(b.cfg.double)
+	b.doubleTimer = b.arm(b.doubleTimer, b.doubleAt)
 }
 
 func (b *Button) onRelease(at time.Time) {
+	b.longArmed = false
 	if b.longTimer != nil {
 		b.longTimer.Stop()
 	}
@@ -308,31 +349,11 @@ func (b *Button) onRelease(at time.Time) {
 	b.doubleRan = false
 }
 
-func (b *Button) longExpired() {
-	if !b.pressed {
-		return // released in the same pass as the timer fired
-	}
-	b.longFired = true
-	b.emit(LongPress, b.l.Now())
-}
-
-// doubleExpired closes a first click's double-click window with no second
-// press: with Suppress, that click's Release is due now if it has ended.
-func (b *Button) doubleExpired() {
-	if !b.doublePending {
-		return
-	}
-	b.doublePending = false
-	if b.cfg.suppress && !b.pressed && !b.longFired {
-		b.emit(Release, b.l.Now())
-	}
-}
-
-// arm (re)starts tm to call fn at when.
-func (b *Button) arm(tm *loop.Timer, when time.Time, fn func()) *loop.Timer {
+// arm (re)starts tm to fire at when.
+func (b *Button) arm(tm *loop.Timer, when time.Time) *loop.Timer {
 	d := when.Sub(b.l.Now())
 	if tm == nil {
-		return b.l.CallLater(d, fn)
+		return b.l.CallLater(d, b.timerFired)
 	}
 	tm.Reset(d)
 	return tm

@@ -104,3 +104,35 @@ func TestDebouncerOff(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", fmtSeen(got), fmtSeen(want))
 	}
 }
+
+// Edges that reach the loop late — all at once, long after they happened —
+// are debounced by their stamps: the result is the one they would have
+// given on time, at the same times. This is also what makes the outcome
+// independent of whether a window's timer callback or an edge is handled
+// first when both are due.
+func TestDebouncerGoesByEdgeTimes(t *testing.T) {
+	const d = 50 * time.Millisecond
+	script := append(append(storm(ms(100), 20, L), storm(ms(400), 10, H)...), storm(ms(460), 4, L)...)
+	onTime := debounced(t, d, true, script...)
+
+	var late []seen
+	runVirtual(t, func(tk *loop.Task) error {
+		start := tk.Loop().Now()
+		db := gpioin.NewDebouncer(tk.Loop(), d, func(e gpioin.Edge) {
+			late = append(late, seen{e.Level, e.Time.Sub(start), e.Initial})
+		})
+		defer db.Stop()
+		db.Edge(gpioin.Edge{Level: H, Time: start, Initial: true})
+		if err := tk.Sleep(2 * time.Second); err != nil {
+			return err
+		}
+		for _, s := range script { // two seconds late, in one batch
+			db.Edge(gpioin.Edge{Level: s.Level, Time: start.Add(s.At)})
+		}
+		return tk.Sleep(time.Second)
+	})
+	want := []seen{{H, 0, true}, {L, ms(100), false}, {H, ms(400), false}, {L, ms(460), false}}
+	if fmtSeen(onTime) != fmtSeen(want) || fmtSeen(late) != fmtSeen(want) {
+		t.Fatalf("on time %s\nlate    %s\nwant    %s", fmtSeen(onTime), fmtSeen(late), fmtSeen(want))
+	}
+}

@@ -221,6 +221,11 @@ func (r *Receiver) edge(e gpioin.Edge) {
 	if e.Initial {
 		return
 	}
+	// Edges that reach the loop late may belong after the burst's window:
+	// decode the burst first, by the stamps, as if its timer had run.
+	for r.capturing && !e.Time.Before(r.deadline) {
+		r.blockDone()
+	}
 	if !r.capturing {
 		if e.Time.Before(r.windowEnd) {
 			r.stats.Late++ // an edge of the burst just decoded, reaching the loop late
@@ -239,17 +244,20 @@ func (r *Receiver) edge(e gpioin.Edge) {
 func (r *Receiver) arm() {
 	d := r.deadline.Sub(r.l.Now())
 	if r.timer == nil {
-		r.timer = r.l.CallLater(d, r.blockDone)
+		r.timer = r.l.CallLater(d, r.timerFired)
 	} else {
 		r.timer.Reset(d)
 	}
 }
 
+func (r *Receiver) timerFired() {
+	if r.capturing && !r.l.Now().Before(r.deadline) { // not a stale callback
+		r.blockDone()
+	}
+}
+
 // blockDone decodes the burst when its block wait is over.
 func (r *Receiver) blockDone() {
-	if !r.capturing {
-		return
-	}
 	if !r.extended && r.frameInProgress() {
 		r.extended = true
 		r.deadline = r.deadline.Add(r.cfg.blockWait / 5)

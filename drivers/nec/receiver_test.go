@@ -370,3 +370,44 @@ func TestReceiverNeedsEdges(t *testing.T) {
 		t.Fatalf("Run: %v, want an edge-detection error", err)
 	}
 }
+
+// A frame and its repeat codes reaching the loop a second late, in one
+// batch: each burst is cut at its window by the stamps, as on time.
+func TestLateBatch(t *testing.T) {
+	pin := &latePin{SimPin: gpioin.NewSimPin("IR", gpio.High)}
+	r, err := nec.NewReceiver(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, rep := enc(t, nec.Frame{Address: 9, Command: 10}), enc(t, nec.Frame{Repeat: true})
+	var script []gpioin.Step
+	script = append(script, burst(0, frame)...)
+	script = append(script, burst(nec.RepeatPeriod, rep)...)
+	script = append(script, burst(2*nec.RepeatPeriod, rep)...)
+	l := loop.New(loop.WithClock(loop.NewVirtualClock(epoch)))
+	err = l.Run(context.Background(), func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("ir", r.Run)
+		if err := tk.Sleep(time.Second); err != nil {
+			return err
+		}
+		for _, s := range script {
+			pin.fn(gpioin.Edge{Level: s.Level, Time: epoch.Add(s.At)})
+		}
+		if err := tk.Sleep(time.Second); err != nil {
+			return err
+		}
+		return g.Stop(tk)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for res, err := r.Received().TryGet(); err == nil; res, err = r.Received().TryGet() {
+		got = append(got, fmt.Sprintf("%v@%v", res, res.Time.Sub(epoch)))
+	}
+	want := "[address 0x09 command 0x0a@0s repeat of address 0x09 command 0x0a@108ms repeat of address 0x09 command 0x0a@216ms]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("got  %v\nwant %s", got, want)
+	}
+}
