@@ -47,6 +47,9 @@ func runLoop(b *testing.B, main loop.TaskFunc) (stop func()) {
 //
 //   - chan: a goroutine blocked on a channel wakes and stamps the time — the
 //     cheapest hand-over between goroutines there is;
+//   - pin: a goroutine blocked in the same fake pin's WaitForEdge wakes,
+//     reads it and stamps the time — the pin's own share (gpiotest's
+//     WaitForEdge starts a timer per call);
 //   - post: the same goroutine Posts a function that stamps the time on the
 //     loop — the loop's share of the cost.
 //
@@ -68,6 +71,37 @@ func BenchmarkEdgeToEvent(b *testing.B) {
 		}
 		close(in)
 		<-out
+		reportLatency(b, lat)
+	})
+
+	b.Run("baseline-pin", func(b *testing.B) {
+		pin := &gpiotest.Pin{N: "GPIO17", Num: 17, EdgesChan: make(chan gpio.Level)}
+		out, stop := make(chan time.Time, 1), make(chan struct{})
+		go func() {
+			defer close(out)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if pin.WaitForEdge(100 * time.Millisecond) {
+					_ = pin.Read()
+					out <- time.Now()
+				}
+			}
+		}()
+		lat := make([]time.Duration, 0, b.N)
+		level := gpio.Low
+		for b.Loop() {
+			t0 := time.Now()
+			pin.EdgesChan <- level
+			lat = append(lat, (<-out).Sub(t0))
+			level = !level
+		}
+		close(stop)
+		for range out {
+		}
 		reportLatency(b, lat)
 	})
 

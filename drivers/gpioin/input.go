@@ -320,6 +320,7 @@ func (in *Input) watchEdges(t *loop.Task) error {
 		pending: make([]Edge, 0, 8),
 		in:      in,
 	}
+	w.drainFn = w.drain
 	in.w = w
 	go w.run()
 	err := waitForever(t)
@@ -367,6 +368,7 @@ type watcher struct {
 	mu      sync.Mutex
 	pending []Edge // edges waiting for the loop; a drain is posted when it turns non-empty
 	dropped uint64
+	drainFn func() // w.drain, made once: a method value allocates
 
 	// Loop side.
 	spare  []Edge
@@ -410,7 +412,7 @@ func (w *watcher) push(e Edge) bool {
 	if !first {
 		return true
 	}
-	return w.l.Post(w.drain) == nil
+	return w.l.Post(w.drainFn) == nil
 }
 
 // drain delivers the buffered edges on the loop.
