@@ -29,7 +29,9 @@ type LoopPin interface {
 // gpio.PinIO; Out is Set, so it can stand for an output too.
 //
 // Set and Play are called on the loop of the Inputs watching the pin; Read
-// and the other gpio.PinIn methods are safe from any goroutine.
+// and the other gpio.PinIn methods are safe from any goroutine. An Input sees
+// edges from when its Run has subscribed: a test starts the driver's task,
+// yields once (t.Yield) so it runs, then plays its script.
 type SimPin struct {
 	name string
 
