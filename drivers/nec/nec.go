@@ -14,10 +14,11 @@
 // frame's address and command. Encode synthesises bursts for tests and
 // simulated remotes.
 //
-// The package only interprets timestamps. It does not watch pins, wait for a
-// burst to end, or schedule anything: the receiver driver built on the loop
-// does that, and calls Decode when BlockWait (or ExtendedBlockWait) has passed
-// since the first edge.
+// Receiver is the driver on the loop: fed by package gpioin, whose goroutine
+// stamps each edge of the pin, it waits BlockWait (or ExtendedBlockWait) from
+// a burst's first edge, decodes the burst with a Decoder, and delivers frames,
+// repeats and decode errors, as values, to a Queue. Decode, Decoder and
+// Encode remain pure: they only interpret timestamps.
 //
 // Decision thresholds are the seed's: a leader mark must exceed 4 ms; a
 // leader space over 3 ms starts a data frame, 1.7–3 ms a repeat; a bit space

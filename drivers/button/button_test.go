@@ -1,0 +1,341 @@
+package button_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeagent/edgeagent/drivers/button"
+	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/loop"
+	"go.uber.org/goleak"
+	"periph.io/x/conn/v3/gpio"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+
+// press holds the button from ms a to ms b.
+type press struct{ a, b float64 }
+
+// script turns presses into pin levels for an active-low button (pressed =
+// Low), with `bounce` 1 ms pulses after every edge.
+func script(bounce int, presses ...press) []gpioin.Step {
+	var steps []gpioin.Step
+	edge := func(at time.Duration, lv gpio.Level) {
+		for i := range bounce {
+			steps = append(steps, gpioin.Step{At: at + ms(float64(i)), Level: lv == (i%2 == 0)})
+		}
+		steps = append(steps, gpioin.Step{At: at + ms(float64(bounce)), Level: lv})
+	}
+	for _, p := range presses {
+		edge(ms(p.a), gpio.Low)
+		if p.b > 0 {
+			edge(ms(p.b), gpio.High)
+		}
+	}
+	return steps
+}
+
+// run plays steps on a SimPin watched by a button built with opts, on a
+// virtual clock, waits tail more, and returns the events as
+// "kind@offset" strings, offsets from the start of the script.
+func run(t *testing.T, opts []button.Option, initial gpio.Level, tail time.Duration, steps ...gpioin.Step) string {
+	t.Helper()
+	pin := gpioin.NewSimPin("btn", initial)
+	b, err := button.New(pin, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	err = l.Run(context.Background(), func(tk *loop.Task) error {
+		start := tk.Loop().Now()
+		g := loop.NewGroup(tk)
+		g.Go("button", b.Run)
+		if err := tk.Yield(); err != nil {
+			return err
+		}
+		if err := pin.Play(tk, steps...); err != nil {
+			return err
+		}
+		if err := tk.Sleep(tail); err != nil {
+			return err
+		}
+		if err := g.Stop(tk); err != nil {
+			return err
+		}
+		for e, err := b.Events().TryGet(); err == nil; e, err = b.Events().TryGet() {
+			got = append(got, fmt.Sprintf("%v@%v", e.Kind, e.Time.Sub(start)))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(got, " ")
+}
+
+// latePin is a LoopPin whose edges the test hands to the input itself, with
+// any stamp: edges that reach the loop late, as when it is busy.
+type latePin struct {
+	*gpioin.SimPin
+	fn func(gpioin.Edge)
+}
+
+func (p *latePin) Subscribe(l *loop.Loop, fn func(gpioin.Edge)) func() {
+	p.fn = fn
+	return func() { p.fn = nil }
+}
+
+// runLate is run with every edge delivered ten seconds after it happened,
+// all in one batch.
+func runLate(t *testing.T, opts []button.Option, steps ...gpioin.Step) string {
+	t.Helper()
+	pin := &latePin{SimPin: gpioin.NewSimPin("btn", gpio.High)}
+	b, err := button.New(pin, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	err = l.Run(context.Background(), func(tk *loop.Task) error {
+		start := tk.Loop().Now()
+		g := loop.NewGroup(tk)
+		g.Go("button", b.Run)
+		if err := tk.Yield(); err != nil {
+			return err
+		}
+		if err := tk.Sleep(10 * time.Second); err != nil {
+			return err
+		}
+		level := gpio.High
+		for _, s := range steps {
+			if s.Level != level {
+				level = s.Level
+				pin.fn(gpioin.Edge{Level: s.Level, Time: start.Add(s.At)})
+			}
+		}
+		if err := tk.Sleep(5 * time.Second); err != nil {
+			return err
+		}
+		if err := g.Stop(tk); err != nil {
+			return err
+		}
+		for e, err := b.Events().TryGet(); err == nil; e, err = b.Events().TryGet() {
+			got = append(got, fmt.Sprintf("%v@%v", e.Kind, e.Time.Sub(start)))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(got, " ")
+}
+
+func TestGestures(t *testing.T) {
+	sup := []button.Option{button.Suppress()}
+	for _, tc := range []struct {
+		name    string
+		opts    []button.Option
+		bounce  int
+		presses []press
+		want    string
+	}{
+		{"single click", nil, 0, []press{{0, 200}},
+			"press@0s release@200ms"},
+		{"single click, suppress: release when the double-click window closes", sup, 0, []press{{0, 200}},
+			"press@0s release@400ms"},
+		{"single click, suppress, no double-click detection: release at once",
+			[]button.Option{button.Suppress(), button.WithDoubleClick(0)}, 0, []press{{0, 200}},
+			"press@0s release@200ms"},
+		{"double click", nil, 0, []press{{0, 100}, {250, 350}},
+			"press@0s release@100ms press@250ms double-click@250ms release@350ms"},
+		{"double click, suppress", sup, 0, []press{{0, 100}, {250, 350}},
+			"press@0s press@250ms double-click@250ms"},
+		{"long press fires while held", nil, 0, []press{{0, 1500}},
+			"press@0s long-press@1s release@1.5s"},
+		{"long press, suppress", sup, 0, []press{{0, 1500}},
+			"press@0s long-press@1s"},
+		{"held past the double-click window, short of long, suppress: release at once", sup, 0, []press{{0, 600}},
+			"press@0s release@600ms"},
+		{"released just under the long-press time", nil, 0, []press{{0, 999}},
+			"press@0s release@999ms"},
+		{"released just over the long-press time", nil, 0, []press{{0, 1001}},
+			"press@0s long-press@1s release@1.001s"},
+		{"second press just inside the double-click window", nil, 0, []press{{0, 100}, {399, 450}},
+			"press@0s release@100ms press@399ms double-click@399ms release@450ms"},
+		{"second press just outside the double-click window", nil, 0, []press{{0, 100}, {401, 500}},
+			"press@0s release@100ms press@401ms release@500ms"},
+		{"second press just outside the window, suppress: two clicks", sup, 0, []press{{0, 100}, {401, 500}},
+			"press@0s release@400ms press@401ms release@801ms"},
+		{"press shorter than the debounce time: release when quiet", nil, 0, []press{{0, 30}},
+			"press@0s release@80ms"},
+		{"press just longer than the debounce time", nil, 0, []press{{0, 51}},
+			"press@0s release@51ms"},
+		{"bounce storm on every edge of a click", nil, 10, []press{{0, 200}},
+			"press@0s release@200ms"},
+		{"bounce storm on every edge of a double click, suppress", sup, 10, []press{{0, 100}, {250, 350}},
+			"press@0s press@250ms double-click@250ms"},
+		{"bounce storm on a long press, suppress", sup, 20, []press{{0, 1500}},
+			"press@0s long-press@1s"},
+		{"double click then held: no long press (V3)", nil, 0, []press{{0, 100}, {250, 2000}},
+			"press@0s release@100ms press@250ms double-click@250ms release@2s"},
+		{"triple click: the third press starts a new pair", nil, 0, []press{{0, 100}, {250, 350}, {500, 600}},
+			"press@0s release@100ms press@250ms double-click@250ms release@350ms press@500ms release@600ms"},
+		{"triple click, suppress", sup, 0, []press{{0, 100}, {250, 350}, {500, 600}},
+			"press@0s press@250ms double-click@250ms press@500ms release@900ms"},
+		{"long press shorter than the double-click time, suppress: no release after it (seed bug fixed)",
+			[]button.Option{button.Suppress(), button.WithLongPress(300 * time.Millisecond)}, 0, []press{{0, 350}},
+			"press@0s long-press@300ms"},
+		{"no long-press detection", []button.Option{button.WithLongPress(0)}, 0, []press{{0, 5000}},
+			"press@0s release@5s"},
+		{"no debounce: every change counts", []button.Option{button.WithDebounce(0), button.WithDoubleClick(0)}, 0, []press{{0, 1}, {2, 3}},
+			"press@0s release@1ms press@2ms release@3ms"},
+		{"custom timings", []button.Option{button.WithLongPress(2 * time.Second), button.WithDoubleClick(time.Second), button.WithDebounce(10 * time.Millisecond)},
+			0, []press{{0, 20}, {900, 2950}},
+			"press@0s release@20ms press@900ms double-click@900ms release@2.95s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			steps := script(tc.bounce, tc.presses...)
+			if got := run(t, tc.opts, gpio.High, 2*time.Second, steps...); got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+			// The same edges reaching the loop ten seconds late, in one
+			// batch: the machine goes by the stamps, so nothing changes.
+			if got := runLate(t, tc.opts, steps...); got != tc.want {
+				t.Fatalf("delivered late:\ngot  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestActiveHigh(t *testing.T) {
+	steps := []gpioin.Step{{At: ms(100), Level: gpio.High}, {At: ms(300), Level: gpio.Low}}
+	got := run(t, []button.Option{button.ActiveHigh()}, gpio.Low, time.Second, steps...)
+	if want := "press@100ms release@300ms"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+// A button held when Run starts is pressed, with no Press, and its release
+// is not reported either.
+func TestHeldAtStart(t *testing.T) {
+	steps := []gpioin.Step{{At: ms(100), Level: gpio.High}, {At: ms(500), Level: gpio.Low}, {At: ms(600), Level: gpio.High}}
+	got := run(t, nil, gpio.Low, time.Second, steps...)
+	if want := "press@500ms release@600ms"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+func TestCallbackQueueAndState(t *testing.T) {
+	pin := gpioin.NewSimPin("btn", gpio.High)
+	var fromCallback []button.Kind
+	b, err := button.New(pin, button.WithQueueSize(2), button.WithDoubleClick(0),
+		button.OnEvent(func(e button.Event) { fromCallback = append(fromCallback, e.Kind) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	err = l.Run(context.Background(), func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("button", b.Run)
+		if err := tk.Yield(); err != nil {
+			return err
+		}
+		if b.Pressed() {
+			t.Error("pressed before any press")
+		}
+		if err := pin.Play(tk, gpioin.Step{At: 0, Level: gpio.Low}); err != nil {
+			return err
+		}
+		if !b.Pressed() {
+			t.Error("not pressed while held")
+		}
+		if err := pin.Play(tk,
+			gpioin.Step{At: ms(100), Level: gpio.High}, gpioin.Step{At: ms(200), Level: gpio.Low},
+			gpioin.Step{At: ms(300), Level: gpio.High}, gpioin.Step{At: ms(400), Level: gpio.Low},
+			gpioin.Step{At: ms(500), Level: gpio.High},
+		); err != nil {
+			return err
+		}
+		return g.Stop(tk)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Six events (press, release ×3), a queue of two: the four oldest dropped.
+	if got := fmt.Sprint(fromCallback); got != "[press release press release press release]" {
+		t.Fatalf("callback saw %s", got)
+	}
+	if b.Dropped() != 4 || b.Events().Len() != 2 {
+		t.Fatalf("dropped %d, queued %d; want 4 and 2", b.Dropped(), b.Events().Len())
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	pin := gpioin.NewSimPin("btn", gpio.High)
+	for _, tc := range []struct {
+		opt  button.Option
+		want string
+	}{
+		{button.WithDebounce(-1), "WithDebounce(-1ns)"},
+		{button.WithLongPress(-time.Second), "WithLongPress(-1s)"},
+		{button.WithDoubleClick(-time.Second), "WithDoubleClick(-1s)"},
+		{button.WithQueueSize(0), "WithQueueSize(0)"},
+		{button.WithInput(gpioin.WithPollPeriod(0)), "WithPollPeriod(0s)"},
+	} {
+		if _, err := button.New(pin, tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New: %v, want an error containing %q", err, tc.want)
+		}
+	}
+	if _, err := button.New(nil); err == nil {
+		t.Error("New(nil): no error")
+	}
+}
+
+// Polling (a pin without edge detection) gives the same gestures, at the
+// first poll after each change.
+func TestPolledButton(t *testing.T) {
+	opts := []button.Option{button.WithInput(gpioin.WithMode(gpioin.Polling), gpioin.WithPollPeriod(5*time.Millisecond))}
+	got := run(t, opts, gpio.High, 2*time.Second, script(3, press{2, 1201})...)
+	if want := "press@5ms long-press@1.005s release@1.205s"; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// Run ends with its task and leaves no timer behind: a long press in
+// progress does not fire after Run returned.
+func TestNoEventsAfterRun(t *testing.T) {
+	pin := gpioin.NewSimPin("btn", gpio.High)
+	b, err := button.New(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	err = l.Run(context.Background(), func(tk *loop.Task) error {
+		err := loop.WaitFor(tk, 500*time.Millisecond, func(tk *loop.Task) error {
+			g := loop.NewGroup(tk)
+			g.Go("button", b.Run)
+			if err := tk.Yield(); err != nil {
+				return err
+			}
+			pin.Set(gpio.Low)
+			return g.Wait(tk)
+		})
+		if !errors.Is(err, loop.ErrTimeout) {
+			return err
+		}
+		return tk.Sleep(2 * time.Second)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Events().Len(); n != 1 {
+		t.Fatalf("%d events, want the press only", n)
+	}
+}

@@ -1,0 +1,213 @@
+package contact_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeagent/edgeagent/drivers/contact"
+	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/loop"
+	"go.uber.org/goleak"
+	"periph.io/x/conn/v3/gpio"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	L = gpio.Low
+	H = gpio.High
+)
+
+func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+
+// bounce returns n+1 changes 1 ms apart from `from`, ending at end.
+func bounce(from float64, n int, end gpio.Level) []gpioin.Step {
+	steps := make([]gpioin.Step, n+1)
+	for i := range steps {
+		lv := end
+		if (n-i)%2 == 1 {
+			lv = !end
+		}
+		steps[i] = gpioin.Step{At: ms(from + float64(i)), Level: lv}
+	}
+	return steps
+}
+
+// run plays steps on a switch built with opts, starting at level initial,
+// on a virtual clock, and returns its queued events as "closed@t" strings.
+func run(t *testing.T, opts []contact.Option, initial gpio.Level, steps ...gpioin.Step) (string, *contact.Switch) {
+	t.Helper()
+	pin := gpioin.NewSimPin("door", initial)
+	sw, err := contact.New(pin, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	err = l.Run(context.Background(), func(tk *loop.Task) error {
+		start := tk.Loop().Now()
+		g := loop.NewGroup(tk)
+		g.Go("switch", sw.Run)
+		if err := tk.Yield(); err != nil {
+			return err
+		}
+		if err := pin.Play(tk, steps...); err != nil {
+			return err
+		}
+		if err := tk.Sleep(time.Second); err != nil {
+			return err
+		}
+		if err := g.Stop(tk); err != nil {
+			return err
+		}
+		for e, err := sw.Events().TryGet(); err == nil; e, err = sw.Events().TryGet() {
+			kind := "opened"
+			if e.Closed {
+				kind = "closed"
+			}
+			got = append(got, fmt.Sprintf("%s@%v", kind, e.Time.Sub(start)))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(got, " "), sw
+}
+
+func TestDebounce(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		opts  []contact.Option
+		steps []gpioin.Step
+		want  string
+	}{
+		{"clean close and open", nil,
+			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(900), Level: H}},
+			"closed@100ms opened@900ms"},
+		{"1 ms bounce storms on both changes", nil,
+			append(bounce(100, 24, L), bounce(900, 40, H)...),
+			"closed@100ms opened@900ms"},
+		{"closed for less than the debounce time: opened when quiet", nil,
+			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(149), Level: H}},
+			"closed@100ms opened@199ms"},
+		{"closed for just over the debounce time", nil,
+			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(151), Level: H}},
+			"closed@100ms opened@151ms"},
+		{"custom debounce time", []contact.Option{contact.WithDebounce(ms(10))},
+			append(bounce(100, 4, L), gpioin.Step{At: ms(120), Level: H}),
+			"closed@100ms opened@120ms"},
+		{"debounce off", []contact.Option{contact.WithDebounce(0)},
+			bounce(100, 3, L), // from closed: High, Low, High, Low
+			"opened@100ms closed@101ms opened@102ms closed@103ms"},
+		{"active high", []contact.Option{contact.ActiveHigh()},
+			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(300), Level: H}},
+			"opened@100ms closed@300ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			initial := H
+			if tc.name == "debounce off" {
+				initial = L
+			}
+			got, _ := run(t, tc.opts, initial, tc.steps...)
+			if got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// The state at start is readable and awaitable but not an event.
+func TestInitialState(t *testing.T) {
+	got, sw := run(t, nil, L)
+	if got != "" || !sw.Closed() || !sw.Known() {
+		t.Fatalf("events %q, closed %v known %v; want none, closed, known", got, sw.Closed(), sw.Known())
+	}
+}
+
+// WaitClosed and WaitOpen return at once in their state, else when the
+// contact gets there.
+func TestWaitClosedAndOpen(t *testing.T) {
+	pin := gpioin.NewSimPin("door", H)
+	sw, err := contact.New(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log []string
+	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	err = l.Run(context.Background(), func(tk *loop.Task) error {
+		start := tk.Loop().Now()
+		g := loop.NewGroup(tk)
+		g.Go("switch", sw.Run)
+		watcher := g.Go("watcher", func(tk *loop.Task) error {
+			for range 2 {
+				at, err := sw.WaitOpen(tk)
+				if err != nil {
+					return err
+				}
+				log = append(log, fmt.Sprintf("open since %v, now %v", at.Sub(start), tk.Loop().Now().Sub(start)))
+				if at, err = sw.WaitClosed(tk); err != nil {
+					return err
+				}
+				log = append(log, fmt.Sprintf("closed since %v, now %v", at.Sub(start), tk.Loop().Now().Sub(start)))
+			}
+			return nil
+		})
+		if err := tk.Yield(); err != nil {
+			return err
+		}
+		if err := pin.Play(tk, gpioin.Step{At: ms(100), Level: L}, gpioin.Step{At: ms(500), Level: H}, gpioin.Step{At: ms(800), Level: L}); err != nil {
+			return err
+		}
+		if err := watcher.Wait(tk); err != nil {
+			return err
+		}
+		return g.Stop(tk)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "open since 0s, now 0s|closed since 100ms, now 100ms|open since 500ms, now 500ms|closed since 800ms, now 800ms"
+	if got := strings.Join(log, "|"); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestCallbackAndQueueOverflow(t *testing.T) {
+	var seen []bool
+	got, sw := run(t, []contact.Option{contact.WithQueueSize(1), contact.OnChange(func(e contact.Event) { seen = append(seen, e.Closed) })},
+		H, gpioin.Step{At: ms(100), Level: L}, gpioin.Step{At: ms(200), Level: H}, gpioin.Step{At: ms(300), Level: L})
+	if fmt.Sprint(seen) != "[true false true]" || got != "closed@300ms" || sw.Dropped() != 2 {
+		t.Fatalf("callback %v, queue %q, dropped %d; want [true false true], the last, 2", seen, got, sw.Dropped())
+	}
+}
+
+func TestPolledSwitch(t *testing.T) {
+	opts := []contact.Option{contact.WithInput(gpioin.WithMode(gpioin.Polling), gpioin.WithPollPeriod(ms(20)))}
+	got, sw := run(t, opts, H, append(bounce(105, 6, L), gpioin.Step{At: ms(705), Level: H})...)
+	if got != "closed@120ms opened@720ms" || sw.Input().Mode() != gpioin.Polling {
+		t.Fatalf("got %s (mode %v), want closed@120ms opened@720ms polling", got, sw.Input().Mode())
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	pin := gpioin.NewSimPin("door", H)
+	for _, tc := range []struct {
+		opt  contact.Option
+		want string
+	}{
+		{contact.WithDebounce(-time.Millisecond), "WithDebounce(-1ms)"},
+		{contact.WithQueueSize(-1), "WithQueueSize(-1)"},
+		{contact.WithInput(gpioin.WithEdgeBuffer(0)), "WithEdgeBuffer(0)"},
+	} {
+		if _, err := contact.New(pin, tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New: %v, want an error containing %q", err, tc.want)
+		}
+	}
+	if _, err := contact.New(nil); err == nil {
+		t.Error("New(nil): no error")
+	}
+}
