@@ -31,8 +31,9 @@ type wire struct {
 	used   *atomic.Int64 // receive-buffer budget in use (shared with the loop)
 	budget int64
 
-	stop chan struct{} // closed by the loop: end the connection
-	txc  chan txReq    // loop → writer, one batch at a time
+	stop   chan struct{} // closed by the loop: end the connection
+	exited chan struct{} // closed by the reader goroutine as it returns
+	txc    chan txReq    // loop → writer, one batch at a time
 
 	lossPosted atomic.Bool // a loss-only post is on its way to the loop
 }
@@ -58,6 +59,7 @@ func (w *wire) stopped() bool {
 
 // run is the reader goroutine of one connection attempt.
 func (w *wire) run(s *Stream, c *conn) {
+	defer close(w.exited)
 	mode := w.mode
 	port, err := w.open(w.path, &mode)
 	if err != nil {

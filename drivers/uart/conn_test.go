@@ -312,3 +312,25 @@ func TestCancelWhileOpening(t *testing.T) {
 		t.Errorf("stats %+v, state %v: want no connection, closed", st, s.State())
 	}
 }
+
+// TestStopWhileConnectedOnVirtualTime: cancelling Run while the port is
+// open stops its goroutines and closes the port, cleanly, on a virtual
+// clock too (whose jumps must not cut short the wait for the goroutines).
+func TestStopWhileConnectedOnVirtualTime(t *testing.T) {
+	for range 20 {
+		vc := loop.NewVirtualClock(time.Time{})
+		l := loop.New(loop.WithClock(vc))
+		sc := &script{clock: vc, port: newFakePort}
+		s, err := New(l, "/dev/x", WithOpener(sc.open), WithReadTimeout(time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runLoop(t, l, withStream(s, func(tk *loop.Task) error {
+			_, err := s.WaitState(tk, isStatus(Connected))
+			return err
+		}))
+		if !sc.lastPort().isClosed() || s.State().Status != Closed {
+			t.Fatalf("port closed %v, state %v", sc.lastPort().isClosed(), s.State())
+		}
+	}
+}

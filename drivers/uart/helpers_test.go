@@ -2,6 +2,8 @@ package uart
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -27,15 +29,16 @@ func runLoop(t *testing.T, l *loop.Loop, main loop.TaskFunc) {
 	}
 }
 
-// withStream starts s.Run in a group owned by main's task, runs body, and
-// stops the stream when body returns.
+// withStream starts s.Run as a task, runs body, then cancels Run and
+// checks that it stopped cleanly: its error is exactly ErrCancelled, not
+// joined with a failure to stop the port's goroutines.
 func withStream(s *Stream, body loop.TaskFunc) loop.TaskFunc {
 	return func(t *loop.Task) error {
-		g := loop.NewGroup(t)
-		g.Go("uart", s.Run)
+		run := t.Loop().Go("uart", s.Run)
 		err := body(t)
-		if serr := g.Stop(t); serr != nil && err == nil {
-			err = serr
+		run.Cancel()
+		if rerr := run.Wait(t); rerr != loop.ErrCancelled {
+			err = errors.Join(err, fmt.Errorf("Run ended with %v, want exactly loop.ErrCancelled", rerr))
 		}
 		return err
 	}

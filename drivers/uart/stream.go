@@ -1,6 +1,7 @@
 package uart
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -69,9 +70,9 @@ func (s *Stream) Path() string { return s.path }
 // State returns the connection's current state.
 func (s *Stream) State() State { return s.state }
 
-// Changes returns the event set with every new State, for a task that
-// publishes the connection's health (say, to MQTT): it always holds the
-// latest state.
+// Changes returns the event set with every new State, from Connecting when
+// Run starts to Closed when it ends, for a task that publishes the
+// connection's health (say, to MQTT): it always holds the latest state.
 func (s *Stream) Changes() *primitives.Event[State] { return &s.changes }
 
 // WaitState waits until ok accepts the current state and returns that
@@ -134,6 +135,7 @@ func (s *Stream) Run(t *loop.Task) error {
 		return fmt.Errorf("uart %s: Run called twice", s.path)
 	}
 	s.started = true
+	s.setState(State{Status: Connecting})
 	defer s.close()
 	attempt := 0
 	for {
@@ -167,6 +169,7 @@ func (s *Stream) dial() *conn {
 		used:   &s.used,
 		budget: int64(s.cfg.rxBuffer),
 		stop:   make(chan struct{}),
+		exited: make(chan struct{}),
 		txc:    make(chan txReq, 1),
 	}
 	c := &conn{w: w}
@@ -176,18 +179,29 @@ func (s *Stream) dial() *conn {
 }
 
 // stop ends connection c from the loop and waits, shielded from t's
-// cancellation but bounded, for its goroutines to finish.
+// cancellation, until its goroutines have exited. The wait is bounded in
+// real time, not on the loop's clock: it is about goroutines, and a
+// virtual clock would jump past any bound before they could report back.
+// Offload does the waiting (and holds a virtual clock still meanwhile).
 func (s *Stream) stop(t *loop.Task, c *conn) error {
 	if !c.stopping {
 		c.stopping = true
 		close(c.w.stop)
 	}
 	limit := 2*time.Second + 2*s.cfg.readTimeout
+	exited := c.w.exited
 	return loop.Shield(t, func(t *loop.Task) error {
-		if err := loop.WaitFor(t, limit, c.await); err != nil {
-			return fmt.Errorf("uart %s: the port's goroutines did not stop within %v (a Write blocked on a device that does not drain?): %w", s.path, limit, err)
-		}
-		return nil
+		_, err := loop.Offload(t, func(context.Context) (struct{}, error) {
+			timer := time.NewTimer(limit)
+			defer timer.Stop()
+			select {
+			case <-exited:
+				return struct{}{}, nil
+			case <-timer.C:
+				return struct{}{}, fmt.Errorf("uart %s: the port's goroutines did not stop within %v (a Write blocked on a device that does not drain?)", s.path, limit)
+			}
+		})
+		return err
 	})
 }
 
