@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/edgeagent/edgeagent/loop"
@@ -121,10 +122,7 @@ func (r *reader) loop(port Port, wfail <-chan error) error {
 			if r.w.stopped() {
 				return nil
 			}
-			// go.bug.st/serial says PortClosed for a hung-up tty; a tty
-			// *os.File (and other Ports) say io.EOF.
-			var pe *serial.PortError
-			if errors.As(err, &pe) && pe.Code() == serial.PortClosed || errors.Is(err, io.EOF) {
+			if vanished(err) {
 				return fmt.Errorf("uart %s: %w: %w", r.w.path, ErrVanished, err)
 			}
 			return fmt.Errorf("uart %s: read: %w", r.w.path, err)
@@ -133,6 +131,19 @@ func (r *reader) loop(port Port, wfail <-chan error) error {
 			return nil
 		}
 	}
+}
+
+// vanished tells whether a Read error means the device has gone.
+// go.bug.st/serial says PortClosed for a hung-up tty; a tty *os.File (and
+// other Ports) say io.EOF. In the moment between a pty master's close and
+// the slave's hang-up, n_tty fails reads with EIO instead (seen about once
+// in a few thousand hang-ups); ENXIO and ENODEV come from devices removed
+// under an open descriptor.
+func vanished(err error) bool {
+	var pe *serial.PortError
+	return errors.As(err, &pe) && pe.Code() == serial.PortClosed ||
+		errors.Is(err, io.EOF) || errors.Is(err, syscall.EIO) ||
+		errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV)
 }
 
 // safeRead calls port.Read, turning a panic into an error: go.bug.st/serial

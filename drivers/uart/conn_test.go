@@ -299,6 +299,11 @@ func TestCancelWhileOpening(t *testing.T) {
 			return err
 		}
 		run.Cancel()
+		// Let Run take the cancel (and ask the connection to stop) before
+		// the open completes: posts run before ready tasks.
+		if err := tk.Yield(); err != nil {
+			return err
+		}
 		close(release)
 		if err := run.Wait(tk); !errors.Is(err, loop.ErrCancelled) {
 			return fmt.Errorf("Run: %v, want cancelled", err)

@@ -3,6 +3,7 @@ package uart_test
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/creack/pty"
 	"github.com/edgeagent/edgeagent/drivers/uart"
@@ -51,17 +52,16 @@ func Example() {
 		if err := s.Drain(t); err != nil { // written and on the wire
 			return err
 		}
+		got := make([]byte, 7)
+		n, err := loop.Offload(t, func(context.Context) (int, error) { return io.ReadFull(master, got) })
+		fmt.Printf("device got %q %v\n", got[:n], err)
 		g.Cancel() // stops Run, which closes the port
 		return g.Wait(t)
 	})
-	if err != nil {
-		fmt.Println(err)
-	}
-	reply := make([]byte, 7)
-	n, _ := master.Read(reply)
-	fmt.Printf("device got %q; stream %v\n", reply[:n], s.State().Status)
+	fmt.Println("stream", s.State().Status, err)
 	// Output:
 	// temp=21.5
 	// hum=40
-	// device got "RESET\r\n"; stream closed
+	// device got "RESET\r\n" <nil>
+	// stream closed <nil>
 }

@@ -93,23 +93,24 @@ func sinkMaster(master *os.File) *masterSink {
 	return k
 }
 
-// waitFor waits, off the loop, until the sink holds n bytes.
-func (k *masterSink) waitFor(t *testing.T, n int) []byte {
-	t.Helper()
+// waitFor waits until the sink holds n bytes and returns them. It blocks:
+// call it off the loop (loop.Offload), and before the stream closes the
+// port: bytes the master has not read when the slave closes may be lost.
+func (k *masterSink) waitFor(n int) ([]byte, error) {
 	timeout := time.After(30 * time.Second) // safety bound
 	for {
 		k.mu.Lock()
 		got := append([]byte(nil), k.got...)
 		k.mu.Unlock()
 		if len(got) >= n {
-			return got
+			return got, nil
 		}
 		select {
 		case <-k.more:
 		case <-k.done:
-			t.Fatalf("master closed after %q, want %d bytes", got, n)
+			return got, fmt.Errorf("master closed after %d of %d bytes", len(got), n)
 		case <-timeout:
-			t.Fatalf("only %d of %d bytes reached the master (safety bound)", len(got), n)
+			return got, fmt.Errorf("only %d of %d bytes reached the master (safety bound)", len(got), n)
 		}
 	}
 }

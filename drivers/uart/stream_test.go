@@ -151,11 +151,18 @@ func TestPtyWriteDrainAndLargeWrite(t *testing.T) {
 		if err := s.Write(tk, big); err != nil {
 			return err
 		}
-		return s.Drain(tk)
+		if err := s.Drain(tk); err != nil {
+			return err
+		}
+		got, err := loop.Offload(tk, func(context.Context) ([]byte, error) { return sink.waitFor(len(want)) })
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("master got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+		}
+		return nil
 	}))
-	if got := sink.waitFor(t, len(want)); !bytes.Equal(got, want) {
-		t.Errorf("master got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
-	}
 	if st := s.Stats(); st.Accepted != uint64(len(want)) || st.Written != st.Accepted || st.TxDropped != 0 {
 		t.Errorf("stats %+v", st)
 	}
@@ -252,6 +259,14 @@ func TestPtyHangupMidLineAndReconnect(t *testing.T) {
 			// The half line must have reached the buffer before the hang-up,
 			// or the kernel discards it (see the spike).
 			if err := waitRx(tk, s, func() bool { return s.rx.buffered() == 2 }); err != nil {
+				return err
+			}
+			// The device goes: udev removes its link, the kernel hangs the tty
+			// up. The link goes first here so that the reconnect attempts
+			// cannot open a reused /dev/pts/N of another test running in
+			// parallel (root ignores TIOCEXCL): bare kernel names are
+			// reused, which is why a stable name is the one to configure.
+			if err := os.Remove(link); err != nil {
 				return err
 			}
 			if err := master1.Close(); err != nil {
