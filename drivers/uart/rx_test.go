@@ -263,6 +263,12 @@ func TestReadAfterClose(t *testing.T) {
 		if _, err := s.ReadExactly(tk, 1); !errors.Is(err, ErrClosed) {
 			return fmt.Errorf("ReadExactly when empty: %v, want ErrClosed", err)
 		}
+		if err := s.Write(tk, []byte("x")); !errors.Is(err, ErrClosed) {
+			return fmt.Errorf("Write after close: %v, want ErrClosed", err)
+		}
+		if err := s.Drain(tk); !errors.Is(err, ErrClosed) {
+			return fmt.Errorf("Drain after close: %v, want ErrClosed", err)
+		}
 		return nil
 	})
 }

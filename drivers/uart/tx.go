@@ -29,8 +29,8 @@ type txState struct {
 // respect to each other. It fails with ErrNotConnected while the port is
 // not open, or if the connection ends before p is queued; bytes queued but
 // not yet written when a connection ends are dropped and counted in
-// Stats.TxDropped. If t is interrupted, the part already queued is still
-// sent.
+// Stats.TxDropped. Once Run has ended it fails with ErrClosed. If t is
+// interrupted, the part already queued is still sent.
 func (s *Stream) Write(t *loop.Task, p []byte) error {
 	if len(p) == 0 {
 		return nil
@@ -38,6 +38,9 @@ func (s *Stream) Write(t *loop.Task, p []byte) error {
 	return s.tx.lock.With(t, func(t *loop.Task) error {
 		total := len(p)
 		for len(p) > 0 {
+			if s.closed {
+				return fmt.Errorf("uart %s: write: %w (%d of %d bytes queued)", s.path, ErrClosed, total-len(p), total)
+			}
 			if c := s.conn; c == nil || !c.up || c.txBroken {
 				return fmt.Errorf("uart %s: write: %w (%d of %d bytes queued)", s.path, ErrNotConnected, total-len(p), total)
 			}
@@ -63,6 +66,9 @@ func (s *Stream) Write(t *loop.Task, p []byte) error {
 // and has left the wire (the port's Drain, tcdrain). It fails with
 // ErrNotConnected if the port is not open or the connection ends first.
 func (s *Stream) Drain(t *loop.Task) error {
+	if s.closed {
+		return fmt.Errorf("uart %s: drain: %w", s.path, ErrClosed)
+	}
 	c := s.conn
 	if c == nil || !c.up || c.txBroken {
 		return fmt.Errorf("uart %s: drain: %w", s.path, ErrNotConnected)
