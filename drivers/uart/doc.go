@@ -1,11 +1,26 @@
-// Package uart will hold the serial-stream driver: a line-oriented reader and
-// writer over go.bug.st/serial, bridged onto the loop, and the seed's
-// half-duplex command/response pattern (auart_hd.py: send a command, collect
-// lines until a retriggered quiet timer expires).
+// Package uart is the serial-stream driver: a device opened by path with
+// go.bug.st/serial, read and written from tasks of the cooperative loop —
+// the seed's StreamReader/StreamWriter over a UART (tutorial §5.3–5.4).
 //
-// For now it holds only the feasibility spike (pty_spike_test.go), which runs
-// go.bug.st/serial against pseudo-terminals and records how a port behaves
-// when its peer vanishes; the driver's design follows from it. The package
-// must not import bridge, and must not block the loop: every blocking Read
-// and Write on a port belongs to a goroutine of its own.
+// A Stream's Run task owns the connection. Per connection, a reader
+// goroutine (the seed's interrupt side) opens the port, reads it and hands
+// every chunk to the loop through Post; it never touches loop state. A
+// writer goroutine writes what Write queued, so a slow device never blocks
+// the loop. When the device vanishes — USB adapter unplugged, pty master
+// closed — the stream publishes a Disconnected state and Run reopens the
+// path with capped, jittered exponential back-off.
+//
+// On the loop, the received bytes wait in a bounded buffer for ReadLine,
+// ReadExactly, Read or Records (framing by line ending or fixed length,
+// into a Queue). Bytes are never lost silently: an overflow, a line too
+// long, a line cut by a disconnect is counted in Stats and reported to the
+// reader as a *LossError, and the stream goes on.
+//
+// The package must not import bridge, and must not block the loop: every
+// blocking Read, Write, open and close on a port belongs to a goroutine of
+// its own. pty_spike_test.go records how go.bug.st/serial behaves on
+// pseudo-terminals, and the design follows from it: Read returns (0, nil)
+// at its timeout, the same PortClosed for our Close and for a vanished
+// device, and Close races a Read in progress — so only the reader
+// goroutine closes the port, after its Read has returned.
 package uart

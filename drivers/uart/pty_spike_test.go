@@ -45,8 +45,11 @@ package uart
 //   - Every Read from then on — blocked before the close or issued after it,
 //     with or without a read timeout — returns (0, *serial.PortError) with
 //     Code() == serial.PortClosed, "Port has been closed". Not io.EOF, not
-//     EIO, not a timeout: the library maps the hung-up tty's zero-length read
-//     to PortClosed. It is the same code a Read gets after our own
+//     a timeout: the library maps the hung-up tty's zero-length read
+//     to PortClosed. But (found later, by the driver's tests under load) a
+//     Read that runs in the moment between the master's close and the
+//     slave's hang-up fails with a bare EIO: n_tty fails reads once the
+//     other side is marked closed. About once in a few thousand hang-ups. It is the same code a Read gets after our own
 //     port.Close(), so the driver must remember whether it closed the port
 //     itself; PortClosed while not closing means the device vanished.
 //   - Write returns (0, syscall.EIO), "input/output error".
@@ -348,11 +351,11 @@ func TestPtyMasterClosedMidLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := <-blocked
-	if code, ok := portCode(r.err); r.n != 0 || !ok || code != serial.PortClosed {
-		t.Fatalf("blocked Read at hang-up = %d, %v (%T); want 0, PortClosed", r.n, r.err, r.err)
+	if code, ok := portCode(r.err); r.n != 0 || (!ok || code != serial.PortClosed) && !errors.Is(r.err, syscall.EIO) {
+		t.Fatalf("blocked Read at hang-up = %d, %v (%T); want 0, PortClosed (or, rarely, EIO)", r.n, r.err, r.err)
 	}
-	if r.err.Error() != "Port has been closed" || errors.Is(r.err, io.EOF) || errors.Is(r.err, syscall.EIO) {
-		t.Errorf("hang-up error %q: want exactly PortClosed, neither EOF nor EIO", r.err)
+	if _, ok := portCode(r.err); ok && r.err.Error() != "Port has been closed" || errors.Is(r.err, io.EOF) {
+		t.Errorf("hang-up error %q: want exactly PortClosed (or EIO), not EOF", r.err)
 	}
 
 	// Later reads, with and without a timeout, fail the same way at once.
@@ -361,8 +364,8 @@ func TestPtyMasterClosedMidLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		n, err := port.Read(make([]byte, 16))
-		if code, ok := portCode(err); n != 0 || !ok || code != serial.PortClosed {
-			t.Errorf("Read after hang-up (timeout %v) = %d, %v; want PortClosed", timeout, n, err)
+		if code, ok := portCode(err); n != 0 || (!ok || code != serial.PortClosed) && !errors.Is(err, syscall.EIO) {
+			t.Errorf("Read after hang-up (timeout %v) = %d, %v; want PortClosed (or, in the hang-up's first moment, EIO)", timeout, n, err)
 		}
 	}
 

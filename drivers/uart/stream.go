@@ -1,0 +1,251 @@
+package uart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgeagent/edgeagent/loop"
+	"github.com/edgeagent/edgeagent/primitives"
+)
+
+// A Stream is a serial device opened by path, kept open across its
+// disappearances, read and written from tasks of one loop.
+//
+// Run, as a task, owns the connection: it opens the port, restarts it with
+// back-off when it fails, and closes it when cancelled. Reads (ReadLine,
+// ReadExactly, Read, Records) and writes (Write, Drain) are awaits on the
+// loop; they work across reconnects. Like everything on the loop, a Stream
+// is used from the loop's tasks and callbacks only.
+type Stream struct {
+	l    *loop.Loop
+	path string
+	cfg  config
+
+	started, closed bool
+	conn            *conn // the current connection attempt, nil between attempts
+
+	state   State
+	changes primitives.Event[State]
+	stateq  loop.WaitQueue
+
+	rx   rxState
+	rxq  loop.WaitQueue // readers waiting for bytes
+	used atomic.Int64   // bytes posted by the reader and not yet consumed
+
+	tx txState
+
+	stats Stats
+}
+
+// New returns a stream for the serial device at path on l, configured by
+// opts; nothing is opened until Run. A bad option is an error naming it.
+// The path is reopened by name after each failure, so a stable name
+// (/dev/serial/by-id/…, a udev symlink) survives the device coming back as
+// a different ttyUSBn.
+func New(l *loop.Loop, path string, opts ...Option) (*Stream, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if path == "" {
+		return nil, errors.New("uart: empty device path")
+	}
+	if l == nil {
+		return nil, fmt.Errorf("uart %s: nil loop", path)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("uart %s: %w", path, err)
+	}
+	s := &Stream{l: l, path: path, cfg: cfg}
+	s.state = State{Status: Connecting, Since: l.Now()}
+	return s, nil
+}
+
+// Path returns the device path the stream opens.
+func (s *Stream) Path() string { return s.path }
+
+// State returns the connection's current state.
+func (s *Stream) State() State { return s.state }
+
+// Changes returns the event set with every new State, from Connecting when
+// Run starts to Closed when it ends, for a task that publishes the
+// connection's health (say, to MQTT): it always holds the latest state.
+func (s *Stream) Changes() *primitives.Event[State] { return &s.changes }
+
+// WaitState waits until ok accepts the current state and returns that
+// state; ok is checked at once and after every change.
+func (s *Stream) WaitState(t *loop.Task, ok func(State) bool) (State, error) {
+	for !ok(s.state) {
+		if err := s.stateq.Wait(t); err != nil {
+			return s.state, err
+		}
+	}
+	return s.state, nil
+}
+
+// Stats returns the stream's counters.
+func (s *Stream) Stats() Stats {
+	st := s.stats
+	st.Buffered = s.rx.buffered()
+	st.Queued = s.tx.queued
+	return st
+}
+
+func (s *Stream) setState(st State) {
+	st.Since = s.l.Now()
+	s.state = st
+	s.changes.Set(st)
+	s.stateq.WakeAll()
+}
+
+// A conn is one attempt to open the port and, if it opened, the connection
+// until it ended: loop-side bookkeeping plus the wire its goroutines use.
+type conn struct {
+	w        *wire
+	up       bool      // opened and not yet ended
+	since    time.Time // when it opened
+	ended    bool
+	err      error // why it ended (nil: Run stopped it)
+	stopping bool
+	txBroken bool // a Write failed: nothing more is handed over
+	endq     loop.WaitQueue
+}
+
+// await waits until the connection's goroutines have finished.
+func (c *conn) await(t *loop.Task) error {
+	for !c.ended {
+		if err := c.endq.Wait(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run opens the port and keeps it open until t is cancelled, reopening it
+// by path with back-off (see Backoff) whenever opening fails or the
+// connection ends: a vanished device is a Disconnected state, never a panic
+// or a busy loop. When t is cancelled Run stops the port's goroutines,
+// waits for them, sets the Closed state and returns t's error. Run once,
+// as a task: g.Go("uart", s.Run).
+func (s *Stream) Run(t *loop.Task) error {
+	if s.started {
+		return fmt.Errorf("uart %s: Run called twice", s.path)
+	}
+	s.started = true
+	s.setState(State{Status: Connecting})
+	defer s.close()
+	attempt := 0
+	for {
+		c := s.dial()
+		if err := c.await(t); err != nil {
+			if stopErr := s.stop(t, c); stopErr != nil {
+				return errors.Join(err, stopErr)
+			}
+			return err
+		}
+		if c.since != (time.Time{}) && s.l.Now().Sub(c.since) >= s.cfg.backoff.Max {
+			attempt = 0
+		}
+		d := s.cfg.backoff.Delay(attempt, s.cfg.rnd())
+		attempt++
+		s.setState(State{Status: Disconnected, Err: c.err, Attempt: attempt, Retry: s.l.Now().Add(d)})
+		if err := t.Sleep(d); err != nil {
+			return err
+		}
+	}
+}
+
+// dial starts a connection attempt: its reader goroutine opens the port.
+func (s *Stream) dial() *conn {
+	w := &wire{
+		l:      s.l,
+		path:   s.path,
+		mode:   s.cfg.mode,
+		open:   s.cfg.open,
+		rt:     s.cfg.readTimeout,
+		used:   &s.used,
+		budget: int64(s.cfg.rxBuffer),
+		stop:   make(chan struct{}),
+		exited: make(chan struct{}),
+		txc:    make(chan txReq, 1),
+	}
+	c := &conn{w: w}
+	s.conn = c
+	go w.run(s, c)
+	return c
+}
+
+// stop ends connection c from the loop and waits, shielded from t's
+// cancellation, until its goroutines have exited. The wait is bounded in
+// real time, not on the loop's clock: it is about goroutines, and a
+// virtual clock would jump past any bound before they could report back.
+// Offload does the waiting (and holds a virtual clock still meanwhile).
+func (s *Stream) stop(t *loop.Task, c *conn) error {
+	if !c.stopping {
+		c.stopping = true
+		close(c.w.stop)
+	}
+	limit := 2*time.Second + 2*s.cfg.readTimeout
+	exited := c.w.exited
+	return loop.Shield(t, func(t *loop.Task) error {
+		_, err := loop.Offload(t, func(context.Context) (struct{}, error) {
+			timer := time.NewTimer(limit)
+			defer timer.Stop()
+			select {
+			case <-exited:
+				return struct{}{}, nil
+			case <-timer.C:
+				return struct{}{}, fmt.Errorf("uart %s: the port's goroutines did not stop within %v (a Write blocked on a device that does not drain?)", s.path, limit)
+			}
+		})
+		return err
+	})
+}
+
+// close ends the stream when Run returns.
+func (s *Stream) close() {
+	s.closed = true
+	s.setState(State{Status: Closed})
+	s.rxq.WakeAll()
+	s.tx.fail(s)
+}
+
+// onOpened runs on the loop when c's port has opened.
+func (s *Stream) onOpened(c *conn) {
+	if c.stopping {
+		return // the reader sees the stop and closes the port
+	}
+	c.up, c.since = true, s.l.Now()
+	s.stats.Connects++
+	s.setState(State{Status: Connected})
+	s.tx.kick(s)
+}
+
+// onEnded runs on the loop when c's goroutines have finished: the port
+// failed to open, vanished, failed, or was stopped. lost counts bytes read
+// and dropped since the last post.
+func (s *Stream) onEnded(c *conn, err error, lost uint64) {
+	s.rx.feed(s, lost, nil)
+	switch {
+	case c.up:
+		cause := err
+		if c.stopping {
+			cause = ErrClosed
+		} else {
+			s.stats.Disconnects++
+		}
+		s.rx.cut(cause)
+		s.rxq.WakeAll()
+	case !c.stopping:
+		s.stats.OpenFailures++
+	}
+	c.up, c.ended, c.err = false, true, err
+	if s.conn == c {
+		s.conn = nil
+	}
+	s.tx.fail(s)
+	c.endq.WakeAll()
+}
