@@ -93,8 +93,10 @@ func (g *Group) Cancel() {
 	}
 }
 
-// Wait waits until every child has ended and returns their errors joined
-// (each prefixed by the child's name; ErrCancelled is not an error here).
+// Wait waits until every child has ended and returns their errors joined,
+// each prefixed by the child's name. A child that was merely cancelled is
+// not an error here; one that reports a failure beside its cancellation
+// (errors.Join(ErrCancelled, cleanupErr)) is.
 // If the waiting task is cancelled first, the children are cancelled and
 // still waited for — their cleanup finishes before Wait returns — and the
 // result includes ErrCancelled.
@@ -153,7 +155,7 @@ func (g *Group) childDone(c *Task) {
 	if c.name != "" && g.names[c.name] == c {
 		delete(g.names, c.name)
 	}
-	if c.err != nil && !errors.Is(c.err, ErrCancelled) {
+	if c.err != nil && !cancelOnly(c.err) {
 		g.errs = append(g.errs, fmt.Errorf("%s: %w", c.name, c.err))
 		if g.failFast {
 			g.Cancel()
@@ -163,6 +165,32 @@ func (g *Group) childDone(c *Task) {
 		g.done.WakeAll()
 		g.disown()
 	}
+}
+
+// cancelOnly reports whether err says nothing but that the task was
+// cancelled: ErrCancelled, perhaps wrapped. A cancelled task that also
+// reports a cleanup failure — errors.Join(ErrCancelled, err) — does not
+// qualify: that failure must reach someone.
+func cancelOnly(err error) bool {
+	for err != nil {
+		if err == ErrCancelled {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if !cancelOnly(e) {
+					return false
+				}
+			}
+			return true
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func (g *Group) takeErrs() error {

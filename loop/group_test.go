@@ -253,3 +253,24 @@ func TestGatherCancelled(t *testing.T) {
 		return nil
 	})
 }
+
+// A cancelled child that also reports a cleanup failure is not mistaken for
+// a plain cancellation: the failure reaches the group's owner.
+func TestGroupKeepsCleanupErrorsOfCancelledChildren(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		g := NewGroup(t)
+		g.Go("plain", func(t *Task) error { return fmt.Errorf("reading: %w", t.Sleep(time.Hour)) })
+		g.Go("leaky", func(t *Task) error {
+			return errors.Join(t.Sleep(time.Hour), errors.New("port did not close"))
+		})
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		err := g.Stop(t)
+		if err == nil || !strings.Contains(err.Error(), "leaky: ") || strings.Contains(err.Error(), "plain") {
+			return fmt.Errorf("Stop = %v; want only the leaky child's failure", err)
+		}
+		return nil
+	})
+}

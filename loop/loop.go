@@ -104,7 +104,7 @@ type Loop struct {
 	inbox    inbox
 	idleWait *time.Timer
 
-	offloads int   // Offload calls whose result has not been posted back yet
+	promised int   // Promises (Offload calls among them) not yet kept
 	stopping bool  // in shutdown: tasks are being cancelled and drained
 	killAll  bool  // shutdown timeout passed
 	lastTask *Task // the task run last, nil after a callback (names hogs)
@@ -321,7 +321,7 @@ func (l *Loop) idle() {
 	if len(l.timers) > 0 {
 		next := l.timers[0].when
 		if vc, virtual := l.clock.(*VirtualClock); virtual {
-			if l.offloads == 0 {
+			if l.promised == 0 {
 				vc.advanceTo(next)
 				return
 			}
@@ -382,7 +382,7 @@ func (l *Loop) finish(t *Task, err error) {
 		t.retrieved = true
 		t.joiners.WakeAll()
 	}
-	if err != nil && !t.retrieved && !t.logged && !errors.Is(err, ErrCancelled) {
+	if err != nil && !t.retrieved && !t.logged && !cancelOnly(err) {
 		t.logged = true
 		l.log.Error("loop: task failed and nobody awaits it", "task", t.name, "err", err)
 	}
@@ -396,7 +396,7 @@ func (l *Loop) shutdown() {
 		t.Cancel()
 	}
 	timeout := time.AfterFunc(l.shutdownTimeout, func() { _ = l.Post(func() { l.killAll = true }) })
-	for l.tasks.n > 0 || l.offloads > 0 {
+	for l.tasks.n > 0 || l.promised > 0 {
 		if l.killAll {
 			l.killRemaining()
 			break
@@ -420,9 +420,9 @@ func (l *Loop) killRemaining() {
 			"task", t.name, "timeout", l.shutdownTimeout)
 		l.kill(t)
 	}
-	if l.offloads > 0 {
-		l.log.Error("loop: Offload calls still running at shutdown; their results are dropped",
-			"count", l.offloads)
+	if l.promised > 0 {
+		l.log.Error("loop: Offload calls or other promised posts still outstanding at shutdown; dropped",
+			"count", l.promised)
 	}
 }
 

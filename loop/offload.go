@@ -27,11 +27,10 @@ func Offload[T any](t *Task, fn func(ctx context.Context) (T, error)) (T, error)
 		err   error
 	)
 	seq, name := t.parkSeq, t.name
-	l.offloads++
+	p := l.Promise()
 	go func() {
 		v, e := callOffloaded(ctx, name, fn)
-		_ = l.Post(func() {
-			l.offloads--
+		_ = p.Post(func() {
 			value, err = v, e
 			if t.parkSeq == seq {
 				t.wake()

@@ -297,3 +297,43 @@ func TestShutdownTimeoutKills(t *testing.T) {
 		t.Fatalf("log:\n%s", logs)
 	}
 }
+
+// A task waiting, under a deadline, for a goroutine's result is not timed
+// out by a virtual clock jumping ahead while the goroutine still works: the
+// goroutine's Post was promised.
+func TestPromiseHoldsVirtualClock(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		var done WaitQueue
+		finished := false
+		p := l.Promise()
+		go func() {
+			time.Sleep(time.Millisecond) // the goroutine's work, in real time
+			_ = p.Post(func() { finished = true; done.WakeAll() })
+			if err := p.Post(nil); !errors.Is(err, ErrPromiseKept) {
+				panic(fmt.Sprintf("second Post = %v", err))
+			}
+		}()
+		err := WaitFor(t, time.Hour, func(t *Task) error {
+			for !finished {
+				if err := done.Wait(t); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil || vc.Elapsed() != 0 {
+			return fmt.Errorf("wait = %v after %v of virtual time", err, vc.Elapsed())
+		}
+		dropped := l.Promise()
+		go dropped.Drop()
+		return WaitFor(t, time.Second, func(t *Task) error {
+			for l.Stats().Promised > 0 {
+				if err := t.Yield(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+}

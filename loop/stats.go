@@ -24,7 +24,7 @@ type Stats struct {
 	TimersFired uint64 // timers that have fired
 	IdleWaits   uint64 // times the loop had nothing to run and waited
 	Inbox       int    // posted functions not yet run
-	Offloads    int    // Offload calls outstanding
+	Promised    int    // Promises not yet kept, Offload calls included
 
 	// The hog detector samples the loop four times per threshold, so run
 	// times are lower bounds with that resolution, and runs shorter than a
@@ -49,7 +49,7 @@ func (l *Loop) Stats() Stats {
 		TimersFired: l.stats.timersFired,
 		IdleWaits:   l.stats.idleWaits,
 		Inbox:       l.inbox.depth(),
-		Offloads:    l.offloads,
+		Promised:    l.promised,
 		MaxRun:      time.Duration(l.watch.maxStall.Load()),
 		Hogs:        l.stats.hogs,
 		MaxHog:      time.Duration(l.stats.maxHog),

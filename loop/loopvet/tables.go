@@ -172,6 +172,8 @@ func blockingIOType(t types.Type) bool {
 // the calling goroutine the loop's.
 var safeLoopMethods = map[string]bool{
 	"Loop.Post":                 true,
+	"Promise.Post":              true, // kept from the goroutine it was made for
+	"Promise.Drop":              true,
 	"Loop.Run":                  true, // the calling goroutine becomes the loop's
 	"Loop.RunForever":           true,
 	"Loop.Now":                  true,

@@ -73,6 +73,15 @@ func (b *bridge) correct(in <-chan string) {
 		set := func() { b.ev.Set() }
 		_ = b.l.Post(set)
 	}()
+	// A Promise is made on the loop and kept from the goroutine.
+	p := b.l.Promise()
+	go func() {
+		if len(in) == 0 {
+			p.Drop()
+			return
+		}
+		_ = p.Post(func() { b.ev.Set() })
+	}()
 	// Loop code calls all of it.
 	b.l.Go("y", func(t *loop.Task) error {
 		b.q.TryPut("y")

@@ -43,6 +43,7 @@ func (l *Loop) Run(ctx context.Context, main TaskFunc) error { return nil }
 func (l *Loop) RunForever(ctx context.Context) error         { return nil }
 func (l *Loop) Go(name string, fn TaskFunc) *Task            { return &Task{name: name, l: l} }
 func (l *Loop) Post(fn func()) error                         { return nil }
+func (l *Loop) Promise() *Promise                            { return &Promise{} }
 func (l *Loop) CallSoon(fn func())                           {}
 func (l *Loop) CallLater(d time.Duration, fn func()) *Timer  { return &Timer{} }
 func (l *Loop) Now() time.Time                               { return time.Time{} }
@@ -88,3 +89,8 @@ func Spawn[T any](l *Loop, name string, fn func(*Task) (T, error)) *Future[T] {
 }
 func (f *Future[T]) Await(caller *Task) (T, error) { var z T; return z, nil }
 func (f *Future[T]) Task() *Task                   { return f.task }
+
+type Promise struct{}
+
+func (p *Promise) Post(fn func()) error { return nil }
+func (p *Promise) Drop()                {}
