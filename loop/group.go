@@ -16,9 +16,7 @@ import (
 type Group struct {
 	owner    *Task
 	failFast bool
-	head     *Task
-	tail     *Task
-	n        int
+	children taskList // running, through links[inGroup]
 	names    map[string]*Task
 	errs     []error
 	done     WaitQueue
@@ -39,7 +37,7 @@ func NewGroup(t *Task, opts ...GroupOption) *Group {
 	if t.loop.current != t {
 		t.misuse()
 	}
-	g := &Group{owner: t}
+	g := &Group{owner: t, children: taskList{which: inGroup}}
 	for _, o := range opts {
 		o(g)
 	}
@@ -63,14 +61,7 @@ func (g *Group) Go(name string, fn TaskFunc) *Task {
 	}
 	t := g.owner.loop.Go(name, fn)
 	t.group = g
-	t.gprev = g.tail
-	if g.tail != nil {
-		g.tail.gnext = t
-	} else {
-		g.head = t
-	}
-	g.tail = t
-	g.n++
+	g.children.push(t)
 	if name != "" {
 		g.names[name] = t
 	}
@@ -83,12 +74,12 @@ func (g *Group) Go(name string, fn TaskFunc) *Task {
 func (g *Group) Task(name string) *Task { return g.names[name] }
 
 // Len reports how many children are running.
-func (g *Group) Len() int { return g.n }
+func (g *Group) Len() int { return g.children.n }
 
 // Cancel cancels every running child and returns at once; Wait then waits
 // for their cleanup. It may be called from any code on the loop.
 func (g *Group) Cancel() {
-	for c := g.head; c != nil; c = c.gnext {
+	for c := g.children.head; c != nil; c = g.children.next(c) {
 		c.Cancel()
 	}
 }
@@ -102,7 +93,7 @@ func (g *Group) Cancel() {
 // result includes ErrCancelled.
 func (g *Group) Wait(t *Task) error {
 	g.mustOwn(t)
-	for g.n > 0 {
+	for g.children.n > 0 {
 		if err := g.done.Wait(t); err != nil {
 			g.Cancel()
 			g.waitQuiet(t)
@@ -132,7 +123,7 @@ func (g *Group) mustOwn(t *Task) {
 func (g *Group) waitQuiet(t *Task) {
 	t.scopes = append(t.scopes, shieldScope)
 	defer t.popScope(shieldScope)
-	for g.n > 0 {
+	for g.children.n > 0 {
 		if g.done.Wait(t) != nil {
 			return // shielded: only a kill gets here, and it unwinds
 		}
@@ -140,18 +131,7 @@ func (g *Group) waitQuiet(t *Task) {
 }
 
 func (g *Group) childDone(c *Task) {
-	if c.gprev != nil {
-		c.gprev.gnext = c.gnext
-	} else {
-		g.head = c.gnext
-	}
-	if c.gnext != nil {
-		c.gnext.gprev = c.gprev
-	} else {
-		g.tail = c.gprev
-	}
-	c.gprev, c.gnext = nil, nil
-	g.n--
+	g.children.remove(c)
 	if c.name != "" && g.names[c.name] == c {
 		delete(g.names, c.name)
 	}
@@ -161,7 +141,7 @@ func (g *Group) childDone(c *Task) {
 			g.Cancel()
 		}
 	}
-	if g.n == 0 {
+	if g.children.n == 0 {
 		g.done.WakeAll()
 		g.disown()
 	}
@@ -211,7 +191,7 @@ func (g *Group) own() {
 }
 
 func (g *Group) disown() {
-	if !g.owned || g.n > 0 || len(g.errs) > 0 {
+	if !g.owned || g.children.n > 0 || len(g.errs) > 0 {
 		return
 	}
 	gs := g.owner.groups
@@ -232,7 +212,7 @@ func closeGroups(t *Task) error {
 	for len(t.groups) > 0 {
 		g := t.groups[0]
 		g.closed = true
-		if g.n > 0 {
+		if g.children.n > 0 {
 			g.Cancel()
 			g.waitQuiet(t)
 		}

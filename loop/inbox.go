@@ -1,7 +1,6 @@
 package loop
 
 import (
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -90,18 +89,7 @@ func (l *Loop) drainInbox() {
 	now := l.wallNow()
 	for i := range batch {
 		l.stats.postLatency.record(now - batch[i].at)
-		l.runPosted(batch[i].fn)
+		l.callback(batch[i].fn)
 	}
 	l.inbox.recycle(batch)
-}
-
-func (l *Loop) runPosted(fn func()) {
-	l.lastTask = nil
-	l.watch.beat.Add(1)
-	defer func() {
-		if r := recover(); r != nil {
-			l.log.Error("loop: posted function panicked", "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
-	fn()
 }

@@ -131,6 +131,7 @@ func New(opts ...Option) *Loop {
 		l.clock = RealClock()
 	}
 	l.inbox.init()
+	l.tasks.which = inLoop
 	return l
 }
 
@@ -358,6 +359,8 @@ func (l *Loop) startTask(t *Task) bool {
 	return true
 }
 
+// callback runs a callback, timer function or posted function, turning a
+// panic into a log line.
 func (l *Loop) callback(fn func()) {
 	l.lastTask = nil
 	l.watch.beat.Add(1)
@@ -392,7 +395,7 @@ func (l *Loop) finish(t *Task, err error) {
 // any Offload calls have finished, or the shutdown timeout has passed.
 func (l *Loop) shutdown() {
 	l.stopping = true
-	for t := l.tasks.head; t != nil; t = t.lnext {
+	for t := l.tasks.head; t != nil; t = l.tasks.next(t) {
 		t.Cancel()
 	}
 	timeout := time.AfterFunc(l.shutdownTimeout, func() { _ = l.Post(func() { l.killAll = true }) })
@@ -408,7 +411,7 @@ func (l *Loop) shutdown() {
 		l.idleWait.Stop()
 	}
 	for _, p := range l.inbox.close() {
-		l.runPosted(p.fn) // posted before the close: run, not lost
+		l.callback(p.fn) // posted before the close: run, not lost
 	}
 	l.state = stateStopped
 }
@@ -444,16 +447,30 @@ func (l *Loop) kill(t *Task) {
 	l.finish(t, t.err)
 }
 
-// taskList is an intrusive doubly linked list of the live tasks.
+// A task is linked into up to three lists at once — the loop's live
+// tasks, its group's children, the wait queue it waits in — through its own
+// links, so none of them allocates.
+const (
+	inQueue = iota // zero, so that the zero WaitQueue is ready to use
+	inGroup
+	inLoop
+	lists
+)
+
+type link struct{ prev, next *Task }
+
+// taskList is an intrusive doubly linked list of tasks, in order of
+// arrival, through the tasks' links[which].
 type taskList struct {
 	head, tail *Task
 	n          int
+	which      int
 }
 
 func (s *taskList) push(t *Task) {
-	t.lprev = s.tail
+	t.links[s.which].prev = s.tail
 	if s.tail != nil {
-		s.tail.lnext = t
+		s.tail.links[s.which].next = t
 	} else {
 		s.head = t
 	}
@@ -462,16 +479,20 @@ func (s *taskList) push(t *Task) {
 }
 
 func (s *taskList) remove(t *Task) {
-	if t.lprev != nil {
-		t.lprev.lnext = t.lnext
+	l := &t.links[s.which]
+	if l.prev != nil {
+		l.prev.links[s.which].next = l.next
 	} else {
-		s.head = t.lnext
+		s.head = l.next
 	}
-	if t.lnext != nil {
-		t.lnext.lprev = t.lprev
+	if l.next != nil {
+		l.next.links[s.which].prev = l.prev
 	} else {
-		s.tail = t.lprev
+		s.tail = l.prev
 	}
-	t.lprev, t.lnext = nil, nil
+	*l = link{}
 	s.n--
 }
+
+// next returns the task after t in the list.
+func (s *taskList) next(t *Task) *Task { return t.links[s.which].next }

@@ -39,17 +39,14 @@ type Task struct {
 	logged    bool   // the error has been logged already
 	ignored   int    // awaits that failed at once after cancellation
 
-	sleep   timer // the task's own timer for Sleep
-	wq      *WaitQueue
-	wqPrev  *Task
-	wqNext  *Task
-	joiners WaitQueue // tasks in Wait on this one
+	sleep   timer      // the task's own timer for Sleep
+	wq      *WaitQueue // the queue the task waits in, if any
+	joiners WaitQueue  // tasks in Wait on this one
 
-	group        *Group // the group this task is a child of
-	gprev, gnext *Task
-	groups       []*Group // groups this task owns with children or errors left
+	group  *Group   // the group this task is a child of
+	groups []*Group // groups this task owns with children or errors left
 
-	lprev, lnext *Task // the loop's list of live tasks
+	links [lists]link // its places in a wait queue, a group, the loop
 }
 
 // Name returns the name the task was created with.

@@ -9,8 +9,7 @@ package loop
 // that is cancelled or times out leaves the queue at once, before its Wait
 // returns, so wakers never see it.
 type WaitQueue struct {
-	head, tail *Task
-	n          int
+	waiters taskList // through links[inQueue], the zero which
 }
 
 // Wait parks t at the back of q until WakeOne or WakeAll readies it (nil),
@@ -21,14 +20,7 @@ func (q *WaitQueue) Wait(t *Task) error {
 	if err := t.enter(); err != nil {
 		return err
 	}
-	t.wqPrev = q.tail
-	if q.tail != nil {
-		q.tail.wqNext = t
-	} else {
-		q.head = t
-	}
-	q.tail = t
-	q.n++
+	q.waiters.push(t)
 	t.wq = q
 	return t.park()
 }
@@ -37,7 +29,7 @@ func (q *WaitQueue) Wait(t *Task) error {
 // if none waits. The task runs later in the current pass or the next; a
 // primitive that hands it something (a lock, an item) records that first.
 func (q *WaitQueue) WakeOne() *Task {
-	t := q.head
+	t := q.waiters.head
 	if t != nil {
 		t.wake()
 	}
@@ -46,30 +38,20 @@ func (q *WaitQueue) WakeOne() *Task {
 
 // WakeAll readies every waiting task, in order, and reports how many.
 func (q *WaitQueue) WakeAll() int {
-	n := q.n
-	for q.head != nil {
-		q.head.wake()
+	n := q.waiters.n
+	for q.waiters.head != nil {
+		q.waiters.head.wake()
 	}
 	return n
 }
 
 // Len reports how many tasks wait.
-func (q *WaitQueue) Len() int { return q.n }
+func (q *WaitQueue) Len() int { return q.waiters.n }
 
 // Front returns the task that has waited longest, or nil.
-func (q *WaitQueue) Front() *Task { return q.head }
+func (q *WaitQueue) Front() *Task { return q.waiters.head }
 
 func (q *WaitQueue) remove(t *Task) {
-	if t.wqPrev != nil {
-		t.wqPrev.wqNext = t.wqNext
-	} else {
-		q.head = t.wqNext
-	}
-	if t.wqNext != nil {
-		t.wqNext.wqPrev = t.wqPrev
-	} else {
-		q.tail = t.wqPrev
-	}
-	t.wqPrev, t.wqNext, t.wq = nil, nil, nil
-	q.n--
+	q.waiters.remove(t)
+	t.wq = nil
 }
