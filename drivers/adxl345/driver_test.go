@@ -392,7 +392,9 @@ func TestReadUnderWaitForWhileRunning(t *testing.T) {
 // a thousand virtual seconds of polls and retries. As in the htu21d test,
 // the detector measures real time and a loaded machine can trip it; noise
 // does not repeat, so one clean attempt of three passes.
-func TestNoHogs(t *testing.T) { drivertest.NoHogs(t, 9000, hogScenario) }
+func TestNoHogs(t *testing.T) {
+	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload) })
+}
 
 func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
 	w := drivertest.NewWorld(loop.WithHogThreshold(20 * ms))

@@ -430,7 +430,9 @@ func TestReadWhileRunning(t *testing.T) {
 // time, so a loaded machine that deschedules the loop's thread can trip it
 // too; such noise does not repeat, a blocking driver does every time, so
 // the scenario passes if one of three attempts is clean.
-func TestNoHogs(t *testing.T) { drivertest.NoHogs(t, 3000, hogScenario) }
+func TestNoHogs(t *testing.T) {
+	drivertest.NoHogs(t, 3000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload) })
+}
 
 func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
 	w := drivertest.NewWorld(loop.WithHogThreshold(20 * ms))

@@ -1,6 +1,7 @@
 // Package drivertest holds the helpers the drivers' tests share: a loop on a
 // virtual clock, I2C buses that log times or answer from fuzz data, the
-// hog-detector check of a polling driver.
+// hog-detector check of a polling driver, and the playing of a script of
+// levels on a gpioin.SimPin into a driver's task.
 //
 // It is for tests only: no driver may import it.
 package drivertest
@@ -122,12 +123,12 @@ func (b *ScriptBus) Tx(_ uint16, _, r []byte) error {
 // detector measures real time, so a loaded machine that deschedules the
 // loop's thread can trip it too; such noise does not repeat, a blocking
 // driver does every time.
-func NoHogs(t *testing.T, minOps int, scenario func(t *testing.T, offload bool) (loop.Stats, int)) {
+func NoHogs(t testing.TB, minOps int, scenario func(offload bool) (loop.Stats, int)) {
 	t.Helper()
 	for _, offload := range []bool{false, true} {
 		var report []string
 		for attempt := 0; attempt < 3; attempt++ {
-			stats, ops := scenario(t, offload)
+			stats, ops := scenario(offload)
 			if ops < minOps {
 				t.Fatalf("offload %v: only %d transactions", offload, ops)
 			}
