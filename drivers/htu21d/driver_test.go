@@ -43,6 +43,22 @@ func mustNew(t *testing.T, bus i2c.Bus, opts ...htu21d.Option) *htu21d.Dev {
 	return d
 }
 
+// playback runs body on a driver made with opts over a playback of ops on
+// a virtual clock, fails the test unless every op was played, and returns
+// the virtual times of the transactions.
+func playback(t *testing.T, ops []i2ctest.IO, opts []htu21d.Option, body func(*htu21d.Dev, *loop.Task) error) (*drivertest.World, []time.Duration) {
+	t.Helper()
+	w := drivertest.NewWorld()
+	pb := &i2ctest.Playback{DontPanic: true, Ops: ops}
+	bus := &drivertest.TimedBus{Bus: pb, Now: w.VC.Now}
+	d := mustNew(t, bus, opts...)
+	w.Run(t, func(tk *loop.Task) error { return body(d, tk) })
+	if err := pb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w, bus.Times(w.Since)
+}
+
 func equalDurations(a, b []time.Duration) bool {
 	return fmt.Sprint(a) == fmt.Sprint(b)
 }
@@ -52,28 +68,21 @@ func equalDurations(a, b []time.Duration) bool {
 // measuring time awaited in virtual time (50 ms for 14-bit temperature,
 // 16 ms for 12-bit humidity), the three bytes read and converted.
 func TestReadDatasheetExamples(t *testing.T) {
-	w := drivertest.NewWorld()
-	pb := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+	var r htu21d.Reading
+	w, times := playback(t, []i2ctest.IO{
 		op(cmd(htu21d.SoftReset)),
 		op(cmd(htu21d.ReadUserRegister), 0x02),
 		op(cmd(htu21d.TriggerTemperatureNoHold)),
 		op(nil, 0x68, 0x3A, 0x7C),
 		op(cmd(htu21d.TriggerHumidityNoHold)),
 		op(nil, 0x4E, 0x85, 0x6B),
-	}}
-	bus := &drivertest.TimedBus{Bus: pb, Now: w.VC.Now}
-	d := mustNew(t, bus)
-	var r htu21d.Reading
-	w.Run(t, func(tk *loop.Task) error {
+	}, nil, func(d *htu21d.Dev, tk *loop.Task) error {
 		var err error
 		r, err = d.Read(tk)
 		return err
 	})
-	if err := pb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if want := []time.Duration{0, 15 * ms, 15 * ms, 65 * ms, 65 * ms, 81 * ms}; !equalDurations(bus.Times(w.Since), want) {
-		t.Errorf("transactions at %v, want %v", bus.Times(w.Since), want)
+	if want := []time.Duration{0, 15 * ms, 15 * ms, 65 * ms, 65 * ms, 81 * ms}; !equalDurations(times, want) {
+		t.Errorf("transactions at %v, want %v", times, want)
 	}
 	if !near(r.Celsius, 24.69, 0.005) || !near(r.Humidity, 32.34, 0.005) || r.RawTemperature != 0x683A ||
 		r.RawHumidity != 0x4E85 || w.Since(r.Time) != 81*ms || r.Err != nil || r.Failures != 0 {
@@ -84,8 +93,8 @@ func TestReadDatasheetExamples(t *testing.T) {
 // A corrupted CRC is an error naming the device, the step and the bytes;
 // the next reading starts with a soft reset.
 func TestReadCorruptCRC(t *testing.T) {
-	w := drivertest.NewWorld()
-	pb := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+	var err1, err2 error
+	playback(t, []i2ctest.IO{
 		op(cmd(htu21d.SoftReset)),
 		op(cmd(htu21d.ReadUserRegister), 0x02),
 		op(cmd(htu21d.TriggerTemperatureNoHold)),
@@ -97,17 +106,11 @@ func TestReadCorruptCRC(t *testing.T) {
 		op(nil, 0x68, 0x3A, 0x7C),
 		op(cmd(htu21d.TriggerHumidityNoHold)),
 		op(nil, 0x4E, 0x85, 0x6B),
-	}}
-	d := mustNew(t, pb)
-	var err1, err2 error
-	w.Run(t, func(tk *loop.Task) error {
+	}, nil, func(d *htu21d.Dev, tk *loop.Task) error {
 		_, err1 = d.Read(tk)
 		_, err2 = d.Read(tk)
 		return nil
 	})
-	if err := pb.Close(); err != nil {
-		t.Fatal(err)
-	}
 	const want = "htu21d 0x40 on playback: temperature: htu21d: CRC mismatch: reading 68 3a carries CRC 0x7d, computed 0x7c"
 	var de *htu21d.DeviceError
 	if !errors.Is(err1, htu21d.ErrCRC) || !errors.As(err1, &de) || de.Addr != 0x40 || de.Bus != "playback" || err1.Error() != want {
@@ -122,30 +125,20 @@ func TestReadCorruptCRC(t *testing.T) {
 // reads the user register and writes the chosen resolution back with the
 // other bits as read — here reserved bits the chip happens to set.
 func TestSoftResetTransactions(t *testing.T) {
-	w := drivertest.NewWorld()
-	pb := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+	_, times := playback(t, []i2ctest.IO{
 		op(cmd(htu21d.SoftReset)),
 		op(cmd(htu21d.ReadUserRegister), 0x3A),
 		op(cmd(htu21d.WriteUserRegister, 0x3B)),
-	}}
-	bus := &drivertest.TimedBus{Bus: pb, Now: w.VC.Now}
-	d := mustNew(t, bus, htu21d.WithMeasurementResolution(htu21d.RH8T12))
-	w.Run(t, func(tk *loop.Task) error {
-		return d.SoftReset(tk)
-	})
-	if err := pb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if want := []time.Duration{0, 15 * ms, 15 * ms}; !equalDurations(bus.Times(w.Since), want) {
-		t.Errorf("transactions at %v, want %v", bus.Times(w.Since), want)
+	}, []htu21d.Option{htu21d.WithMeasurementResolution(htu21d.RH8T12)}, (*htu21d.Dev).SoftReset)
+	if want := []time.Duration{0, 15 * ms, 15 * ms}; !equalDurations(times, want) {
+		t.Errorf("transactions at %v, want %v", times, want)
 	}
 }
 
 // The datasheet's resolution example: read 0x02, write 0x03 (RH 8 bit,
 // T 12 bit); the measuring times follow: 13 ms and 3 ms.
 func TestSetResolutionTransactions(t *testing.T) {
-	w := drivertest.NewWorld()
-	pb := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+	_, times := playback(t, []i2ctest.IO{
 		op(cmd(htu21d.ReadUserRegister), 0x02),
 		op(cmd(htu21d.WriteUserRegister, 0x03)),
 		op(cmd(htu21d.SoftReset)),
@@ -157,10 +150,7 @@ func TestSetResolutionTransactions(t *testing.T) {
 		op(nil, 0x4E, 0x02, htu21d.CRC8([]byte{0x4E, 0x02})),
 		// Already at the resolution: read, no write.
 		op(cmd(htu21d.ReadUserRegister), 0x03),
-	}}
-	bus := &drivertest.TimedBus{Bus: pb, Now: w.VC.Now}
-	d := mustNew(t, bus)
-	w.Run(t, func(tk *loop.Task) error {
+	}, nil, func(d *htu21d.Dev, tk *loop.Task) error {
 		if err := d.SetResolution(tk, htu21d.RH8T12); err != nil {
 			return err
 		}
@@ -169,12 +159,9 @@ func TestSetResolutionTransactions(t *testing.T) {
 		}
 		return d.SetResolution(tk, htu21d.RH8T12)
 	})
-	if err := pb.Close(); err != nil {
-		t.Fatal(err)
-	}
 	want := []time.Duration{0, 0, 0, 15 * ms, 15 * ms, 15 * ms, 28 * ms, 28 * ms, 31 * ms, 31 * ms}
-	if !equalDurations(bus.Times(w.Since), want) {
-		t.Errorf("transactions at %v, want %v", bus.Times(w.Since), want)
+	if !equalDurations(times, want) {
+		t.Errorf("transactions at %v, want %v", times, want)
 	}
 }
 
