@@ -23,8 +23,7 @@ import (
 
 // A Dev is one chip on a bus as a driver uses it from tasks of one loop:
 // transfers, and operations serialised by a lock that keep track of whether
-// the chip must be initialised first. The zero value of everything but the
-// connection is ready for use: a new Dev needs initialising.
+// the chip must be initialised first. A new Dev needs initialising.
 type Dev struct {
 	conn    conn.Conn
 	offload bool
