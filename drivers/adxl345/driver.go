@@ -1,16 +1,14 @@
 package adxl345
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
-	"runtime/debug"
 	"time"
 
-	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/i2c"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/i2cdev"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -280,13 +278,10 @@ func WithQueue(q *primitives.Queue[Sample]) Option {
 // since a lock serialises the chip's transactions. A Dev does not own the
 // bus and never closes it.
 type Dev struct {
-	c   conn.Conn
+	dev *i2cdev.Dev // NeedsInit at first, and after an error
+	out *i2cdev.Outlet[Sample]
 	bus string
 	cfg config
-
-	lock     primitives.Lock
-	latest   primitives.Event[Sample]
-	needInit bool
 }
 
 // New returns a driver for the chip on bus. It performs no I/O: the chip is
@@ -313,7 +308,12 @@ func New(bus i2c.Bus, opts ...Option) (*Dev, error) {
 		return nil, err
 	}
 	cfg.errs = nil
-	return &Dev{c: &i2c.Dev{Bus: bus, Addr: cfg.addr}, bus: bus.String(), cfg: cfg, needInit: true}, nil
+	return &Dev{
+		dev: i2cdev.New(&i2c.Dev{Bus: bus, Addr: cfg.addr}, cfg.offload),
+		out: i2cdev.NewOutlet(cfg.queue),
+		bus: bus.String(),
+		cfg: cfg,
+	}, nil
 }
 
 // String names the device, e.g. "adxl345 0x53 on I2C1".
@@ -325,18 +325,18 @@ func (d *Dev) Format() Format { return d.cfg.format }
 // Latest is the event Run sets to each sample it publishes: its Value is
 // the latest reported state, and its Wait returns at once once Run has
 // polled.
-func (d *Dev) Latest() *primitives.Event[Sample] { return &d.latest }
+func (d *Dev) Latest() *primitives.Event[Sample] { return d.out.Latest() }
 
 // Init checks the device id and configures the chip: standby, data rate,
 // data format, FIFO bypassed, then measurement mode; it then awaits the
 // first sample (the turn-on time plus one sample period). Read and Run call
 // it when needed: at first and after an error.
 func (d *Dev) Init(t *loop.Task) error {
-	return d.locked(t, d.init)
+	return d.dev.Locked(t, d.init)
 }
 
 func (d *Dev) init(t *loop.Task) error {
-	b, err := d.tx(t, []byte{RegDevID}, 1)
+	b, err := d.dev.Tx(t, []byte{RegDevID}, 1)
 	if err != nil {
 		return d.fail("read DEVID", err)
 	}
@@ -353,7 +353,7 @@ func (d *Dev) init(t *loop.Task) error {
 		{RegFIFOCtl, 0, "bypass the FIFO (FIFO_CTL)"},
 		{RegPowerCtl, PowerMeasure, "measure (POWER_CTL)"},
 	} {
-		if _, err := d.tx(t, []byte{w.reg, w.value}, 0); err != nil {
+		if _, err := d.dev.Tx(t, []byte{w.reg, w.value}, 0); err != nil {
 			return d.fail(w.name, err)
 		}
 	}
@@ -361,7 +361,7 @@ func (d *Dev) init(t *loop.Task) error {
 	if err := t.Sleep(settle); err != nil {
 		return err
 	}
-	d.needInit = false
+	d.dev.Initialised()
 	return nil
 }
 
@@ -374,13 +374,13 @@ func (d *Dev) init(t *loop.Task) error {
 // again; an interruption returns the task's error as it is.
 func (d *Dev) Read(t *loop.Task) (Vector, error) {
 	var v Vector
-	err := d.locked(t, func(t *loop.Task) error {
-		if d.needInit {
+	err := d.dev.Locked(t, func(t *loop.Task) error {
+		if d.dev.NeedsInit() {
 			if err := d.init(t); err != nil {
 				return err
 			}
 		}
-		b, err := d.tx(t, []byte{RegDataX0}, 6)
+		b, err := d.dev.Tx(t, []byte{RegDataX0}, 6)
 		if err != nil {
 			return d.fail("read DATAX0–DATAZ1", err)
 		}
@@ -406,8 +406,8 @@ func (d *Dev) Read(t *loop.Task) (Vector, error) {
 // interruption.
 func (d *Dev) Run(t *loop.Task) error {
 	l := t.Loop()
+	retry := i2cdev.Retry{First: d.cfg.backoff, Max: d.cfg.maxBackoff}
 	var (
-		failures   int
 		fresh      = true // no good sample since the start or an error
 		smoothed   Vector
 		reported   Vector
@@ -416,27 +416,26 @@ func (d *Dev) Run(t *loop.Task) error {
 	for {
 		start := l.Now()
 		v, err := d.Read(t)
-		if interrupted(err) {
+		if i2cdev.Interrupted(err) {
 			return err
 		}
 		next := start.Add(d.cfg.period)
 		now := l.Now()
 		switch {
 		case err != nil:
-			failures++
-			wait := backoff(d.cfg.backoff, d.cfg.maxBackoff, failures)
-			d.publish(Sample{Time: now, Err: err, Failures: failures, RetryIn: wait})
+			failures, wait := retry.Fail()
+			d.out.Publish(Sample{Time: now, Err: err, Failures: failures, RetryIn: wait})
 			next, fresh = now.Add(wait), true
 			if failures == 1 {
 				l.Logger().Warn("adxl345: poll failed; retrying with back-off", "device", d.String(), "err", err, "retry_in", wait)
 			}
 		case fresh:
-			if failures > 0 {
+			if failures := retry.Succeed(); failures > 0 {
 				l.Logger().Info("adxl345: polling again", "device", d.String(), "after_failures", failures)
 			}
-			failures, fresh = 0, false
+			fresh = false
 			smoothed, reported, lastReport = v, v, now
-			d.publish(Sample{Smoothed: v, Raw: v, Time: now})
+			d.out.Publish(Sample{Smoothed: v, Raw: v, Time: now})
 		default:
 			a := d.cfg.alpha
 			smoothed = Vector{
@@ -447,10 +446,10 @@ func (d *Dev) Run(t *loop.Task) error {
 			switch {
 			case d.cfg.mode.exceeds(smoothed, reported, d.cfg.threshold):
 				reported, lastReport = smoothed, now
-				d.publish(Sample{Smoothed: smoothed, Raw: v, Time: now})
+				d.out.Publish(Sample{Smoothed: smoothed, Raw: v, Time: now})
 			case d.cfg.still > 0 && now.Sub(lastReport) >= d.cfg.still:
 				lastReport = now
-				d.publish(Sample{Smoothed: smoothed, Raw: v, Time: now, Still: true})
+				d.out.Publish(Sample{Smoothed: smoothed, Raw: v, Time: now, Still: true})
 			}
 		}
 		if err := t.Sleep(next.Sub(l.Now())); err != nil {
@@ -459,69 +458,10 @@ func (d *Dev) Run(t *loop.Task) error {
 	}
 }
 
-func (d *Dev) publish(s Sample) {
-	d.latest.Set(s)
-	if d.cfg.queue != nil {
-		// ErrClosed: the consumer has gone; the event still carries it.
-		_, _, _ = d.cfg.queue.PutDropOldest(s)
-	}
-}
-
-// locked runs fn holding the device's lock; a device failure in it makes
-// the next operation initialise the chip again.
-func (d *Dev) locked(t *loop.Task, fn loop.TaskFunc) error {
-	err := d.lock.With(t, fn)
-	if err != nil && !interrupted(err) {
-		d.needInit = true
-	}
-	return err
-}
-
-// tx writes w and then reads n bytes in one bus transaction, inline or
-// through loop.Offload. The read buffer is fresh each time: an offloaded
-// transfer abandoned by a cancelled task may still be writing into it.
-func (d *Dev) tx(t *loop.Task, w []byte, n int) ([]byte, error) {
-	name := t.Name()
-	if !d.cfg.offload {
-		return transfer(d.c, name, w, n)
-	}
-	return loop.Offload(t, func(context.Context) ([]byte, error) { return transfer(d.c, name, w, n) })
-}
-
-// transfer does one bus transaction. A bus implementation that panics (a
-// test playback does on a mismatch) becomes a *loop.PanicError, as in an
-// Offload, so that the driver publishes an error state instead of dying.
-func transfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			r, err = nil, &loop.PanicError{Task: task, Value: p, Stack: debug.Stack()}
-		}
-	}()
-	if n > 0 {
-		r = make([]byte, n)
-	}
-	return r, c.Tx(w, r)
-}
-
 // fail wraps a device failure; the task's interruptions pass unchanged.
 func (d *Dev) fail(op string, err error) error {
-	if interrupted(err) {
+	if i2cdev.Interrupted(err) {
 		return err
 	}
 	return &DeviceError{Addr: d.cfg.addr, Bus: d.bus, Op: op, Err: err}
-}
-
-func interrupted(err error) bool {
-	return errors.Is(err, loop.ErrCancelled) || errors.Is(err, loop.ErrTimeout)
-}
-
-// backoff returns the wait after the n-th consecutive failure (n ≥ 1):
-// first·2^(n−1), capped at max. No jitter: one chip on its own bus has no
-// herd to spread out, and the schedule stays testable.
-func backoff(first, max time.Duration, n int) time.Duration {
-	d := first
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
 }

@@ -1,23 +1,19 @@
 package adxl345_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
-	"periph.io/x/conn/v3/physic"
 
 	"github.com/edgeagent/edgeagent/drivers/adxl345"
 	"github.com/edgeagent/edgeagent/drivers/adxl345/adxl345test"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -25,58 +21,6 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const ms = time.Millisecond
-
-// world is a loop on a virtual clock.
-type world struct {
-	l  *loop.Loop
-	vc *loop.VirtualClock
-}
-
-func newWorld(opts ...loop.Option) *world {
-	vc := loop.NewVirtualClock(time.Time{})
-	opts = append([]loop.Option{loop.WithClock(vc), loop.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
-	return &world{vc: vc, l: loop.New(opts...)}
-}
-
-func (w *world) run(t *testing.T, main loop.TaskFunc) {
-	t.Helper()
-	if err := w.l.Run(context.Background(), main); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-}
-
-// since is the virtual time elapsed at at.
-func (w *world) since(at time.Time) time.Duration { return at.Sub(w.vc.Now().Add(-w.vc.Elapsed())) }
-
-// sleepUntil sleeps the task until virtual time d.
-func (w *world) sleepUntil(tk *loop.Task, d time.Duration) error {
-	return tk.Sleep(d - w.vc.Elapsed())
-}
-
-// timedBus logs the virtual time of every transaction on the bus it wraps.
-type timedBus struct {
-	i2c.Bus
-	now func() time.Time
-	mu  sync.Mutex
-	at  []time.Time
-}
-
-func (b *timedBus) Tx(addr uint16, w, r []byte) error {
-	b.mu.Lock()
-	b.at = append(b.at, b.now())
-	b.mu.Unlock()
-	return b.Bus.Tx(addr, w, r)
-}
-
-func (b *timedBus) times(w *world) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var d []time.Duration
-	for _, at := range b.at {
-		d = append(d, w.since(at))
-	}
-	return fmt.Sprint(d)
-}
 
 func mustNew(t *testing.T, bus i2c.Bus, opts ...adxl345.Option) *adxl345.Dev {
 	t.Helper()
@@ -120,13 +64,13 @@ func TestInitSequence(t *testing.T) {
 			[]byte{0x20, 0x00, 0xE0, 0xFF, 0x08, 0x00}, adxl345.Vector{X: 1, Y: -1, Z: 0.25},
 			"[0s 0s 0s 0s 0s 0s 11.1ms]"},
 	} {
-		w := newWorld()
+		w := drivertest.NewWorld()
 		pb := &i2ctest.Playback{DontPanic: true, Ops: append(initOps(c.addr, c.rate, c.fmt),
 			i2ctest.IO{Addr: c.addr, W: []byte{adxl345.RegDataX0}, R: c.sample})}
-		bus := &timedBus{Bus: pb, now: w.vc.Now}
+		bus := &drivertest.TimedBus{Bus: pb, Now: w.VC.Now}
 		d := mustNew(t, bus, c.opts...)
 		var v adxl345.Vector
-		w.run(t, func(tk *loop.Task) error {
+		w.Run(t, func(tk *loop.Task) error {
 			var err error
 			v, err = d.Read(tk)
 			return err
@@ -134,8 +78,8 @@ func TestInitSequence(t *testing.T) {
 		if err := pb.Close(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if v != c.want || bus.times(w) != c.wantTimes {
-			t.Errorf("%s: read %+v at %s; want %+v at %s", c.name, v, bus.times(w), c.want, c.wantTimes)
+		if v != c.want || fmt.Sprint(bus.Times(w.Since)) != c.wantTimes {
+			t.Errorf("%s: read %+v at %s; want %+v at %s", c.name, v, fmt.Sprint(bus.Times(w.Since)), c.want, c.wantTimes)
 		}
 	}
 }
@@ -143,12 +87,12 @@ func TestInitSequence(t *testing.T) {
 // Another chip at the address is an error naming the device and what it
 // read, and the driver goes no further.
 func TestWrongDeviceID(t *testing.T) {
-	w := newWorld()
-	sim := adxl345test.New(adxl345.AddressAltLow, w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	sim.SetDeviceID(0x00)
 	d := mustNew(t, sim)
 	var err error
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		_, err = d.Read(tk)
 		return nil
 	})
@@ -168,12 +112,12 @@ func TestReadEveryFormat(t *testing.T) {
 	in := adxl345.Vector{X: 0.5, Y: -1.25, Z: 3}
 	for r := adxl345.Range2G; r <= adxl345.Range16G; r++ {
 		for _, full := range []bool{true, false} {
-			w := newWorld()
-			sim := adxl345test.New(adxl345.AddressAltLow, w.vc.Now)
+			w := drivertest.NewWorld()
+			sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 			sim.SetAccel(in)
 			d := mustNew(t, sim, adxl345.WithRange(r), adxl345.WithFullResolution(full))
 			var v adxl345.Vector
-			w.run(t, func(tk *loop.Task) error {
+			w.Run(t, func(tk *loop.Task) error {
 				var err error
 				v, err = d.Read(tk)
 				return err
@@ -196,17 +140,17 @@ func TestReadEveryFormat(t *testing.T) {
 
 // collect runs d.Run with the script: at each step's time the simulated
 // acceleration changes. It returns the samples published until end.
-func collect(t *testing.T, w *world, sim *adxl345test.Sensor, d *adxl345.Dev, q *primitives.Queue[adxl345.Sample],
+func collect(t *testing.T, w *drivertest.World, sim *adxl345test.Sensor, d *adxl345.Dev, q *primitives.Queue[adxl345.Sample],
 	end time.Duration, script map[time.Duration]func()) []adxl345.Sample {
 	t.Helper()
 	var got []adxl345.Sample
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("adxl345", d.Run)
 		g.Go("script", func(tk *loop.Task) error {
 			for at := time.Duration(0); at <= end; at += 10 * ms {
 				if f := script[at]; f != nil {
-					if err := w.sleepUntil(tk, at); err != nil {
+					if err := w.SleepUntil(tk, at); err != nil {
 						return err
 					}
 					f()
@@ -214,7 +158,7 @@ func collect(t *testing.T, w *world, sim *adxl345test.Sensor, d *adxl345.Dev, q 
 			}
 			return nil
 		})
-		if err := w.sleepUntil(tk, end); err != nil {
+		if err := w.SleepUntil(tk, end); err != nil {
 			return err
 		}
 		if err := g.Stop(tk); err != nil {
@@ -231,10 +175,10 @@ func collect(t *testing.T, w *world, sim *adxl345test.Sensor, d *adxl345.Dev, q 
 	return got
 }
 
-func format(w *world, samples []adxl345.Sample) string {
+func format(w *drivertest.World, samples []adxl345.Sample) string {
 	var b strings.Builder
 	for _, s := range samples {
-		fmt.Fprintf(&b, "%v %.4f %.4f %.4f", w.since(s.Time), s.Smoothed.X, s.Smoothed.Y, s.Smoothed.Z)
+		fmt.Fprintf(&b, "%v %.4f %.4f %.4f", w.Since(s.Time), s.Smoothed.X, s.Smoothed.Y, s.Smoothed.Z)
 		if s.Still {
 			b.WriteString(" still")
 		}
@@ -282,8 +226,8 @@ func TestRunThresholdModes(t *testing.T) {
 900ms 0.1992 0.0000 1.6523
 `},
 	} {
-		w := newWorld()
-		sim := adxl345test.New(adxl345.AddressAltLow, w.vc.Now)
+		w := drivertest.NewWorld()
+		sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 		q := primitives.NewQueue[adxl345.Sample](0)
 		d := mustNew(t, sim, adxl345.WithSmoothing(1), adxl345.WithThreshold(0.05, c.mode), adxl345.WithQueue(q))
 		script := map[time.Duration]func(){}
@@ -294,7 +238,7 @@ func TestRunThresholdModes(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%v:\n%swant:\n%s", c.mode, got, c.want)
 		}
-		if last := d.Latest().Value(); w.since(last.Time) != 900*ms {
+		if last := d.Latest().Value(); w.Since(last.Time) != 900*ms {
 			t.Errorf("%v: Latest() = %+v", c.mode, last)
 		}
 	}
@@ -306,8 +250,8 @@ func TestRunThresholdModes(t *testing.T) {
 // of the approach is reported once it adds up (1.984 at 700 ms). Raw
 // carries the reading itself.
 func TestRunSmoothing(t *testing.T) {
-	w := newWorld()
-	sim := adxl345test.New(adxl345.AddressAltLow, w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	q := primitives.NewQueue[adxl345.Sample](0)
 	d := mustNew(t, sim, adxl345.WithRange(adxl345.Range4G), adxl345.WithSmoothing(0.5),
 		adxl345.WithThreshold(0.1, adxl345.Distance), adxl345.WithQueue(q))
@@ -325,7 +269,7 @@ func TestRunSmoothing(t *testing.T) {
 	}
 	for _, s := range samples[1:] {
 		if s.Raw != (adxl345.Vector{Z: 2}) {
-			t.Errorf("raw %+v at %v, want 2 g", s.Raw, w.since(s.Time))
+			t.Errorf("raw %+v at %v, want 2 g", s.Raw, w.Since(s.Time))
 		}
 	}
 }
@@ -333,8 +277,8 @@ func TestRunSmoothing(t *testing.T) {
 // With WithStillTimeout, a still chip is reported every timeout (the
 // seed's apoll message every 2 s), at the first poll past it.
 func TestRunStillTimeout(t *testing.T) {
-	w := newWorld()
-	sim := adxl345test.New(adxl345.AddressAltLow, w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	q := primitives.NewQueue[adxl345.Sample](0)
 	d := mustNew(t, sim, adxl345.WithStillTimeout(2*time.Second), adxl345.WithQueue(q))
 	got := format(w, collect(t, w, sim, d, q, 5*time.Second, map[time.Duration]func(){
@@ -362,15 +306,15 @@ func TestRunStillTimeout(t *testing.T) {
 // Polls run at a fixed rate from the first poll's start: data reads at
 // exactly 100 ms steps after the first (which waited for the first sample).
 func TestRunPollTiming(t *testing.T) {
-	w := newWorld()
-	sim := adxl345test.New(adxl345.AddressAltLow, w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	d := mustNew(t, sim)
 	q := primitives.NewQueue[adxl345.Sample](0)
 	collect(t, w, sim, d, q, 550*ms, nil)
 	var reads []time.Duration
 	for _, o := range sim.Ops() {
 		if len(o.W) == 1 && o.W[0] == adxl345.RegDataX0 {
-			reads = append(reads, w.since(o.At))
+			reads = append(reads, w.Since(o.At))
 		}
 	}
 	if got := fmt.Sprint(reads); got != "[81.1ms 100ms 200ms 300ms 400ms 500ms]" {
@@ -384,8 +328,8 @@ func TestRunPollTiming(t *testing.T) {
 // standby, defaults) is caught by the NACK that comes with it: the retry
 // initialises the chip again.
 func TestRunBackoffAndRecovery(t *testing.T) {
-	w := newWorld()
-	sim := adxl345test.New(adxl345.AddressAltLow, w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	sim.SetPresent(false)
 	q := primitives.NewQueue[adxl345.Sample](0)
 	d := mustNew(t, sim, adxl345.WithBackoff(time.Second, 4*time.Second), adxl345.WithQueue(q))
@@ -423,13 +367,13 @@ func TestRunBackoffAndRecovery(t *testing.T) {
 
 // Read works on demand under WaitFor, also while Run polls.
 func TestReadUnderWaitForWhileRunning(t *testing.T) {
-	w := newWorld()
-	sim := adxl345test.New(adxl345.AddressAltLow, w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	sim.SetAccel(adxl345.Vector{X: -0.5, Y: 0.25, Z: 0.75})
 	d := mustNew(t, sim)
 	var v adxl345.Vector
 	var errs [2]error
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("adxl345", d.Run)
 		if err := tk.Yield(); err != nil { // Run starts, and holds the chip while it settles
@@ -449,28 +393,12 @@ func TestReadUnderWaitForWhileRunning(t *testing.T) {
 // the detector measures real time and a loaded machine can trip it; noise
 // does not repeat, so one clean attempt of three passes.
 func TestNoHogs(t *testing.T) {
-	for _, offload := range []bool{false, true} {
-		var report []string
-		for attempt := 0; attempt < 3; attempt++ {
-			stats, ops := hogScenario(t, offload)
-			if ops < 9000 {
-				t.Fatalf("offload %v: only %d transactions", offload, ops)
-			}
-			if stats.Hogs == 0 {
-				report = nil
-				break
-			}
-			report = append(report, fmt.Sprintf("%d hogs, longest %v in %s", stats.Hogs, stats.MaxHog, stats.MaxHogTask))
-		}
-		if report != nil {
-			t.Errorf("offload %v: every attempt hogged the loop: %s", offload, strings.Join(report, "; "))
-		}
-	}
+	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload) })
 }
 
 func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
-	w := newWorld(loop.WithHogThreshold(20 * ms))
-	sim := adxl345test.New(adxl345.AddressAltLow, w.vc.Now)
+	w := drivertest.NewWorld(loop.WithHogThreshold(20 * ms))
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	sim.SetSignal(func(at time.Time) adxl345.Vector {
 		s := float64(at.UnixMilli()%2000) / 1000 // a 2 s saw-tooth on X
 		return adxl345.Vector{X: s, Z: 1}
@@ -480,7 +408,7 @@ func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
 		opts = append(opts, adxl345.WithOffload())
 	}
 	d := mustNew(t, sim, opts...)
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("adxl345", d.Run)
 		for i := range 100 {
@@ -526,31 +454,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 }
 
-// scriptBus answers from fuzz data: each transaction takes a control byte
-// (bit 0: fail) and fills its read buffer from the bytes that follow.
-type scriptBus struct {
-	mu   sync.Mutex
-	data []byte
-}
-
-func (b *scriptBus) String() string                  { return "script" }
-func (b *scriptBus) SetSpeed(physic.Frequency) error { return nil }
-func (b *scriptBus) Tx(_ uint16, _, r []byte) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.data) == 0 {
-		return errors.New("script: end of data")
-	}
-	ctrl := b.data[0]
-	b.data = b.data[1:]
-	if ctrl&1 != 0 {
-		return errors.New("script: NACK")
-	}
-	n := copy(r, b.data)
-	b.data = b.data[n:]
-	return nil
-}
-
 // Whatever the bus answers, Read returns a vector within the range or a
 // *DeviceError, and never panics.
 func FuzzRead(f *testing.F) {
@@ -559,12 +462,12 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte{0, 0xE5, 0, 0, 1}, uint8(1))
 	f.Add([]byte{0, 0xE5, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0x00, 0x80, 0x12, 0x34}, uint8(6))
 	f.Fuzz(func(t *testing.T, data []byte, settings uint8) {
-		w := newWorld()
-		d := mustNew(t, &scriptBus{data: data}, adxl345.WithRange(adxl345.Range(settings&3)),
+		w := drivertest.NewWorld()
+		d := mustNew(t, &drivertest.ScriptBus{Data: data}, adxl345.WithRange(adxl345.Range(settings&3)),
 			adxl345.WithFullResolution(settings&4 != 0), adxl345.WithRate(adxl345.Rate3200Hz))
 		var v adxl345.Vector
 		var err error
-		w.run(t, func(tk *loop.Task) error {
+		w.Run(t, func(tk *loop.Task) error {
 			v, err = d.Read(tk)
 			return nil
 		})
@@ -587,11 +490,11 @@ func FuzzRead(f *testing.F) {
 // *DeviceError wrapping a *loop.PanicError, and Run publishes it as an
 // error state and goes on.
 func TestBusPanicIsAnError(t *testing.T) {
-	w := newWorld()
+	w := drivertest.NewWorld()
 	q := primitives.NewQueue[adxl345.Sample](0)
 	d := mustNew(t, &i2ctest.Playback{}, adxl345.WithQueue(q))
 	var s adxl345.Sample
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("adxl345", d.Run)
 		var err error

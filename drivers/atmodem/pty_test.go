@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/edgeagent/edgeagent/drivers/atmodem"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/drivers/uart"
 	"github.com/edgeagent/edgeagent/loop"
 )
@@ -50,22 +50,11 @@ func emulate(master *os.File, hello string, replies map[string]string) {
 	}()
 }
 
-// openPty returns a pty master and its slave's path, the slave closed.
-func openPty(t testing.TB) (*os.File, string) {
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals: %v", err)
-	}
-	path := slave.Name()
-	slave.Close()
-	return master, path
-}
-
 // TestModemOverPty runs the whole stack on a real pseudo-terminal: stream
 // reader and writer goroutines, AnyEOL framing of echo and replies, final
 // codes, an interleaved URC, the seed's quiet-ended reply, a timeout.
 func TestModemOverPty(t *testing.T) {
-	master, path := openPty(t)
+	master, path := drivertest.OpenPty(t)
 	defer master.Close()
 	l := loop.New()
 	s, err := uart.New(l, path, uart.WithLineEnding(uart.AnyEOL), uart.WithReadTimeout(5*time.Millisecond))

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/internal/inputdrv"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 	"periph.io/x/conn/v3/gpio"
@@ -174,9 +175,9 @@ func WithInput(opts ...gpioin.Option) Option {
 // A Button is a debounced pushbutton on one input pin. Its methods are called
 // on the loop.
 type Button struct {
-	cfg    config
-	in     *gpioin.Input
-	events *primitives.Queue[Event]
+	cfg config
+	in  *gpioin.Input
+	out *inputdrv.Outbox[Event]
 
 	l             *loop.Loop
 	db            *gpioin.Debouncer
@@ -190,7 +191,6 @@ type Button struct {
 	heldAtStart   bool // pressed when Run started: its release is not an event
 	longTimer     *loop.Timer
 	doubleTimer   *loop.Timer
-	dropped       uint64
 }
 
 // New returns a Button on pin configured by opts. It does not touch the pin
@@ -213,15 +213,11 @@ func New(pin gpio.PinIn, opts ...Option) (*Button, error) {
 	if pin == nil {
 		return nil, errors.New("button: New: pin is nil")
 	}
-	pull := gpio.PullUp
-	if cfg.activeHigh {
-		pull = gpio.PullDown
-	}
-	in, err := gpioin.New(pin, append([]gpioin.Option{gpioin.WithPull(pull)}, cfg.input...)...)
+	in, err := inputdrv.NewInput(pin, cfg.activeHigh, cfg.input)
 	if err != nil {
 		return nil, fmt.Errorf("button: %w", err)
 	}
-	return &Button{cfg: cfg, in: in, events: primitives.NewQueue[Event](cfg.queueSize)}, nil
+	return &Button{cfg: cfg, in: in, out: inputdrv.NewOutbox(cfg.queueSize, cfg.onEvent)}, nil
 }
 
 // Run watches the button until t is cancelled, and returns t's
@@ -235,13 +231,13 @@ func (b *Button) Run(t *loop.Task) error {
 }
 
 // Events returns the queue the button's events go to.
-func (b *Button) Events() *primitives.Queue[Event] { return b.events }
+func (b *Button) Events() *primitives.Queue[Event] { return b.out.Events() }
 
 // Pressed reports the debounced state: true while the button is held.
 func (b *Button) Pressed() bool { return b.pressed }
 
 // Dropped reports how many events were dropped because the queue was full.
-func (b *Button) Dropped() uint64 { return b.dropped }
+func (b *Button) Dropped() uint64 { return b.out.Dropped() }
 
 // Input returns the button's input, for its mode and counters.
 func (b *Button) Input() *gpioin.Input { return b.in }
@@ -359,12 +355,4 @@ func (b *Button) arm(tm *loop.Timer, when time.Time) *loop.Timer {
 	return tm
 }
 
-func (b *Button) emit(k Kind, at time.Time) {
-	e := Event{Kind: k, Time: at}
-	if b.cfg.onEvent != nil {
-		b.cfg.onEvent(e)
-	}
-	if _, dropped, err := b.events.PutDropOldest(e); dropped || err != nil {
-		b.dropped++
-	}
-}
+func (b *Button) emit(k Kind, at time.Time) { b.out.Send(Event{Kind: k, Time: at}) }

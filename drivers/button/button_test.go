@@ -1,7 +1,6 @@
 package button_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/drivers/button"
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/gpio"
@@ -51,31 +51,18 @@ func run(t *testing.T, opts []button.Option, initial gpio.Level, tail time.Durat
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
-		start := tk.Loop().Now()
-		g := loop.NewGroup(tk)
-		g.Go("button", b.Run)
-		if err := tk.Yield(); err != nil {
-			return err
-		}
-		if err := pin.Play(tk, steps...); err != nil {
-			return err
-		}
-		if err := tk.Sleep(tail); err != nil {
-			return err
-		}
-		if err := g.Stop(tk); err != nil {
-			return err
-		}
-		for e, err := b.Events().TryGet(); err == nil; e, err = b.Events().TryGet() {
-			got = append(got, fmt.Sprintf("%v@%v", e.Kind, e.Time.Sub(start)))
-		}
-		return nil
+	w := drivertest.NewWorld()
+	w.Run(t, func(tk *loop.Task) error {
+		return drivertest.Play(tk, "button", b.Run, pin, tail, steps...)
 	})
-	if err != nil {
-		t.Fatal(err)
+	return events(w, b)
+}
+
+// events takes the button's queued events as "kind@offset" strings.
+func events(w *drivertest.World, b *button.Button) string {
+	var got []string
+	for e, err := b.Events().TryGet(); err == nil; e, err = b.Events().TryGet() {
+		got = append(got, fmt.Sprintf("%v@%v", e.Kind, w.Since(e.Time)))
 	}
 	return strings.Join(got, " ")
 }
@@ -101,9 +88,8 @@ func runLate(t *testing.T, opts []button.Option, steps ...gpioin.Step) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
+	w := drivertest.NewWorld()
+	w.Run(t, func(tk *loop.Task) error {
 		start := tk.Loop().Now()
 		g := loop.NewGroup(tk)
 		g.Go("button", b.Run)
@@ -123,18 +109,9 @@ func runLate(t *testing.T, opts []button.Option, steps ...gpioin.Step) string {
 		if err := tk.Sleep(5 * time.Second); err != nil {
 			return err
 		}
-		if err := g.Stop(tk); err != nil {
-			return err
-		}
-		for e, err := b.Events().TryGet(); err == nil; e, err = b.Events().TryGet() {
-			got = append(got, fmt.Sprintf("%v@%v", e.Kind, e.Time.Sub(start)))
-		}
-		return nil
+		return g.Stop(tk)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(got, " ")
+	return events(w, b)
 }
 
 func TestGestures(t *testing.T) {
@@ -240,8 +217,7 @@ func TestCallbackQueueAndState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
+	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("button", b.Run)
 		if err := tk.Yield(); err != nil {
@@ -265,9 +241,6 @@ func TestCallbackQueueAndState(t *testing.T) {
 		}
 		return g.Stop(tk)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Six events (press, release ×3), a queue of two: the four oldest dropped.
 	if got := fmt.Sprint(fromCallback); got != "[press release press release press release]" {
 		t.Fatalf("callback saw %s", got)
@@ -316,8 +289,7 @@ func TestNoEventsAfterRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
+	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
 		err := loop.WaitFor(tk, 500*time.Millisecond, func(tk *loop.Task) error {
 			g := loop.NewGroup(tk)
 			g.Go("button", b.Run)
@@ -332,9 +304,6 @@ func TestNoEventsAfterRun(t *testing.T) {
 		}
 		return tk.Sleep(2 * time.Second)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if n := b.Events().Len(); n != 1 {
 		t.Fatalf("%d events, want the press only", n)
 	}

@@ -1,13 +1,13 @@
 package button_test
 
 import (
-	"context"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/button"
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
@@ -32,8 +32,8 @@ func idleMinute(t *testing.T, pin *countingPin, opts ...gpioin.Option) (timers u
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
+	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
+		l := tk.Loop()
 		g := loop.NewGroup(tk)
 		g.Go("button", b.Run)
 		if err := tk.Yield(); err != nil {
@@ -47,9 +47,6 @@ func idleMinute(t *testing.T, pin *countingPin, opts ...gpioin.Option) (timers u
 		timers, reads, mode = s1.TimersFired-s0.TimersFired, r1-r0, b.Input().Mode()
 		return g.Stop(tk)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return timers, reads, mode
 }
 

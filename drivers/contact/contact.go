@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/internal/inputdrv"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 	"periph.io/x/conn/v3/gpio"
@@ -103,14 +104,13 @@ func WithInput(opts ...gpioin.Option) Option {
 // A Switch is a debounced contact on one input pin. Its methods are called on
 // the loop.
 type Switch struct {
-	cfg    config
-	in     *gpioin.Input
-	events *primitives.Queue[Event]
+	cfg config
+	in  *gpioin.Input
+	out *inputdrv.Outbox[Event]
 
 	closed, open primitives.Event[time.Time] // exactly one is set once Run started
 	state        bool
 	known        bool
-	dropped      uint64
 }
 
 // New returns a Switch on pin configured by opts. It does not touch the pin
@@ -128,15 +128,11 @@ func New(pin gpio.PinIn, opts ...Option) (*Switch, error) {
 	if pin == nil {
 		return nil, errors.New("contact: New: pin is nil")
 	}
-	pull := gpio.PullUp
-	if cfg.activeHigh {
-		pull = gpio.PullDown
-	}
-	in, err := gpioin.New(pin, append([]gpioin.Option{gpioin.WithPull(pull)}, cfg.input...)...)
+	in, err := inputdrv.NewInput(pin, cfg.activeHigh, cfg.input)
 	if err != nil {
 		return nil, fmt.Errorf("contact: %w", err)
 	}
-	return &Switch{cfg: cfg, in: in, events: primitives.NewQueue[Event](cfg.queueSize)}, nil
+	return &Switch{cfg: cfg, in: in, out: inputdrv.NewOutbox(cfg.queueSize, cfg.onChange)}, nil
 }
 
 // Run watches the contact until t is cancelled, and returns t's interruption
@@ -164,10 +160,10 @@ func (s *Switch) WaitClosed(t *loop.Task) (time.Time, error) { return s.closed.W
 func (s *Switch) WaitOpen(t *loop.Task) (time.Time, error) { return s.open.Wait(t) }
 
 // Events returns the queue the switch's changes go to.
-func (s *Switch) Events() *primitives.Queue[Event] { return s.events }
+func (s *Switch) Events() *primitives.Queue[Event] { return s.out.Events() }
 
 // Dropped reports how many events were dropped because the queue was full.
-func (s *Switch) Dropped() uint64 { return s.dropped }
+func (s *Switch) Dropped() uint64 { return s.out.Dropped() }
 
 // Input returns the switch's input, for its mode and counters.
 func (s *Switch) Input() *gpioin.Input { return s.in }
@@ -188,11 +184,5 @@ func (s *Switch) change(e gpioin.Edge) {
 	if e.Initial {
 		return
 	}
-	ev := Event{Closed: closed, Time: e.Time}
-	if s.cfg.onChange != nil {
-		s.cfg.onChange(ev)
-	}
-	if _, dropped, err := s.events.PutDropOldest(ev); dropped || err != nil {
-		s.dropped++
-	}
+	s.out.Send(Event{Closed: closed, Time: e.Time})
 }

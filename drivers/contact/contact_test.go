@@ -1,7 +1,6 @@
 package contact_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/drivers/contact"
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/gpio"
@@ -23,19 +23,6 @@ const (
 
 func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
 
-// bounce returns n+1 changes 1 ms apart from `from`, ending at end.
-func bounce(from float64, n int, end gpio.Level) []gpioin.Step {
-	steps := make([]gpioin.Step, n+1)
-	for i := range steps {
-		lv := end
-		if (n-i)%2 == 1 {
-			lv = !end
-		}
-		steps[i] = gpioin.Step{At: ms(from + float64(i)), Level: lv}
-	}
-	return steps
-}
-
 // run plays steps on a switch built with opts, starting at level initial,
 // on a virtual clock, and returns its queued events as "closed@t" strings.
 func run(t *testing.T, opts []contact.Option, initial gpio.Level, steps ...gpioin.Step) (string, *contact.Switch) {
@@ -45,35 +32,17 @@ func run(t *testing.T, opts []contact.Option, initial gpio.Level, steps ...gpioi
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
-		start := tk.Loop().Now()
-		g := loop.NewGroup(tk)
-		g.Go("switch", sw.Run)
-		if err := tk.Yield(); err != nil {
-			return err
-		}
-		if err := pin.Play(tk, steps...); err != nil {
-			return err
-		}
-		if err := tk.Sleep(time.Second); err != nil {
-			return err
-		}
-		if err := g.Stop(tk); err != nil {
-			return err
-		}
-		for e, err := sw.Events().TryGet(); err == nil; e, err = sw.Events().TryGet() {
-			kind := "opened"
-			if e.Closed {
-				kind = "closed"
-			}
-			got = append(got, fmt.Sprintf("%s@%v", kind, e.Time.Sub(start)))
-		}
-		return nil
+	w := drivertest.NewWorld()
+	w.Run(t, func(tk *loop.Task) error {
+		return drivertest.Play(tk, "switch", sw.Run, pin, time.Second, steps...)
 	})
-	if err != nil {
-		t.Fatal(err)
+	var got []string
+	for e, err := sw.Events().TryGet(); err == nil; e, err = sw.Events().TryGet() {
+		kind := "opened"
+		if e.Closed {
+			kind = "closed"
+		}
+		got = append(got, fmt.Sprintf("%s@%v", kind, w.Since(e.Time)))
 	}
 	return strings.Join(got, " "), sw
 }
@@ -89,7 +58,7 @@ func TestDebounce(t *testing.T) {
 			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(900), Level: H}},
 			"closed@100ms opened@900ms"},
 		{"1 ms bounce storms on both changes", nil,
-			append(bounce(100, 24, L), bounce(900, 40, H)...),
+			append(drivertest.Bounce(ms(100), 24, L), drivertest.Bounce(ms(900), 40, H)...),
 			"closed@100ms opened@900ms"},
 		{"closed for less than the debounce time: opened when quiet", nil,
 			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(149), Level: H}},
@@ -98,10 +67,10 @@ func TestDebounce(t *testing.T) {
 			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(151), Level: H}},
 			"closed@100ms opened@151ms"},
 		{"custom debounce time", []contact.Option{contact.WithDebounce(ms(10))},
-			append(bounce(100, 4, L), gpioin.Step{At: ms(120), Level: H}),
+			append(drivertest.Bounce(ms(100), 4, L), gpioin.Step{At: ms(120), Level: H}),
 			"closed@100ms opened@120ms"},
 		{"debounce off", []contact.Option{contact.WithDebounce(0)},
-			bounce(100, 3, L), // from closed: High, Low, High, Low
+			drivertest.Bounce(ms(100), 3, L), // from closed: High, Low, High, Low
 			"opened@100ms closed@101ms opened@102ms closed@103ms"},
 		{"active high", []contact.Option{contact.ActiveHigh()},
 			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(300), Level: H}},
@@ -137,8 +106,7 @@ func TestWaitClosedAndOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log []string
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
+	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
 		start := tk.Loop().Now()
 		g := loop.NewGroup(tk)
 		g.Go("switch", sw.Run)
@@ -167,9 +135,6 @@ func TestWaitClosedAndOpen(t *testing.T) {
 		}
 		return g.Stop(tk)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := "open since 0s, now 0s|closed since 100ms, now 100ms|open since 500ms, now 500ms|closed since 800ms, now 800ms"
 	if got := strings.Join(log, "|"); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
@@ -187,7 +152,7 @@ func TestCallbackAndQueueOverflow(t *testing.T) {
 
 func TestPolledSwitch(t *testing.T) {
 	opts := []contact.Option{contact.WithInput(gpioin.WithMode(gpioin.Polling), gpioin.WithPollPeriod(ms(20)))}
-	got, sw := run(t, opts, H, append(bounce(105, 6, L), gpioin.Step{At: ms(705), Level: H})...)
+	got, sw := run(t, opts, H, append(drivertest.Bounce(ms(105), 6, L), gpioin.Step{At: ms(705), Level: H})...)
 	if got != "closed@120ms opened@720ms" || sw.Input().Mode() != gpioin.Polling {
 		t.Fatalf("got %s (mode %v), want closed@120ms opened@720ms polling", got, sw.Input().Mode())
 	}

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
-	"periph.io/x/conn/v3/gpio"
 )
 
 // debounced plays script on a SimPin through an Input and a Debouncer of d
@@ -20,40 +20,15 @@ func debounced(t *testing.T, d time.Duration, initial bool, script ...gpioin.Ste
 	pin := gpioin.NewSimPin("contact", lv)
 	in := mustInput(t, pin)
 	var got []seen
-	runVirtual(t, func(tk *loop.Task) error {
-		start := tk.Loop().Now()
+	w := drivertest.NewWorld()
+	w.Run(t, func(tk *loop.Task) error {
 		db := gpioin.NewDebouncer(tk.Loop(), d, func(e gpioin.Edge) {
-			got = append(got, seen{e.Level, e.Time.Sub(start), e.Initial})
+			got = append(got, seen{e.Level, w.Since(e.Time), e.Initial})
 		})
 		defer db.Stop()
-		g := loop.NewGroup(tk)
-		g.Go("input", func(tk *loop.Task) error { return in.Run(tk, db.Edge) })
-		if err := tk.Yield(); err != nil {
-			return err
-		}
-		if err := pin.Play(tk, script...); err != nil {
-			return err
-		}
-		if err := tk.Sleep(time.Second); err != nil {
-			return err
-		}
-		return g.Stop(tk)
+		return drivertest.Play(tk, "input", func(tk *loop.Task) error { return in.Run(tk, db.Edge) }, pin, time.Second, script...)
 	})
 	return got
-}
-
-// storm returns n+1 level changes 1 ms apart from `from`, alternating and
-// ending at end: a bounce storm of 1 ms pulses.
-func storm(from time.Duration, n int, end gpio.Level) []gpioin.Step {
-	steps := make([]gpioin.Step, n+1)
-	for i := range steps {
-		lv := end
-		if (n-i)%2 == 1 {
-			lv = !end
-		}
-		steps[i] = gpioin.Step{At: from + time.Duration(i)*time.Millisecond, Level: lv}
-	}
-	return steps
 }
 
 func TestDebouncer(t *testing.T) {
@@ -67,10 +42,10 @@ func TestDebouncer(t *testing.T) {
 			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(300), Level: H}},
 			[]seen{{H, 0, true}, {L, ms(100), false}, {H, ms(300), false}}},
 		{"bounce storms of 1 ms pulses on press and release",
-			append(storm(ms(100), 20, L), storm(ms(400), 30, H)...),
+			append(drivertest.Bounce(ms(100), 20, L), drivertest.Bounce(ms(400), 30, H)...),
 			[]seen{{H, 0, true}, {L, ms(100), false}, {H, ms(400), false}}},
 		{"a storm longer than the debounce time is still one change",
-			storm(ms(100), 200, L),
+			drivertest.Bounce(ms(100), 200, L),
 			[]seen{{H, 0, true}, {L, ms(100), false}}},
 		{"press shorter than the debounce time: release reported when quiet",
 			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(130), Level: H}},
@@ -98,7 +73,7 @@ func TestDebouncer(t *testing.T) {
 }
 
 func TestDebouncerOff(t *testing.T) {
-	got := debounced(t, 0, false, storm(ms(10), 3, L)...) // H L H L at 10–13 ms
+	got := debounced(t, 0, false, drivertest.Bounce(ms(10), 3, L)...) // H L H L at 10–13 ms
 	want := []seen{{L, 0, true}, {H, ms(10), false}, {L, ms(11), false}, {H, ms(12), false}, {L, ms(13), false}}
 	if fmtSeen(got) != fmtSeen(want) {
 		t.Fatalf("got  %s\nwant %s", fmtSeen(got), fmtSeen(want))
@@ -112,11 +87,11 @@ func TestDebouncerOff(t *testing.T) {
 // first when both are due.
 func TestDebouncerGoesByEdgeTimes(t *testing.T) {
 	const d = 50 * time.Millisecond
-	script := append(append(storm(ms(100), 20, L), storm(ms(400), 10, H)...), storm(ms(460), 4, L)...)
+	script := append(append(drivertest.Bounce(ms(100), 20, L), drivertest.Bounce(ms(400), 10, H)...), drivertest.Bounce(ms(460), 4, L)...)
 	onTime := debounced(t, d, true, script...)
 
 	var late []seen
-	runVirtual(t, func(tk *loop.Task) error {
+	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
 		start := tk.Loop().Now()
 		db := gpioin.NewDebouncer(tk.Loop(), d, func(e gpioin.Edge) {
 			late = append(late, seen{e.Level, e.Time.Sub(start), e.Initial})

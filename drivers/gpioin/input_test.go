@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 	"go.uber.org/goleak"
@@ -20,9 +20,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// quiet drops the loop's logs (the polling fallback is logged at Info).
-var quiet = slog.New(slog.DiscardHandler)
 
 const (
 	L = gpio.Low
@@ -53,39 +50,18 @@ func fmtSeen(s []seen) string {
 	return strings.Join(parts, " ")
 }
 
-// runVirtual runs main on a loop with a virtual clock and fails the test on
-// an error other than cancellation.
-func runVirtual(t *testing.T, main loop.TaskFunc) {
-	t.Helper()
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})), loop.WithLogger(quiet))
-	if err := l.Run(context.Background(), main); err != nil && !errors.Is(err, loop.ErrCancelled) {
-		t.Fatal(err)
-	}
-}
-
 // watch runs in with a recording function while script plays on pin, then
 // for tail more, and returns what the function saw.
 func watch(t *testing.T, in *gpioin.Input, pin *gpioin.SimPin, tail time.Duration, script ...gpioin.Step) []seen {
 	t.Helper()
 	var got []seen
-	runVirtual(t, func(tk *loop.Task) error {
-		start := tk.Loop().Now()
-		g := loop.NewGroup(tk)
-		g.Go("input", func(tk *loop.Task) error {
+	w := drivertest.NewWorld()
+	w.Run(t, func(tk *loop.Task) error {
+		return drivertest.Play(tk, "input", func(tk *loop.Task) error {
 			return in.Run(tk, func(e gpioin.Edge) {
-				got = append(got, seen{e.Level, e.Time.Sub(start), e.Initial})
+				got = append(got, seen{e.Level, w.Since(e.Time), e.Initial})
 			})
-		})
-		if err := tk.Yield(); err != nil { // the input starts watching
-			return err
-		}
-		if err := pin.Play(tk, script...); err != nil {
-			return err
-		}
-		if err := tk.Sleep(tail); err != nil {
-			return err
-		}
-		return g.Stop(tk)
+		}, pin, tail, script...)
 	})
 	return got
 }
@@ -154,7 +130,7 @@ func TestForcedEdgesWithoutEdgeDetectionFails(t *testing.T) {
 	pin := gpioin.NewSimPin("b", L)
 	pin.NoEdges = true
 	in := mustInput(t, pin, gpioin.WithMode(gpioin.Edges))
-	runVirtual(t, func(tk *loop.Task) error {
+	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
 		err := in.Run(tk, func(gpioin.Edge) {})
 		if err == nil || !strings.Contains(err.Error(), "sim:b") || !strings.Contains(err.Error(), "edge detection") {
 			t.Errorf("Run: %v, want an edge-detection error naming the pin", err)
@@ -188,7 +164,7 @@ func TestBadOptions(t *testing.T) {
 func TestRunTwiceAtOnceFails(t *testing.T) {
 	pin := gpioin.NewSimPin("b", L)
 	in := mustInput(t, pin)
-	runVirtual(t, func(tk *loop.Task) error {
+	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("first", func(tk *loop.Task) error { return in.Run(tk, func(gpioin.Edge) {}) })
 		if err := tk.Yield(); err != nil {
@@ -206,7 +182,7 @@ func TestNoEdgesAfterRun(t *testing.T) {
 	pin := gpioin.NewSimPin("b", H)
 	in := mustInput(t, pin)
 	n := 0
-	runVirtual(t, func(tk *loop.Task) error {
+	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
 		err := loop.WaitFor(tk, time.Second, func(tk *loop.Task) error {
 			return in.Run(tk, func(gpioin.Edge) { n++ })
 		})

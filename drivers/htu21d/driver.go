@@ -1,15 +1,13 @@
 package htu21d
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
-	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/i2c"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/i2cdev"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -148,14 +146,12 @@ func WithQueue(q *primitives.Queue[Reading]) Option {
 // since a lock serialises the sensor's transactions. A Dev does not own the
 // bus and never closes it.
 type Dev struct {
-	c    conn.Conn
+	dev  *i2cdev.Dev // NeedsInit at first, and after an error: reset and configure
+	out  *i2cdev.Outlet[Reading]
 	addr uint16
 	bus  string
 	cfg  config
 
-	lock      primitives.Lock
-	latest    primitives.Event[Reading]
-	needInit  bool       // at first, and after an error: reset and configure
 	res       Resolution // the sensor's resolution, once initialised
 	busyUntil time.Time  // a conversion or reset runs until then
 }
@@ -176,12 +172,12 @@ func New(bus i2c.Bus, opts ...Option) (*Dev, error) {
 	}
 	cfg.errs = nil
 	return &Dev{
-		c:        &i2c.Dev{Bus: bus, Addr: Address},
-		addr:     Address,
-		bus:      bus.String(),
-		cfg:      cfg,
-		needInit: true,
-		res:      RH12T14,
+		dev:  i2cdev.New(&i2c.Dev{Bus: bus, Addr: Address}, cfg.offload),
+		out:  i2cdev.NewOutlet(cfg.queue),
+		addr: Address,
+		bus:  bus.String(),
+		cfg:  cfg,
+		res:  RH12T14,
 	}, nil
 }
 
@@ -191,7 +187,7 @@ func (d *Dev) String() string { return fmt.Sprintf("htu21d 0x%02x on %s", d.addr
 // Latest is the event Run sets to each reading or error state: its Value is
 // the latest, and its Wait returns at once once Run has read (the seed's
 // "awaiting the sensor waits for the first values").
-func (d *Dev) Latest() *primitives.Event[Reading] { return &d.latest }
+func (d *Dev) Latest() *primitives.Event[Reading] { return d.out.Latest() }
 
 // Run reads the sensor every period and publishes each Reading to Latest
 // and to the WithQueue queue. The first reading starts at once; later ones
@@ -202,38 +198,28 @@ func (d *Dev) Latest() *primitives.Event[Reading] { return &d.latest }
 // loop.ErrTimeout from an enclosing WaitFor).
 func (d *Dev) Run(t *loop.Task) error {
 	l := t.Loop()
-	failures := 0
+	retry := i2cdev.Retry{First: d.cfg.backoff, Max: d.cfg.maxBackoff}
 	for {
 		start := l.Now()
 		r, err := d.Read(t)
-		if interrupted(err) {
+		if i2cdev.Interrupted(err) {
 			return err
 		}
 		next := start.Add(d.cfg.period)
 		if err != nil {
-			failures++
-			wait := backoff(d.cfg.backoff, d.cfg.maxBackoff, failures)
+			failures, wait := retry.Fail()
 			r = Reading{Time: l.Now(), Err: err, Failures: failures, RetryIn: wait}
 			next = r.Time.Add(wait)
 			if failures == 1 {
 				l.Logger().Warn("htu21d: reading failed; retrying with back-off", "device", d.String(), "err", err, "retry_in", wait)
 			}
-		} else if failures > 0 {
+		} else if failures := retry.Succeed(); failures > 0 {
 			l.Logger().Info("htu21d: reading again", "device", d.String(), "after_failures", failures)
-			failures = 0
 		}
-		d.publish(r)
+		d.out.Publish(r)
 		if err := t.Sleep(next.Sub(l.Now())); err != nil {
 			return err
 		}
-	}
-}
-
-func (d *Dev) publish(r Reading) {
-	d.latest.Set(r)
-	if d.cfg.queue != nil {
-		// ErrClosed: the consumer has gone; the event still carries it.
-		_, _, _ = d.cfg.queue.PutDropOldest(r)
 	}
 }
 
@@ -248,7 +234,7 @@ func (d *Dev) publish(r Reading) {
 func (d *Dev) Read(t *loop.Task) (Reading, error) {
 	var r Reading
 	err := d.locked(t, func(t *loop.Task) error {
-		if d.needInit {
+		if d.dev.NeedsInit() {
 			if err := d.init(t); err != nil {
 				return err
 			}
@@ -310,24 +296,21 @@ func (d *Dev) UserRegister(t *loop.Task) (byte, error) {
 	return reg, err
 }
 
-// locked runs fn holding the device's lock; a device failure in it makes
-// the next operation initialise the sensor again.
+// locked runs fn holding the device's lock, once the sensor is idle; a
+// device failure in it makes the next operation initialise the sensor
+// again.
 func (d *Dev) locked(t *loop.Task, fn loop.TaskFunc) error {
-	err := d.lock.With(t, func(t *loop.Task) error {
+	return d.dev.Locked(t, func(t *loop.Task) error {
 		if err := d.waitIdle(t); err != nil {
 			return err
 		}
 		return fn(t)
 	})
-	if err != nil && !interrupted(err) {
-		d.needInit = true
-	}
-	return err
 }
 
 // init soft-resets the sensor and sets the chosen resolution.
 func (d *Dev) init(t *loop.Task) error {
-	if _, err := d.tx(t, []byte{SoftReset}, 0); err != nil {
+	if _, err := d.dev.Tx(t, []byte{SoftReset}, 0); err != nil {
 		return d.fail("soft reset", err)
 	}
 	d.busyUntil = t.Loop().Now().Add(SoftResetTime)
@@ -341,12 +324,12 @@ func (d *Dev) init(t *loop.Task) error {
 	if err := d.applyResolution(t, reg); err != nil {
 		return err
 	}
-	d.needInit = false
+	d.dev.Initialised()
 	return nil
 }
 
 func (d *Dev) readUserRegister(t *loop.Task) (byte, error) {
-	b, err := d.tx(t, []byte{ReadUserRegister}, 1)
+	b, err := d.dev.Tx(t, []byte{ReadUserRegister}, 1)
 	if err != nil {
 		return 0, d.fail("read user register", err)
 	}
@@ -357,7 +340,7 @@ func (d *Dev) readUserRegister(t *loop.Task) (byte, error) {
 // and records the resolution in effect.
 func (d *Dev) applyResolution(t *loop.Task, reg byte) error {
 	if d.cfg.setRes && ResolutionOf(reg) != d.cfg.resolution {
-		if _, err := d.tx(t, []byte{WriteUserRegister, WithResolution(reg, d.cfg.resolution)}, 0); err != nil {
+		if _, err := d.dev.Tx(t, []byte{WriteUserRegister, WithResolution(reg, d.cfg.resolution)}, 0); err != nil {
 			return d.fail("write user register", err)
 		}
 		reg = WithResolution(reg, d.cfg.resolution)
@@ -369,7 +352,7 @@ func (d *Dev) applyResolution(t *loop.Task, reg byte) error {
 // measure triggers a no-hold measurement, awaits its measuring time and
 // reads the result.
 func (d *Dev) measure(t *loop.Task, cmd byte, what string) (uint16, error) {
-	if _, err := d.tx(t, []byte{cmd}, 0); err != nil {
+	if _, err := d.dev.Tx(t, []byte{cmd}, 0); err != nil {
 		return 0, d.fail("trigger "+what, err)
 	}
 	rhTime, tTime := d.res.MeasuringTime()
@@ -384,7 +367,7 @@ func (d *Dev) measure(t *loop.Task, cmd byte, what string) (uint16, error) {
 	if err := d.waitIdle(t); err != nil {
 		return 0, err
 	}
-	b, err := d.tx(t, nil, 3)
+	b, err := d.dev.Tx(t, nil, 3)
 	if err != nil {
 		return 0, d.fail("read "+what, err)
 	}
@@ -403,51 +386,10 @@ func (d *Dev) waitIdle(t *loop.Task) error {
 	return nil
 }
 
-// tx writes w and then reads n bytes in one bus transaction, inline or
-// through loop.Offload. The read buffer is fresh each time: an offloaded
-// transfer abandoned by a cancelled task may still be writing into it.
-func (d *Dev) tx(t *loop.Task, w []byte, n int) ([]byte, error) {
-	name := t.Name()
-	if !d.cfg.offload {
-		return transfer(d.c, name, w, n)
-	}
-	return loop.Offload(t, func(context.Context) ([]byte, error) { return transfer(d.c, name, w, n) })
-}
-
-// transfer does one bus transaction. A bus implementation that panics (a
-// test playback does on a mismatch) becomes a *loop.PanicError, as in an
-// Offload, so that the driver publishes an error state instead of dying.
-func transfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			r, err = nil, &loop.PanicError{Task: task, Value: p, Stack: debug.Stack()}
-		}
-	}()
-	if n > 0 {
-		r = make([]byte, n)
-	}
-	return r, c.Tx(w, r)
-}
-
 // fail wraps a device failure; the task's interruptions pass unchanged.
 func (d *Dev) fail(op string, err error) error {
-	if interrupted(err) {
+	if i2cdev.Interrupted(err) {
 		return err
 	}
 	return &DeviceError{Addr: d.addr, Bus: d.bus, Op: op, Err: err}
-}
-
-func interrupted(err error) bool {
-	return errors.Is(err, loop.ErrCancelled) || errors.Is(err, loop.ErrTimeout)
-}
-
-// backoff returns the wait after the n-th consecutive failure (n ≥ 1):
-// first·2^(n−1), capped at max. No jitter: one sensor on its own bus has no
-// herd to spread out, and the schedule stays testable.
-func backoff(first, max time.Duration, n int) time.Duration {
-	d := first
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -14,10 +12,10 @@ import (
 	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
-	"periph.io/x/conn/v3/physic"
 
 	"github.com/edgeagent/edgeagent/drivers/htu21d"
 	"github.com/edgeagent/edgeagent/drivers/htu21d/htu21dtest"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -25,54 +23,6 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const ms = time.Millisecond
-
-// world is a loop on a virtual clock.
-type world struct {
-	l  *loop.Loop
-	vc *loop.VirtualClock
-}
-
-func newWorld(opts ...loop.Option) *world {
-	vc := loop.NewVirtualClock(time.Time{})
-	opts = append([]loop.Option{loop.WithClock(vc), loop.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
-	return &world{vc: vc, l: loop.New(opts...)}
-}
-
-func (w *world) run(t *testing.T, main loop.TaskFunc) {
-	t.Helper()
-	if err := w.l.Run(context.Background(), main); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-}
-
-// since is the virtual time elapsed at at.
-func (w *world) since(at time.Time) time.Duration { return at.Sub(w.vc.Now().Add(-w.vc.Elapsed())) }
-
-// timedBus logs the virtual time of every transaction on the bus it wraps,
-// for playbacks, which know nothing of time.
-type timedBus struct {
-	i2c.Bus
-	now func() time.Time
-	mu  sync.Mutex
-	at  []time.Time
-}
-
-func (b *timedBus) Tx(addr uint16, w, r []byte) error {
-	b.mu.Lock()
-	b.at = append(b.at, b.now())
-	b.mu.Unlock()
-	return b.Bus.Tx(addr, w, r)
-}
-
-func (b *timedBus) times(w *world) []time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var d []time.Duration
-	for _, at := range b.at {
-		d = append(d, w.since(at))
-	}
-	return d
-}
 
 func op(w []byte, r ...byte) i2ctest.IO {
 	io := i2ctest.IO{Addr: htu21d.Address, W: w}
@@ -93,6 +43,22 @@ func mustNew(t *testing.T, bus i2c.Bus, opts ...htu21d.Option) *htu21d.Dev {
 	return d
 }
 
+// playback runs body on a driver made with opts over a playback of ops on
+// a virtual clock, fails the test unless every op was played, and returns
+// the virtual times of the transactions.
+func playback(t *testing.T, ops []i2ctest.IO, opts []htu21d.Option, body func(*htu21d.Dev, *loop.Task) error) (*drivertest.World, []time.Duration) {
+	t.Helper()
+	w := drivertest.NewWorld()
+	pb := &i2ctest.Playback{DontPanic: true, Ops: ops}
+	bus := &drivertest.TimedBus{Bus: pb, Now: w.VC.Now}
+	d := mustNew(t, bus, opts...)
+	w.Run(t, func(tk *loop.Task) error { return body(d, tk) })
+	if err := pb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w, bus.Times(w.Since)
+}
+
 func equalDurations(a, b []time.Duration) bool {
 	return fmt.Sprint(a) == fmt.Sprint(b)
 }
@@ -102,31 +68,24 @@ func equalDurations(a, b []time.Duration) bool {
 // measuring time awaited in virtual time (50 ms for 14-bit temperature,
 // 16 ms for 12-bit humidity), the three bytes read and converted.
 func TestReadDatasheetExamples(t *testing.T) {
-	w := newWorld()
-	pb := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+	var r htu21d.Reading
+	w, times := playback(t, []i2ctest.IO{
 		op(cmd(htu21d.SoftReset)),
 		op(cmd(htu21d.ReadUserRegister), 0x02),
 		op(cmd(htu21d.TriggerTemperatureNoHold)),
 		op(nil, 0x68, 0x3A, 0x7C),
 		op(cmd(htu21d.TriggerHumidityNoHold)),
 		op(nil, 0x4E, 0x85, 0x6B),
-	}}
-	bus := &timedBus{Bus: pb, now: w.vc.Now}
-	d := mustNew(t, bus)
-	var r htu21d.Reading
-	w.run(t, func(tk *loop.Task) error {
+	}, nil, func(d *htu21d.Dev, tk *loop.Task) error {
 		var err error
 		r, err = d.Read(tk)
 		return err
 	})
-	if err := pb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if want := []time.Duration{0, 15 * ms, 15 * ms, 65 * ms, 65 * ms, 81 * ms}; !equalDurations(bus.times(w), want) {
-		t.Errorf("transactions at %v, want %v", bus.times(w), want)
+	if want := []time.Duration{0, 15 * ms, 15 * ms, 65 * ms, 65 * ms, 81 * ms}; !equalDurations(times, want) {
+		t.Errorf("transactions at %v, want %v", times, want)
 	}
 	if !near(r.Celsius, 24.69, 0.005) || !near(r.Humidity, 32.34, 0.005) || r.RawTemperature != 0x683A ||
-		r.RawHumidity != 0x4E85 || w.since(r.Time) != 81*ms || r.Err != nil || r.Failures != 0 {
+		r.RawHumidity != 0x4E85 || w.Since(r.Time) != 81*ms || r.Err != nil || r.Failures != 0 {
 		t.Errorf("reading %+v; want 24.69 °C, 32.34 %%RH at 81ms", r)
 	}
 }
@@ -134,8 +93,8 @@ func TestReadDatasheetExamples(t *testing.T) {
 // A corrupted CRC is an error naming the device, the step and the bytes;
 // the next reading starts with a soft reset.
 func TestReadCorruptCRC(t *testing.T) {
-	w := newWorld()
-	pb := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+	var err1, err2 error
+	playback(t, []i2ctest.IO{
 		op(cmd(htu21d.SoftReset)),
 		op(cmd(htu21d.ReadUserRegister), 0x02),
 		op(cmd(htu21d.TriggerTemperatureNoHold)),
@@ -147,17 +106,11 @@ func TestReadCorruptCRC(t *testing.T) {
 		op(nil, 0x68, 0x3A, 0x7C),
 		op(cmd(htu21d.TriggerHumidityNoHold)),
 		op(nil, 0x4E, 0x85, 0x6B),
-	}}
-	d := mustNew(t, pb)
-	var err1, err2 error
-	w.run(t, func(tk *loop.Task) error {
+	}, nil, func(d *htu21d.Dev, tk *loop.Task) error {
 		_, err1 = d.Read(tk)
 		_, err2 = d.Read(tk)
 		return nil
 	})
-	if err := pb.Close(); err != nil {
-		t.Fatal(err)
-	}
 	const want = "htu21d 0x40 on playback: temperature: htu21d: CRC mismatch: reading 68 3a carries CRC 0x7d, computed 0x7c"
 	var de *htu21d.DeviceError
 	if !errors.Is(err1, htu21d.ErrCRC) || !errors.As(err1, &de) || de.Addr != 0x40 || de.Bus != "playback" || err1.Error() != want {
@@ -172,30 +125,20 @@ func TestReadCorruptCRC(t *testing.T) {
 // reads the user register and writes the chosen resolution back with the
 // other bits as read — here reserved bits the chip happens to set.
 func TestSoftResetTransactions(t *testing.T) {
-	w := newWorld()
-	pb := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+	_, times := playback(t, []i2ctest.IO{
 		op(cmd(htu21d.SoftReset)),
 		op(cmd(htu21d.ReadUserRegister), 0x3A),
 		op(cmd(htu21d.WriteUserRegister, 0x3B)),
-	}}
-	bus := &timedBus{Bus: pb, now: w.vc.Now}
-	d := mustNew(t, bus, htu21d.WithMeasurementResolution(htu21d.RH8T12))
-	w.run(t, func(tk *loop.Task) error {
-		return d.SoftReset(tk)
-	})
-	if err := pb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if want := []time.Duration{0, 15 * ms, 15 * ms}; !equalDurations(bus.times(w), want) {
-		t.Errorf("transactions at %v, want %v", bus.times(w), want)
+	}, []htu21d.Option{htu21d.WithMeasurementResolution(htu21d.RH8T12)}, (*htu21d.Dev).SoftReset)
+	if want := []time.Duration{0, 15 * ms, 15 * ms}; !equalDurations(times, want) {
+		t.Errorf("transactions at %v, want %v", times, want)
 	}
 }
 
 // The datasheet's resolution example: read 0x02, write 0x03 (RH 8 bit,
 // T 12 bit); the measuring times follow: 13 ms and 3 ms.
 func TestSetResolutionTransactions(t *testing.T) {
-	w := newWorld()
-	pb := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+	_, times := playback(t, []i2ctest.IO{
 		op(cmd(htu21d.ReadUserRegister), 0x02),
 		op(cmd(htu21d.WriteUserRegister, 0x03)),
 		op(cmd(htu21d.SoftReset)),
@@ -207,10 +150,7 @@ func TestSetResolutionTransactions(t *testing.T) {
 		op(nil, 0x4E, 0x02, htu21d.CRC8([]byte{0x4E, 0x02})),
 		// Already at the resolution: read, no write.
 		op(cmd(htu21d.ReadUserRegister), 0x03),
-	}}
-	bus := &timedBus{Bus: pb, now: w.vc.Now}
-	d := mustNew(t, bus)
-	w.run(t, func(tk *loop.Task) error {
+	}, nil, func(d *htu21d.Dev, tk *loop.Task) error {
 		if err := d.SetResolution(tk, htu21d.RH8T12); err != nil {
 			return err
 		}
@@ -219,12 +159,9 @@ func TestSetResolutionTransactions(t *testing.T) {
 		}
 		return d.SetResolution(tk, htu21d.RH8T12)
 	})
-	if err := pb.Close(); err != nil {
-		t.Fatal(err)
-	}
 	want := []time.Duration{0, 0, 0, 15 * ms, 15 * ms, 15 * ms, 28 * ms, 28 * ms, 31 * ms, 31 * ms}
-	if !equalDurations(bus.times(w), want) {
-		t.Errorf("transactions at %v, want %v", bus.times(w), want)
+	if !equalDurations(times, want) {
+		t.Errorf("transactions at %v, want %v", times, want)
 	}
 }
 
@@ -233,12 +170,12 @@ func TestSetResolutionTransactions(t *testing.T) {
 // any earlier), and the values come back quantised.
 func TestReadEveryResolution(t *testing.T) {
 	for _, res := range []htu21d.Resolution{htu21d.RH12T14, htu21d.RH8T12, htu21d.RH10T13, htu21d.RH11T11} {
-		w := newWorld()
-		sim := htu21dtest.New(w.vc.Now)
+		w := drivertest.NewWorld()
+		sim := htu21dtest.New(w.VC.Now)
 		sim.Set(21.5, 40)
 		d := mustNew(t, sim, htu21d.WithMeasurementResolution(res))
 		var r htu21d.Reading
-		w.run(t, func(tk *loop.Task) error {
+		w.Run(t, func(tk *loop.Task) error {
 			var err error
 			r, err = d.Read(tk)
 			return err
@@ -265,13 +202,13 @@ func TestReadEveryResolution(t *testing.T) {
 // 66 ms after each later one, at exact virtual times, to the event and
 // the queue.
 func TestRunPeriodic(t *testing.T) {
-	w := newWorld()
-	sim := htu21dtest.New(w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
 	q := primitives.NewQueue[htu21d.Reading](8)
 	d := mustNew(t, sim, htu21d.WithPeriod(10*time.Second), htu21d.WithQueue(q))
 	var got []string
 	var latest htu21d.Reading
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("htu21d", d.Run)
 		for i := range 3 {
@@ -280,7 +217,7 @@ func TestRunPeriodic(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			got = append(got, fmt.Sprintf("%v %.1f°C %.1f%% err=%v", w.since(r.Time), r.Celsius, r.Humidity, r.Err))
+			got = append(got, fmt.Sprintf("%v %.1f°C %.1f%% err=%v", w.Since(r.Time), r.Celsius, r.Humidity, r.Err))
 		}
 		latest = d.Latest().Value()
 		return g.Stop(tk)
@@ -293,13 +230,13 @@ func TestRunPeriodic(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("readings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if w.since(latest.Time) != 20066*ms || !near(latest.Celsius, 22, 0.01) {
+	if w.Since(latest.Time) != 20066*ms || !near(latest.Celsius, 22, 0.01) {
 		t.Errorf("Latest() = %+v", latest)
 	}
 	var triggers []time.Duration
 	for _, o := range sim.Ops() {
 		if o.W != nil && o.W[0] == htu21d.TriggerTemperatureNoHold {
-			triggers = append(triggers, w.since(o.At))
+			triggers = append(triggers, w.Since(o.At))
 		}
 	}
 	if want := []time.Duration{15 * ms, 10 * time.Second, 20 * time.Second}; !equalDurations(triggers, want) {
@@ -311,13 +248,13 @@ func TestRunPeriodic(t *testing.T) {
 // 1, 2, 4, 4 … s (back-off 1 s doubling, capped at 4 s); when it answers
 // again, readings resume at the period from the good reading's start.
 func TestRunBackoffAndRecovery(t *testing.T) {
-	w := newWorld()
-	sim := htu21dtest.New(w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
 	sim.SetPresent(false)
 	q := primitives.NewQueue[htu21d.Reading](0)
 	d := mustNew(t, sim, htu21d.WithPeriod(10*time.Second), htu21d.WithBackoff(time.Second, 4*time.Second), htu21d.WithQueue(q))
 	var got []string
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("htu21d", d.Run)
 		g.Go("plug", func(tk *loop.Task) error {
@@ -332,7 +269,7 @@ func TestRunBackoffAndRecovery(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			s := fmt.Sprintf("%v failures=%d retry=%v", w.since(r.Time), r.Failures, r.RetryIn)
+			s := fmt.Sprintf("%v failures=%d retry=%v", w.Since(r.Time), r.Failures, r.RetryIn)
 			var de *htu21d.DeviceError
 			if errors.As(r.Err, &de) && errors.Is(r.Err, htu21dtest.ErrNACK) {
 				s += " " + de.Op
@@ -361,12 +298,12 @@ func TestRunBackoffAndRecovery(t *testing.T) {
 // A CRC error in the middle of a run is an error state too; the retry
 // starts with a soft reset, and the back-off starts over after recovery.
 func TestRunCRCErrorThenRecovery(t *testing.T) {
-	w := newWorld()
-	sim := htu21dtest.New(w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
 	q := primitives.NewQueue[htu21d.Reading](0)
 	d := mustNew(t, sim, htu21d.WithQueue(q))
 	var got []string
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("htu21d", d.Run)
 		for i := range 5 {
@@ -377,7 +314,7 @@ func TestRunCRCErrorThenRecovery(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			s := fmt.Sprintf("%v failures=%d", w.since(r.Time), r.Failures)
+			s := fmt.Sprintf("%v failures=%d", w.Since(r.Time), r.Failures)
 			if r.Err != nil {
 				s += " " + r.Err.Error()
 			}
@@ -411,12 +348,12 @@ func TestRunCRCErrorThenRecovery(t *testing.T) {
 // conversion to end instead of talking to a chip that would NACK, and
 // needs no new reset.
 func TestReadUnderWaitFor(t *testing.T) {
-	w := newWorld()
-	sim := htu21dtest.New(w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
 	d := mustNew(t, sim)
 	var errs []error
 	var last htu21d.Reading
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		_, err := loop.WaitForValue(tk, time.Second, d.Read)
 		errs = append(errs, err)
 		_, err = loop.WaitForValue(tk, 30*ms, d.Read) // 81 ms: in the temperature conversion
@@ -430,7 +367,7 @@ func TestReadUnderWaitFor(t *testing.T) {
 	}
 	var got []string
 	for _, o := range sim.Ops() {
-		got = append(got, fmt.Sprintf("%v %v", w.since(o.At), o))
+		got = append(got, fmt.Sprintf("%v %v", w.Since(o.At), o))
 	}
 	want := []string{
 		"0s W[fe]", "15ms W[e7] R[02]",
@@ -441,7 +378,7 @@ func TestReadUnderWaitFor(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("transactions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if w.since(last.Time) != 197*ms || len(sim.Violations()) != 0 {
+	if w.Since(last.Time) != 197*ms || len(sim.Violations()) != 0 {
 		t.Errorf("last reading %+v, violations %q", last, sim.Violations())
 	}
 }
@@ -449,12 +386,12 @@ func TestReadUnderWaitFor(t *testing.T) {
 // An on-demand Read while Run measures waits for Run's measurement to end
 // (the device lock): no transaction hits the chip mid-conversion.
 func TestReadWhileRunning(t *testing.T) {
-	w := newWorld()
-	sim := htu21dtest.New(w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
 	d := mustNew(t, sim)
 	var r htu21d.Reading
 	var readErr error
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("htu21d", d.Run)
 		if err := tk.Sleep(10*time.Second + 20*ms); err != nil { // in Run's second reading
@@ -463,12 +400,12 @@ func TestReadWhileRunning(t *testing.T) {
 		r, readErr = d.Read(tk)
 		return g.Stop(tk)
 	})
-	if readErr != nil || w.since(r.Time) != 10*time.Second+132*ms {
+	if readErr != nil || w.Since(r.Time) != 10*time.Second+132*ms {
 		t.Errorf("Read = %+v, %v; want a reading at 10.132s", r, readErr)
 	}
 	for _, o := range sim.Ops() {
 		if o.Err != nil {
-			t.Errorf("failed transaction %v at %v", o, w.since(o.At))
+			t.Errorf("failed transaction %v at %v", o, w.Since(o.At))
 		}
 	}
 }
@@ -481,34 +418,18 @@ func TestReadWhileRunning(t *testing.T) {
 // too; such noise does not repeat, a blocking driver does every time, so
 // the scenario passes if one of three attempts is clean.
 func TestNoHogs(t *testing.T) {
-	for _, offload := range []bool{false, true} {
-		var report []string
-		for attempt := 0; attempt < 3; attempt++ {
-			stats, ops := hogScenario(t, offload)
-			if ops < 3000 {
-				t.Fatalf("offload %v: only %d transactions", offload, ops)
-			}
-			if stats.Hogs == 0 {
-				report = nil
-				break
-			}
-			report = append(report, fmt.Sprintf("%d hogs, longest %v in %s", stats.Hogs, stats.MaxHog, stats.MaxHogTask))
-		}
-		if report != nil {
-			t.Errorf("offload %v: every attempt hogged the loop: %s", offload, strings.Join(report, "; "))
-		}
-	}
+	drivertest.NoHogs(t, 3000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload) })
 }
 
 func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
-	w := newWorld(loop.WithHogThreshold(20 * ms))
-	sim := htu21dtest.New(w.vc.Now)
+	w := drivertest.NewWorld(loop.WithHogThreshold(20 * ms))
+	sim := htu21dtest.New(w.VC.Now)
 	opts := []htu21d.Option{htu21d.WithPeriod(time.Second)}
 	if offload {
 		opts = append(opts, htu21d.WithOffload())
 	}
 	d := mustNew(t, sim, opts...)
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("htu21d", d.Run)
 		for i := range 100 {
@@ -582,12 +503,12 @@ func (b *gateBus) awaitEntered(tk *loop.Task) error {
 // bus: here the task that ends the transfer. Inline, the transfer would
 // hold the loop and the releasing task could never run.
 func TestOffloadFreesTheLoop(t *testing.T) {
-	w := newWorld()
-	sim := htu21dtest.New(w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
 	bus := newGateBus(sim, false)
 	d := mustNew(t, bus, htu21d.WithOffload())
 	var readErr error
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("read", func(tk *loop.Task) error {
 			_, readErr = d.Read(tk)
@@ -610,12 +531,12 @@ func TestOffloadFreesTheLoop(t *testing.T) {
 // Cancelling a Read in an offloaded transfer returns at once; the driver
 // then works on.
 func TestOffloadCancelled(t *testing.T) {
-	w := newWorld()
-	sim := htu21dtest.New(w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
 	bus := newGateBus(sim, true)
 	d := mustNew(t, bus, htu21d.WithOffload())
 	var errs [2]error
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		reader := g.Go("read", func(tk *loop.Task) error {
 			_, errs[0] = d.Read(tk)
@@ -662,42 +583,17 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 func TestSetResolutionRejectsBadValue(t *testing.T) {
-	w := newWorld()
-	sim := htu21dtest.New(w.vc.Now)
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
 	d := mustNew(t, sim)
 	var err error
-	w.run(t, func(tk *loop.Task) error {
+	w.Run(t, func(tk *loop.Task) error {
 		err = d.SetResolution(tk, 0x02)
 		return nil
 	})
 	if err == nil || len(sim.Ops()) != 0 {
 		t.Errorf("SetResolution(0x02) = %v after %d transactions", err, len(sim.Ops()))
 	}
-}
-
-// scriptBus answers from fuzz data: each transaction takes a control byte
-// (bit 0: fail) and fills its read buffer from the bytes that follow.
-type scriptBus struct {
-	mu   sync.Mutex
-	data []byte
-}
-
-func (b *scriptBus) String() string                  { return "script" }
-func (b *scriptBus) SetSpeed(physic.Frequency) error { return nil }
-func (b *scriptBus) Tx(_ uint16, _, r []byte) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.data) == 0 {
-		return errors.New("script: end of data")
-	}
-	ctrl := b.data[0]
-	b.data = b.data[1:]
-	if ctrl&1 != 0 {
-		return errors.New("script: NACK")
-	}
-	n := copy(r, b.data)
-	b.data = b.data[n:]
-	return nil
 }
 
 // Whatever the bus answers, Read returns a reading in range or a
@@ -708,11 +604,11 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte{0, 1})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		w := newWorld()
-		d := mustNew(t, &scriptBus{data: data}, htu21d.WithMeasurementResolution(htu21d.RH11T11))
+		w := drivertest.NewWorld()
+		d := mustNew(t, &drivertest.ScriptBus{Data: data}, htu21d.WithMeasurementResolution(htu21d.RH11T11))
 		var r htu21d.Reading
 		var err error
-		w.run(t, func(tk *loop.Task) error {
+		w.Run(t, func(tk *loop.Task) error {
 			r, err = d.Read(tk)
 			return nil
 		})
@@ -731,14 +627,14 @@ func FuzzRead(f *testing.F) {
 // publish an error state and go on.
 func TestBusPanicIsAnError(t *testing.T) {
 	for _, offload := range []bool{false, true} {
-		w := newWorld()
+		w := drivertest.NewWorld()
 		var opts []htu21d.Option
 		if offload {
 			opts = append(opts, htu21d.WithOffload())
 		}
 		d := mustNew(t, &i2ctest.Playback{}, opts...)
 		var err error
-		w.run(t, func(tk *loop.Task) error {
+		w.Run(t, func(tk *loop.Task) error {
 			_, err = d.Read(tk)
 			return nil
 		})

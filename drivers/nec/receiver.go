@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/internal/inputdrv"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 	"periph.io/x/conn/v3/gpio"
@@ -141,9 +142,9 @@ func WithInput(opts ...gpioin.Option) ReceiverOption {
 type Receiver struct {
 	cfg   rxConfig
 	in    *gpioin.Input
-	out   *primitives.Queue[Received]
+	out   *inputdrv.Outbox[Received]
 	dec   Decoder
-	stats ReceiverStats
+	stats ReceiverStats // Dropped is out's
 
 	l         *loop.Loop
 	pin       string
@@ -180,13 +181,12 @@ func NewReceiver(pin gpio.PinIn, opts ...ReceiverOption) (*Receiver, error) {
 			cfg.blockWait = ExtendedBlockWait
 		}
 	}
-	inOpts := append([]gpioin.Option{gpioin.WithPull(gpio.PullUp)}, cfg.input...)
-	inOpts = append(inOpts, gpioin.WithMode(gpioin.Edges)) // never polled
-	in, err := gpioin.New(pin, inOpts...)
+	// Idle high, so pulled up like an active-low contact; never polled.
+	in, err := inputdrv.NewInput(pin, false, cfg.input, gpioin.WithMode(gpioin.Edges))
 	if err != nil {
 		return nil, fmt.Errorf("nec: %w", err)
 	}
-	r := &Receiver{cfg: cfg, in: in, out: primitives.NewQueue[Received](cfg.queueSize), pin: pin.String()}
+	r := &Receiver{cfg: cfg, in: in, out: inputdrv.NewOutbox(cfg.queueSize, cfg.onReceive), pin: pin.String()}
 	r.dec.Extended = cfg.extended
 	return r, nil
 }
@@ -201,10 +201,14 @@ func (r *Receiver) Run(t *loop.Task) error {
 }
 
 // Received returns the queue the results go to.
-func (r *Receiver) Received() *primitives.Queue[Received] { return r.out }
+func (r *Receiver) Received() *primitives.Queue[Received] { return r.out.Events() }
 
 // Stats returns the receiver's counters.
-func (r *Receiver) Stats() ReceiverStats { return r.stats }
+func (r *Receiver) Stats() ReceiverStats {
+	s := r.stats
+	s.Dropped = r.out.Dropped()
+	return s
+}
 
 // Input returns the receiver's input, for its mode and counters.
 func (r *Receiver) Input() *gpioin.Input { return r.in }
@@ -283,15 +287,11 @@ func (r *Receiver) blockDone() {
 		r.stats.Frames++
 		r.lastValid = r.first
 	}
-	if r.cfg.onReceive != nil {
-		r.cfg.onReceive(res)
-	}
+	r.out.Notify(res)
 	if err != nil && r.cfg.noErrors {
 		return
 	}
-	if _, dropped, qerr := r.out.PutDropOldest(res); dropped || qerr != nil {
-		r.stats.Dropped++
-	}
+	r.out.Queue(res)
 }
 
 // frameInProgress reports a burst with a data frame's leader and fewer edges

@@ -1,12 +1,12 @@
 package nec_test
 
 import (
-	"context"
 	"encoding/binary"
 	"testing"
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/drivers/nec"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
@@ -55,24 +55,9 @@ func FuzzReceiver(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
-		err = l.Run(context.Background(), func(tk *loop.Task) error {
-			g := loop.NewGroup(tk)
-			g.Go("ir", r.Run)
-			if err := tk.Yield(); err != nil {
-				return err
-			}
-			if err := pin.Play(tk, steps...); err != nil {
-				return err
-			}
-			if err := tk.Sleep(time.Second); err != nil {
-				return err
-			}
-			return g.Stop(tk)
+		drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
+			return drivertest.Play(tk, "ir", r.Run, pin, time.Second, steps...)
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		s := r.Stats()
 		if uint64(results) != s.Frames+s.Repeats+s.Errors {
 			t.Fatalf("%d results, stats %+v", results, s)

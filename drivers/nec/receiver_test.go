@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/drivers/nec"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.uber.org/goleak"
@@ -44,33 +45,18 @@ func (r rx) String() string { return fmt.Sprintf("%s [%v→%v]", r.what, r.start
 func receive(t *testing.T, opts []nec.ReceiverOption, script ...gpioin.Step) ([]rx, *nec.Receiver) {
 	t.Helper()
 	pin := gpioin.NewSimPin("IR", gpio.High)
+	w := drivertest.NewWorldAt(epoch)
 	var got []rx
-	var l *loop.Loop
 	opts = append(opts, nec.OnReceive(func(r nec.Received) {
-		got = append(got, rx{r.String(), r.Time.Sub(epoch), l.Now().Sub(epoch)})
+		got = append(got, rx{r.String(), r.Time.Sub(epoch), w.L.Now().Sub(epoch)})
 	}))
 	r, err := nec.NewReceiver(pin, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l = loop.New(loop.WithClock(loop.NewVirtualClock(epoch)))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
-		g := loop.NewGroup(tk)
-		g.Go("ir", r.Run)
-		if err := tk.Yield(); err != nil {
-			return err
-		}
-		if err := pin.Play(tk, script...); err != nil {
-			return err
-		}
-		if err := tk.Sleep(time.Second); err != nil {
-			return err
-		}
-		return g.Stop(tk)
+	w.Run(t, func(tk *loop.Task) error {
+		return drivertest.Play(tk, "ir", r.Run, pin, time.Second, script...)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var queued []string
 	for res, err := r.Received().TryGet(); err == nil; res, err = r.Received().TryGet() {
 		queued = append(queued, res.String())
@@ -216,8 +202,7 @@ func TestReceiveErrorKindsMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(epoch)))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
+	drivertest.NewWorldAt(epoch).Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("ir", r.Run)
 		if err := tk.Yield(); err != nil {
@@ -235,9 +220,6 @@ func TestReceiveErrorKindsMatch(t *testing.T) {
 		}
 		return g.Stop(tk)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestWithoutErrors(t *testing.T) {
@@ -246,25 +228,10 @@ func TestWithoutErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(epoch)))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
-		g := loop.NewGroup(tk)
-		g.Go("ir", r.Run)
-		if err := tk.Yield(); err != nil {
-			return err
-		}
-		script := append(burst(0, []time.Duration{0, ms(2), ms(4), ms(5)}), burst(ms(200), enc(t, nec.Frame{Address: 1, Command: 2}))...)
-		if err := pin.Play(tk, script...); err != nil {
-			return err
-		}
-		if err := tk.Sleep(time.Second); err != nil {
-			return err
-		}
-		return g.Stop(tk)
+	script := append(burst(0, []time.Duration{0, ms(2), ms(4), ms(5)}), burst(ms(200), enc(t, nec.Frame{Address: 1, Command: 2}))...)
+	drivertest.NewWorldAt(epoch).Run(t, func(tk *loop.Task) error {
+		return drivertest.Play(tk, "ir", r.Run, pin, time.Second, script...)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	res, err := r.Received().TryGet()
 	if err != nil || res.Err != nil || res.Frame.Command != 2 || r.Received().Len() != 0 || r.Stats().Errors != 1 {
 		t.Fatalf("queue head %v (%v), %d more, stats %+v; want the frame only, 1 error counted", res, err, r.Received().Len(), r.Stats())
@@ -302,8 +269,7 @@ func TestLateEdgesIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := enc(t, nec.Frame{Address: 7, Command: 8})
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(epoch)))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
+	drivertest.NewWorldAt(epoch).Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("ir", r.Run)
 		if err := tk.Yield(); err != nil {
@@ -326,9 +292,6 @@ func TestLateEdgesIgnored(t *testing.T) {
 		}
 		return g.Stop(tk)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	res, _ := r.Received().TryGet()
 	if s := r.Stats(); s.Late != 1 || s.Errors != 1 || r.Received().Len() != 0 || !errors.Is(res.Err, nec.ErrBadBlock) {
 		t.Fatalf("stats %+v, result %v; want the 67-edge burst as bad block and the late edge ignored", s, res)
@@ -384,8 +347,7 @@ func TestLateBatch(t *testing.T) {
 	script = append(script, burst(0, frame)...)
 	script = append(script, burst(nec.RepeatPeriod, rep)...)
 	script = append(script, burst(2*nec.RepeatPeriod, rep)...)
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(epoch)))
-	err = l.Run(context.Background(), func(tk *loop.Task) error {
+	drivertest.NewWorldAt(epoch).Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("ir", r.Run)
 		if err := tk.Sleep(time.Second); err != nil {
@@ -399,9 +361,6 @@ func TestLateBatch(t *testing.T) {
 		}
 		return g.Stop(tk)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got []string
 	for res, err := r.Received().TryGet(); err == nil; res, err = r.Received().TryGet() {
 		got = append(got, fmt.Sprintf("%v@%v", res, res.Time.Sub(epoch)))

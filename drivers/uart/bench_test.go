@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/drivers/uart"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.bug.st/serial"
@@ -60,23 +60,13 @@ func credit(c chan<- struct{}) {
 	}
 }
 
-func benchPty(b *testing.B) (*os.File, string) {
-	master, slave, err := pty.Open()
-	if err != nil {
-		b.Skipf("no pseudo-terminals: %v", err)
-	}
-	path := slave.Name()
-	slave.Close()
-	return master, path
-}
-
 // BenchmarkLinesThroughPty compares lines per second through a
 // pseudo-terminal: the Stream's ReadLine on the loop (reader goroutine,
 // Post, framing, an await per line) against the baseline, a bufio.Scanner
 // reading the same kind of port, opened the same way, on a goroutine.
 func BenchmarkLinesThroughPty(b *testing.B) {
 	b.Run("baseline-bufio.Scanner", func(b *testing.B) {
-		master, path := benchPty(b)
+		master, path := drivertest.OpenPty(b)
 		defer master.Close()
 		port, err := serial.Open(path, &serial.Mode{BaudRate: 115200})
 		if err != nil {
@@ -103,7 +93,7 @@ func BenchmarkLinesThroughPty(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	})
 	b.Run("Stream.ReadLine", func(b *testing.B) {
-		master, path := benchPty(b)
+		master, path := drivertest.OpenPty(b)
 		defer master.Close()
 		l := loop.New(loop.WithHogThreshold(0))
 		s, err := uart.New(l, path, uart.WithReadTimeout(10*time.Millisecond))

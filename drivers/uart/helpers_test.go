@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.bug.st/serial"
 	"go.uber.org/goleak"
@@ -42,24 +41,6 @@ func withStream(s *Stream, body loop.TaskFunc) loop.TaskFunc {
 		}
 		return err
 	}
-}
-
-// newPty makes a pseudo-terminal and returns its master and the slave's
-// path; the pty package's own slave descriptor is closed, so the stream
-// will be the slave's only holder, as with a real device. The master is
-// closed at the end of the test unless the test closed it.
-func newPty(t *testing.T) (*os.File, string) {
-	t.Helper()
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	path := slave.Name()
-	if err := slave.Close(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { master.Close() })
-	return master, path
 }
 
 // masterSink collects everything written to the port, read from the pty

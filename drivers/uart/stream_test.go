@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -34,7 +35,7 @@ func masterWrite(tk *loop.Task, master *os.File, p []byte) error {
 }
 
 func TestPtyReadLineAcrossSplitWrites(t *testing.T) {
-	master, path := newPty(t)
+	master, path := drivertest.OpenPty(t)
 	l := loop.New()
 	s, err := New(l, path, ptyOpts()...)
 	if err != nil {
@@ -84,7 +85,7 @@ func TestPtyLineEndings(t *testing.T) {
 		{"NUL", WithDelimiter(0), "a\r\n\x00b\x00", []string{"a\r\n", "b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			master, path := newPty(t)
+			master, path := drivertest.OpenPty(t)
 			l := loop.New()
 			s, err := New(l, path, ptyOpts(tc.opt)...)
 			if err != nil {
@@ -115,7 +116,7 @@ func TestPtyLineEndings(t *testing.T) {
 }
 
 func TestPtyWriteDrainAndLargeWrite(t *testing.T) {
-	master, path := newPty(t)
+	master, path := drivertest.OpenPty(t)
 	var sink *masterSink
 	l := loop.New()
 	s, err := New(l, path, ptyOpts(WithTxBuffer(1024))...)
@@ -220,7 +221,7 @@ func TestWriteWhileNotConnected(t *testing.T) {
 // here a symlink repointed to a new pty, as udev does for
 // /dev/ttyUSB-modem.
 func TestPtyHangupMidLineAndReconnect(t *testing.T) {
-	master1, path1 := newPty(t)
+	master1, path1 := drivertest.OpenPty(t)
 	link := filepath.Join(t.TempDir(), "ttyUSB-modem")
 	if err := os.Symlink(path1, link); err != nil {
 		t.Fatal(err)
@@ -290,7 +291,7 @@ func TestPtyHangupMidLineAndReconnect(t *testing.T) {
 			}
 
 			// The device comes back under another pts number.
-			master2, path2 := newPty(t)
+			master2, path2 := drivertest.OpenPty(t)
 			tmp := link + ".new"
 			if err := os.Symlink(path2, tmp); err != nil {
 				return err
@@ -329,7 +330,7 @@ func TestPtyHangupMidLineAndReconnect(t *testing.T) {
 // TestPtyStopClosesPort: cancelling Run closes the port, which the pty
 // master sees as the slave going away (EIO).
 func TestPtyStopClosesPort(t *testing.T) {
-	master, path := newPty(t)
+	master, path := drivertest.OpenPty(t)
 	l := loop.New()
 	s, err := New(l, path, ptyOpts()...)
 	if err != nil {
@@ -350,16 +351,22 @@ func TestPtyStopClosesPort(t *testing.T) {
 	}
 }
 
+// randomBytes returns n bytes drawn from rng.
+func randomBytes(rng *rand.Rand, n int) []byte {
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	return data
+}
+
 // TestPty1MBExact: a megabyte of random bytes, written in random pieces,
 // arrives complete and in order when the buffer can hold it.
 func TestPty1MBExact(t *testing.T) {
 	const total = 1 << 20
-	master, path := newPty(t)
+	master, path := drivertest.OpenPty(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	data := make([]byte, total)
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
+	data := randomBytes(rng, total)
 	data[total-1] = '\n'
 	l := loop.New()
 	s, err := New(l, path, ptyOpts(WithDelimiter('\n'), WithMaxLine(total), WithRxBuffer(total+2))...)
@@ -407,12 +414,9 @@ func TestPty1MBExact(t *testing.T) {
 // counted, and reported to the reader, and the counts add up exactly.
 func TestPty1MBOverflowAccounting(t *testing.T) {
 	const total, rxBuf = 1 << 20, 4096
-	master, path := newPty(t)
+	master, path := drivertest.OpenPty(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	data := make([]byte, total)
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
+	data := randomBytes(rng, total)
 	l := loop.New()
 	s, err := New(l, path, ptyOpts(WithLineEnding(AnyEOL), WithMaxLine(100), WithRxBuffer(rxBuf))...)
 	if err != nil {
@@ -468,12 +472,9 @@ func TestPty1MBOverflowAccounting(t *testing.T) {
 // crashes and the counts add up.
 func TestPty1MBConcurrentReader(t *testing.T) {
 	const total = 1 << 20
-	master, path := newPty(t)
+	master, path := drivertest.OpenPty(t)
 	rng := rand.New(rand.NewPCG(5, 6))
-	data := make([]byte, total)
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
+	data := randomBytes(rng, total)
 	l := loop.New()
 	s, err := New(l, path, ptyOpts(WithLineEnding(AnyEOL), WithMaxLine(64), WithRxBuffer(1024))...)
 	if err != nil {
@@ -521,7 +522,7 @@ func TestPty1MBConcurrentReader(t *testing.T) {
 }
 
 func TestPtyRecords(t *testing.T) {
-	master, path := newPty(t)
+	master, path := drivertest.OpenPty(t)
 	l := loop.New()
 	s, err := New(l, path, ptyOpts()...)
 	if err != nil {

@@ -32,6 +32,7 @@ import (
 	"periph.io/x/conn/v3/physic"
 
 	"github.com/edgeagent/edgeagent/drivers/adxl345"
+	"github.com/edgeagent/edgeagent/drivers/internal/i2csim"
 )
 
 // Error is the type of the simulated bus errors.
@@ -47,24 +48,10 @@ const ErrNACK Error = "adxl345test: address not acknowledged (remote I/O error)"
 // datasheet's typical value; the first sample follows a sample period later.
 const TurnOnTime = 1100 * time.Microsecond
 
-// Op is one logged transaction.
-type Op struct {
-	At   time.Time
-	Addr uint16
-	W, R []byte // what was written, and what was read (nil on failure)
-	Err  error
-}
-
-func (o Op) String() string {
-	s := fmt.Sprintf("W[% x]", o.W)
-	if o.R != nil {
-		s += fmt.Sprintf(" R[% x]", o.R)
-	}
-	if o.Err != nil {
-		s += " NACK"
-	}
-	return s
-}
+// Op is one logged transaction: At, when it happened; Addr; W, what was
+// written, and R, what was read (nil on failure); Err, its error. Its
+// String shows the bytes, e.g. "W[e7] R[02]", and " NACK" after a failure.
+type Op = i2csim.Op
 
 const numRegs = adxl345.RegFIFOStatus + 1
 
@@ -80,10 +67,8 @@ type Sensor struct {
 	measuring  bool
 	firstReady time.Time // when the first sample since Measure is ready
 
-	absent     bool
-	nacks      int
-	log        []Op
-	violations []string
+	absent bool
+	rec    *i2csim.Recorder // the log, violations and FailNext's NACKs
 }
 
 // New returns a chip at addr (adxl345.AddressAltLow or AddressAltHigh) in
@@ -91,7 +76,7 @@ type Sensor struct {
 // sampling runs on; nil makes a sample ready as soon as Measure is set,
 // and always the signal's value at the zero time.
 func New(addr uint16, now func() time.Time) *Sensor {
-	s := &Sensor{now: now, addr: addr, devID: adxl345.DeviceID}
+	s := &Sensor{now: now, addr: addr, devID: adxl345.DeviceID, rec: i2csim.NewRecorder(ErrNACK)}
 	s.signal = func(time.Time) adxl345.Vector { return adxl345.Vector{Z: 1} }
 	s.powerUp()
 	return s
@@ -133,11 +118,7 @@ func (s *Sensor) SetDeviceID(id byte) {
 }
 
 // FailNext makes the chip acknowledge none of the next n transactions.
-func (s *Sensor) FailNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.nacks = n
-}
+func (s *Sensor) FailNext(n int) { s.rec.FailNext(n) }
 
 // SetPresent connects or disconnects the chip: an absent chip acknowledges
 // nothing, and reconnecting it is a power-up.
@@ -171,41 +152,23 @@ func (s *Sensor) Register(reg byte) byte {
 }
 
 // Ops returns a copy of the transaction log.
-func (s *Sensor) Ops() []Op {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Op(nil), s.log...)
-}
+func (s *Sensor) Ops() []Op { return s.rec.Ops() }
 
 // Violations lists the transactions that misused the chip, in order.
-func (s *Sensor) Violations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.violations...)
-}
+func (s *Sensor) Violations() []string { return s.rec.Violations() }
 
 // Tx implements i2c.Bus.
 func (s *Sensor) Tx(addr uint16, w, r []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	op := Op{Addr: addr, W: append([]byte(nil), w...)}
-	if s.now != nil {
-		op.At = s.now()
-	}
-	op.Err = s.tx(op.At, addr, w, r)
-	if op.Err == nil && len(r) > 0 {
-		op.R = append([]byte(nil), r...)
-	}
-	s.log = append(s.log, op)
-	return op.Err
+	return s.rec.Tx(s.now, addr, w, r, s.tx)
 }
 
 func (s *Sensor) tx(now time.Time, addr uint16, w, r []byte) error {
 	switch {
 	case addr != s.addr || s.absent:
 		return ErrNACK
-	case s.nacks > 0:
-		s.nacks--
+	case s.rec.TakeNACK():
 		return ErrNACK
 	case len(w) == 0:
 		return s.violation(fmt.Sprintf("%d-byte read without a register address", len(r)))
@@ -301,7 +264,4 @@ func Encode(f adxl345.Format, g float64) (lo, hi byte) {
 	return byte(u), byte(u >> 8)
 }
 
-func (s *Sensor) violation(what string) error {
-	s.violations = append(s.violations, what)
-	return fmt.Errorf("%w: %s", ErrNACK, what)
-}
+func (s *Sensor) violation(what string) error { return s.rec.Violation(what) }

@@ -29,6 +29,7 @@ import (
 	"periph.io/x/conn/v3/physic"
 
 	"github.com/edgeagent/edgeagent/drivers/htu21d"
+	"github.com/edgeagent/edgeagent/drivers/internal/i2csim"
 )
 
 // Error is the type of the simulated bus errors.
@@ -40,24 +41,10 @@ func (e Error) Error() string { return string(e) }
 // acknowledge, as Linux's i2c-dev reports it ("remote I/O error").
 const ErrNACK Error = "htu21dtest: address not acknowledged (remote I/O error)"
 
-// Op is one logged transaction.
-type Op struct {
-	At   time.Time
-	Addr uint16
-	W, R []byte // what was written, and what was read (nil on failure)
-	Err  error
-}
-
-func (o Op) String() string {
-	s := fmt.Sprintf("W[% x]", o.W)
-	if o.R != nil {
-		s += fmt.Sprintf(" R[% x]", o.R)
-	}
-	if o.Err != nil {
-		s += " NACK"
-	}
-	return s
-}
+// Op is one logged transaction: At, when it happened; Addr; W, what was
+// written, and R, what was read (nil on failure); Err, its error. Its
+// String shows the bytes, e.g. "W[e7] R[02]", and " NACK" after a failure.
+type Op = i2csim.Op
 
 // Bits of the user register the chip keeps to itself.
 const (
@@ -77,18 +64,16 @@ type Sensor struct {
 	pending   byte   // the trigger whose result waits to be read, or 0
 	result    uint16 // its raw value, status bits set
 
-	absent     bool
-	nacks      int
-	corrupt    int
-	log        []Op
-	violations []string
+	absent  bool
+	corrupt int
+	rec     *i2csim.Recorder // the log, violations and FailNext's NACKs
 }
 
 // New returns a sensor in its power-up state, reading 25 °C and 50 %RH.
 // now is the clock the conversion times run on; nil makes every conversion
 // finish at once.
 func New(now func() time.Time) *Sensor {
-	s := &Sensor{now: now, reg: htu21d.DefaultUserRegister}
+	s := &Sensor{now: now, reg: htu21d.DefaultUserRegister, rec: i2csim.NewRecorder(ErrNACK)}
 	s.rawT, s.rawH = rawFor(25, 50)
 	return s
 }
@@ -122,11 +107,7 @@ func rawFor(celsius, rh float64) (uint16, uint16) {
 }
 
 // FailNext makes the chip acknowledge none of the next n transactions.
-func (s *Sensor) FailNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.nacks = n
-}
+func (s *Sensor) FailNext(n int) { s.rec.FailNext(n) }
 
 // CorruptNext flips the lowest bit of the CRC byte of the next n
 // measurement results read.
@@ -165,41 +146,23 @@ func (s *Sensor) SetUserRegister(b byte) {
 }
 
 // Ops returns a copy of the transaction log.
-func (s *Sensor) Ops() []Op {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Op(nil), s.log...)
-}
+func (s *Sensor) Ops() []Op { return s.rec.Ops() }
 
 // Violations lists the transactions that misused the chip, in order.
-func (s *Sensor) Violations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.violations...)
-}
+func (s *Sensor) Violations() []string { return s.rec.Violations() }
 
 // Tx implements i2c.Bus.
 func (s *Sensor) Tx(addr uint16, w, r []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	op := Op{Addr: addr, W: append([]byte(nil), w...)}
-	if s.now != nil {
-		op.At = s.now()
-	}
-	op.Err = s.tx(op.At, addr, w, r)
-	if op.Err == nil && len(r) > 0 {
-		op.R = append([]byte(nil), r...)
-	}
-	s.log = append(s.log, op)
-	return op.Err
+	return s.rec.Tx(s.now, addr, w, r, s.tx)
 }
 
 func (s *Sensor) tx(now time.Time, addr uint16, w, r []byte) error {
 	switch {
 	case addr != htu21d.Address || s.absent:
 		return ErrNACK
-	case s.nacks > 0:
-		s.nacks--
+	case s.rec.TakeNACK():
 		return ErrNACK
 	case s.now != nil && now.Before(s.busyUntil):
 		return ErrNACK // converting or resetting
@@ -262,7 +225,4 @@ func (s *Sensor) readResult(r []byte) error {
 	return nil
 }
 
-func (s *Sensor) violation(what string) error {
-	s.violations = append(s.violations, what)
-	return fmt.Errorf("%w: %s", ErrNACK, what)
-}
+func (s *Sensor) violation(what string) error { return s.rec.Violation(what) }

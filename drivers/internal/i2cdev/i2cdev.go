@@ -1,0 +1,144 @@
+// Package i2cdev is the plumbing the I2C sensor drivers (htu21d, adxl345)
+// share: one device's bus transfers, inline or through loop.Offload, with a
+// panicking bus turned into an error; the lock that serialises a device's
+// operations and the rule that a failed one makes the next initialise the
+// chip again; the back-off schedule of a polling task after failed readings;
+// and where such a task publishes.
+//
+// It must not know any chip: commands, timings and the errors users match
+// (each driver's DeviceError) stay in the drivers.
+package i2cdev
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"time"
+
+	"periph.io/x/conn/v3"
+
+	"github.com/edgeagent/edgeagent/loop"
+	"github.com/edgeagent/edgeagent/primitives"
+)
+
+// A Dev is one chip on a bus as a driver uses it from tasks of one loop:
+// transfers, and operations serialised by a lock that keep track of whether
+// the chip must be initialised first. A new Dev needs initialising.
+type Dev struct {
+	conn    conn.Conn
+	offload bool
+
+	lock  primitives.Lock
+	ready bool // initialised, and no operation has failed since
+}
+
+// New returns a Dev that transfers through c, inline or, with offload,
+// through loop.Offload.
+func New(c conn.Conn, offload bool) *Dev { return &Dev{conn: c, offload: offload} }
+
+// Tx writes w and then reads n bytes in one bus transaction, inline or
+// through loop.Offload. The read buffer is fresh each time: an offloaded
+// transfer abandoned by a cancelled task may still be writing into it.
+func (d *Dev) Tx(t *loop.Task, w []byte, n int) ([]byte, error) {
+	name := t.Name()
+	if !d.offload {
+		return transfer(d.conn, name, w, n)
+	}
+	return loop.Offload(t, func(context.Context) ([]byte, error) { return transfer(d.conn, name, w, n) })
+}
+
+// transfer does one bus transaction. A bus implementation that panics (a
+// test playback does on a mismatch) becomes a *loop.PanicError, as in an
+// Offload, so that the driver publishes an error state instead of dying.
+func transfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, &loop.PanicError{Task: task, Value: p, Stack: debug.Stack()}
+		}
+	}()
+	if n > 0 {
+		r = make([]byte, n)
+	}
+	return r, c.Tx(w, r)
+}
+
+// Locked runs fn holding the device's lock. A failure in it other than the
+// task's interruption makes NeedsInit true: the chip may have reset or
+// wedged, so the next operation starts by initialising it.
+func (d *Dev) Locked(t *loop.Task, fn loop.TaskFunc) error {
+	err := d.lock.With(t, fn)
+	if err != nil && !Interrupted(err) {
+		d.ready = false
+	}
+	return err
+}
+
+// NeedsInit reports whether the chip must be initialised before it is used:
+// at first, and after a failed operation.
+func (d *Dev) NeedsInit() bool { return !d.ready }
+
+// Initialised records that the chip has just been initialised.
+func (d *Dev) Initialised() { d.ready = true }
+
+// Interrupted reports whether err is the task's interruption — cancellation
+// or an enclosing WaitFor's deadline — rather than a device failure. An
+// interruption passes through the drivers unchanged.
+func Interrupted(err error) bool {
+	return errors.Is(err, loop.ErrCancelled) || errors.Is(err, loop.ErrTimeout)
+}
+
+// Backoff returns the wait after the n-th consecutive failure (n ≥ 1):
+// first·2^(n−1), capped at max. No jitter: one chip on its own bus has no
+// herd to spread out, and the schedule stays testable.
+func Backoff(first, max time.Duration, n int) time.Duration {
+	d := first
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+// Retry counts a polling task's consecutive failures and spaces its
+// retries by Backoff(First, Max, failures).
+type Retry struct {
+	First, Max time.Duration
+	failures   int
+}
+
+// Fail records a failure and returns how many there have been in a row,
+// this one included, and how long to wait before trying again.
+func (r *Retry) Fail() (failures int, wait time.Duration) {
+	r.failures++
+	return r.failures, Backoff(r.First, r.Max, r.failures)
+}
+
+// Succeed records a success and returns how many failures it ended (0 when
+// the previous attempt succeeded too).
+func (r *Retry) Succeed() (failures int) {
+	failures, r.failures = r.failures, 0
+	return failures
+}
+
+// An Outlet is where a polling task publishes: an event holding the latest
+// value, and optionally a queue that gets every value.
+type Outlet[T any] struct {
+	latest primitives.Event[T]
+	queue  *primitives.Queue[T]
+}
+
+// NewOutlet returns an outlet that also puts every value to q, if q is not
+// nil.
+func NewOutlet[T any](q *primitives.Queue[T]) *Outlet[T] { return &Outlet[T]{queue: q} }
+
+// Latest is the event Publish sets.
+func (o *Outlet[T]) Latest() *primitives.Event[T] { return &o.latest }
+
+// Publish sets the event to v and puts v to the queue with PutDropOldest, so
+// a slow consumer loses the oldest values rather than delaying the task.
+func (o *Outlet[T]) Publish(v T) {
+	o.latest.Set(v)
+	if o.queue != nil {
+		// ErrClosed: the consumer has gone; the event still carries it.
+		_, _, _ = o.queue.PutDropOldest(v)
+	}
+}

@@ -1,0 +1,174 @@
+package i2cdev_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2ctest"
+
+	"github.com/edgeagent/edgeagent/drivers/internal/i2cdev"
+	"github.com/edgeagent/edgeagent/loop"
+	"github.com/edgeagent/edgeagent/primitives"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func run(t *testing.T, main loop.TaskFunc) {
+	t.Helper()
+	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	if err := l.Run(context.Background(), main); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// 1 s doubling, capped at 4 s: 1, 2, 4, 4 …; a cap below the doubling
+// caps the first step too.
+func TestBackoff(t *testing.T) {
+	var got []time.Duration
+	for n := 1; n <= 6; n++ {
+		got = append(got, i2cdev.Backoff(time.Second, 4*time.Second, n))
+	}
+	if want := "[1s 2s 4s 4s 4s 4s]"; fmt.Sprint(got) != want {
+		t.Errorf("Backoff(1s, 4s, 1…6) = %v, want %s", got, want)
+	}
+	if got := i2cdev.Backoff(time.Second, time.Minute, 1000); got != time.Minute {
+		t.Errorf("Backoff after 1000 failures = %v, want the cap", got)
+	}
+	if got := i2cdev.Backoff(3*time.Second, 5*time.Second, 2); got != 5*time.Second {
+		t.Errorf("Backoff(3s, 5s, 2) = %v, want 5s", got)
+	}
+}
+
+// Retry counts failures in a row; a success reports how many it ended and
+// starts the schedule over.
+func TestRetry(t *testing.T) {
+	r := i2cdev.Retry{First: time.Second, Max: 4 * time.Second}
+	var got []string
+	for range 3 {
+		n, wait := r.Fail()
+		got = append(got, fmt.Sprintf("%d:%v", n, wait))
+	}
+	got = append(got, fmt.Sprintf("ok after %d", r.Succeed()), fmt.Sprintf("ok after %d", r.Succeed()))
+	n, wait := r.Fail()
+	got = append(got, fmt.Sprintf("%d:%v", n, wait))
+	if want := "[1:1s 2:2s 3:4s ok after 3 ok after 0 1:1s]"; fmt.Sprint(got) != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+}
+
+// A bus that panics gives a *loop.PanicError naming the task, inline as
+// offloaded; a transfer returns a buffer of the size asked for, or nil.
+func TestTx(t *testing.T) {
+	for _, offload := range []bool{false, true} {
+		pb := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+			{Addr: 0x40, W: []byte{0xE7}, R: []byte{0x02}},
+			{Addr: 0x40, W: []byte{0xFE}},
+		}}
+		d := i2cdev.New(&i2c.Dev{Bus: pb, Addr: 0x40}, offload)
+		panicking := i2cdev.New(&i2c.Dev{Bus: &i2ctest.Playback{}, Addr: 0x40}, offload)
+		var r1, r2 []byte
+		var err1, err2, err3 error
+		run(t, func(tk *loop.Task) error {
+			r1, err1 = d.Tx(tk, []byte{0xE7}, 1)
+			r2, err2 = d.Tx(tk, []byte{0xFE}, 0)
+			_, err3 = panicking.Tx(tk, []byte{0xFE}, 0)
+			return nil
+		})
+		if err := pb.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err1 != nil || len(r1) != 1 || r1[0] != 0x02 || err2 != nil || r2 != nil {
+			t.Errorf("offload %v: Tx = %x, %v; %x, %v", offload, r1, err1, r2, err2)
+		}
+		var pe *loop.PanicError
+		if !errors.As(err3, &pe) || pe.Task != "main" || len(pe.Stack) == 0 {
+			t.Errorf("offload %v: Tx on a panicking bus: %v", offload, err3)
+		}
+	}
+}
+
+// A new Dev needs initialising; once initialised, an operation that fails
+// makes it need it again, one interrupted (cancelled or timed out) does
+// not, and one that succeeds leaves it initialised.
+func TestLockedReinitRule(t *testing.T) {
+	d := i2cdev.New(nil, false)
+	var got []bool
+	fail := errors.New("NACK")
+	run(t, func(tk *loop.Task) error {
+		got = append(got, d.NeedsInit())
+		d.Initialised()
+		got = append(got, d.NeedsInit())
+		if err := d.Locked(tk, func(*loop.Task) error { return nil }); err != nil {
+			return err
+		}
+		got = append(got, d.NeedsInit())
+		err := loop.WaitFor(tk, time.Millisecond, func(tk *loop.Task) error {
+			return d.Locked(tk, func(tk *loop.Task) error { return tk.Sleep(time.Second) })
+		})
+		if !errors.Is(err, loop.ErrTimeout) {
+			return fmt.Errorf("interrupted operation: %v", err)
+		}
+		got = append(got, d.NeedsInit())
+		if err := d.Locked(tk, func(*loop.Task) error { return fail }); !errors.Is(err, fail) {
+			return fmt.Errorf("failed operation: %v", err)
+		}
+		got = append(got, d.NeedsInit())
+		return nil
+	})
+	if want := "[true false false false true]"; fmt.Sprint(got) != want {
+		t.Errorf("NeedsInit: new, initialised, after success, interruption, failure = %v, want %s", got, want)
+	}
+}
+
+// Operations under Locked do not interleave: a second waits for the first
+// to end, even across its awaits.
+func TestLockedSerialises(t *testing.T) {
+	d := i2cdev.New(nil, false)
+	var log []string
+	run(t, func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		for _, name := range []string{"a", "b"} {
+			g.Go(name, func(tk *loop.Task) error {
+				return d.Locked(tk, func(tk *loop.Task) error {
+					log = append(log, name+" in")
+					if err := tk.Sleep(time.Second); err != nil {
+						return err
+					}
+					log = append(log, name+" out")
+					return nil
+				})
+			})
+		}
+		return g.Wait(tk)
+	})
+	if want := "[a in a out b in b out]"; fmt.Sprint(log) != want {
+		t.Errorf("log %v, want %s", log, want)
+	}
+}
+
+// Publish sets the event and puts to the queue, dropping the oldest when
+// it is full; a closed queue or none leaves the event working.
+func TestOutlet(t *testing.T) {
+	q := primitives.NewQueue[int](2)
+	o := i2cdev.NewOutlet(q)
+	for v := range 3 {
+		o.Publish(v + 1)
+	}
+	a, errA := q.TryGet()
+	b, errB := q.TryGet()
+	if o.Latest().Value() != 3 || errA != nil || errB != nil || a != 2 || b != 3 {
+		t.Errorf("latest %d, queue %d %v, %d %v; want 3, then 2 and 3", o.Latest().Value(), a, errA, b, errB)
+	}
+	q.Close()
+	o.Publish(4)
+	none := i2cdev.NewOutlet[int](nil)
+	none.Publish(5)
+	if o.Latest().Value() != 4 || none.Latest().Value() != 5 || !none.Latest().IsSet() {
+		t.Errorf("latest %d and %d after a closed queue and none; want 4 and 5", o.Latest().Value(), none.Latest().Value())
+	}
+}
