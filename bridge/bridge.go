@@ -143,9 +143,6 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 	if s.stateDir == "" {
 		bad(errors.New("WithStateDir: no state directory given (required: QoS ≥ 1 publications are kept there)"))
 	}
-	if s.keepAlive > 0 && s.keepAlive < time.Second {
-		bad(fmt.Errorf("WithKeepAlive: %v is shorter than 1s", s.keepAlive))
-	}
 	pw, err := s.readPassword()
 	if err != nil {
 		bad(err)

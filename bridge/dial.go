@@ -25,7 +25,7 @@ func buildTLS(c *TLS) (*tls.Config, error) {
 		}
 		cfg.RootCAs = pool
 	}
-	if c.CertFile != "" {
+	if c.CertFile != "" && c.KeyFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("WithTLS: client certificate %s / key %s: %w", c.CertFile, c.KeyFile, err)

@@ -30,6 +30,7 @@ type testBroker struct {
 	srv  *mochi.Server
 	addr string // host:port
 	hook *authHook
+	once sync.Once
 }
 
 type brokerOpts struct {
@@ -142,7 +143,7 @@ func startBroker(t testing.TB, o brokerOpts) *testBroker {
 
 func (tb *testBroker) url() string { return "tcp://" + tb.addr }
 
-func (tb *testBroker) stop() { _ = tb.srv.Close() }
+func (tb *testBroker) stop() { tb.once.Do(func() { _ = tb.srv.Close() }) }
 
 // kick drops a client's connection as a network failure would: no
 // DISCONNECT, so the broker publishes its will.
@@ -153,6 +154,16 @@ func (tb *testBroker) kick(t testing.TB, clientID string) {
 		t.Fatalf("kick: no client %q", clientID)
 	}
 	cl.Stop(errors.New("kicked by test"))
+}
+
+// retained returns the retained payload of topic on the broker.
+func (tb *testBroker) retained(topic string) ([]byte, bool) {
+	for _, m := range tb.srv.Topics.Messages(topic) {
+		if m.TopicName == topic {
+			return m.Payload, true
+		}
+	}
+	return nil, false
 }
 
 // testClient is a raw paho client for the other side of the scenarios.

@@ -393,7 +393,7 @@ func parseBroker(raw string) (broker, error) {
 		return broker{}, fmt.Errorf("broker %q: unsupported scheme %q (expected tcp, mqtt, ssl, tls or mqtts)", raw, u.Scheme)
 	}
 	if u.User != nil {
-		return broker{}, fmt.Errorf("broker %q: credentials in the URL would be logged; use WithUsername and WithPasswordFile", redactURL(u))
+		return broker{}, fmt.Errorf("broker %q: credentials in the URL would be logged; use WithUsername and WithPasswordFile", u.Redacted())
 	}
 	if u.Hostname() == "" {
 		return broker{}, fmt.Errorf("broker %q: no host", raw)
@@ -405,12 +405,6 @@ func parseBroker(raw string) (broker, error) {
 		port = p
 	}
 	return broker{url: raw, host: net.JoinHostPort(u.Hostname(), port), tls: useTLS}, nil
-}
-
-func redactURL(u *url.URL) string {
-	c := *u
-	c.User = url.User("…")
-	return c.String()
 }
 
 // secret holds a password; it never prints.
