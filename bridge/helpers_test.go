@@ -38,6 +38,7 @@ type brokerOpts struct {
 	tls  *tls.Config // nil for plain TCP
 	user string      // when set, only user with password may connect
 	pass string
+	deny string // a client id refused until testBroker.allow
 }
 
 // authHook lets everyone in, or only one user when user is set. (mochi's
@@ -50,6 +51,14 @@ type authHook struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every PUBACK
+	deny    string
+}
+
+// allow lets in the client refused by brokerOpts.deny.
+func (tb *testBroker) allow() {
+	tb.hook.mu.Lock()
+	tb.hook.deny = ""
+	tb.hook.mu.Unlock()
 }
 
 func (h *authHook) ID() string { return "test-auth" }
@@ -100,7 +109,13 @@ func (tb *testBroker) waitAcked(tk *loop.Task, id, topic, payload string) error 
 	return err
 }
 
-func (h *authHook) OnConnectAuthenticate(_ *mochi.Client, pk packets.Packet) bool {
+func (h *authHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
+	h.mu.Lock()
+	denied := h.deny != "" && cl.ID == h.deny
+	h.mu.Unlock()
+	if denied {
+		return false
+	}
 	return h.user == "" || string(pk.Connect.Username) == h.user && string(pk.Connect.Password) == h.pass
 }
 
@@ -115,7 +130,7 @@ func startBroker(t testing.TB, o brokerOpts) *testBroker {
 		InlineClient: true,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	hook := &authHook{user: o.user, pass: o.pass, changed: make(chan struct{})}
+	hook := &authHook{user: o.user, pass: o.pass, deny: o.deny, changed: make(chan struct{})}
 	err := srv.AddHook(hook, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -337,7 +337,9 @@ func (b *Bridge) acker(c *conn, window <-chan flight, done chan<- struct{}) {
 		}
 		b.ctr.delivered.Add(1)
 		if len(window) == 0 {
+			// Caught up: publish the counters and tell the loop's watchers.
 			b.refreshOutboxStats()
+			_ = b.l.Post(b.notify)
 		}
 	}
 }
