@@ -386,6 +386,7 @@ func (b *Bridge) connectRange(t *loop.Task, from, to int) (*conn, error) {
 			return nil, err
 		}
 		b.ctr.connectFailures.Add(1)
+		b.notify()
 		b.log.Info("bridge: connection attempt failed", "broker", b.brokers[i].url, "err", err)
 		errs = append(errs, fmt.Errorf("%s: %w", b.brokers[i].url, err))
 	}

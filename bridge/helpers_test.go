@@ -321,9 +321,9 @@ func fastOpts(t testing.TB, node string, brokers ...string) []Option {
 // scenario runs body as a task next to the bridge's Run, on a loop of its
 // own; the bridge is set up by setup (before the loop runs) and shut down
 // when body returns.
-func scenario(t *testing.T, opts []Option, setup func(b *Bridge) error, body func(tk *loop.Task, b *Bridge) error) *Bridge {
+func scenario(t *testing.T, opts []Option, setup func(b *Bridge) error, body func(tk *loop.Task, b *Bridge) error) (*Bridge, *logBuf) {
 	t.Helper()
-	log, _ := testLogger(t)
+	log, lb := testLogger(t)
 	l := loop.New(loop.WithLogger(log))
 	b, err := New(l, append([]Option{WithLogger(log)}, opts...)...)
 	if err != nil {
@@ -350,7 +350,7 @@ func scenario(t *testing.T, opts []Option, setup func(b *Bridge) error, body fun
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return b, lb
 }
 
 // mustContain fails when s lacks any of subs.
