@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/edgeagent/edgeagent/bridge/hass"
 	"github.com/edgeagent/edgeagent/loop"
 )
@@ -138,14 +140,33 @@ func (b *Bridge) cacheState(topic string, payload []byte, qos byte, retain bool)
 	b.ha.cache[topic] = cachedPub{payload, qos, retain}
 }
 
-// republishStates sends every cached state again, straight (they are
-// already in the outbox if they were never delivered, and the outbox keeps
-// the order, so the newest one still arrives last).
-func (b *Bridge) republishStates() {
+// republishStates sends every cached state again, straight through c, and
+// awaits the broker's acknowledgements. (A state never delivered is in the
+// outbox too, which keeps the order, so the newest one still arrives last.)
+func (b *Bridge) republishStates(t *loop.Task, c *conn) error {
+	var pubs []hass.Message
+	var qos []byte
 	for _, topic := range b.ha.order {
 		p := b.ha.cache[topic]
-		b.sendDirect(topic, p.payload, p.qos, p.retain)
+		pubs = append(pubs, hass.Message{Topic: topic, Payload: p.payload, Retain: p.retain})
+		qos = append(qos, p.qos)
 	}
+	if len(pubs) == 0 {
+		return nil
+	}
+	_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+		toks := make([]mqtt.Token, len(pubs))
+		for i, m := range pubs {
+			toks[i] = c.client.Publish(m.Topic, qos[i], m.Retain, m.Payload)
+		}
+		for _, tok := range toks {
+			if err := c.await(ctx, tok); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // haOnConnect starts the discovery sync of a new connection.
@@ -180,7 +201,8 @@ func (b *Bridge) haSync(t *loop.Task, c *conn) error {
 }
 
 // haPublish publishes discovery messages in order, each acknowledged before
-// the next, then the cached states.
+// the next (a removal takes two), then the cached states: Home Assistant
+// drops a state that arrives before its entity's config.
 func (b *Bridge) haPublish(t *loop.Task, c *conn, msgs []hass.Message) error {
 	for _, m := range msgs {
 		if err := b.publishAwait(t, c, m.Topic, m.Payload, 1, m.Retain); err != nil {
@@ -190,9 +212,14 @@ func (b *Bridge) haPublish(t *loop.Task, c *conn, msgs []hass.Message) error {
 			b.log.Warn("bridge: discovery config not published", "topic", m.Topic, "err", err)
 			return nil
 		}
-		b.st.haAnnouncements++
 	}
-	b.republishStates()
+	if err := b.republishStates(t, c); err != nil {
+		if isInterrupt(err) {
+			return err
+		}
+		b.log.Warn("bridge: states not published again", "err", err)
+	}
+	b.st.haAnnouncements += uint64(len(msgs))
 	b.notify()
 	return nil
 }

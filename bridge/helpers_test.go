@@ -49,9 +49,29 @@ type authHook struct {
 	mochi.HookBase
 	user, pass string
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on every PUBACK
-	deny    string
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced on every PUBACK
+	deny      string
+	published []packets.Packet // publications under homeassistant/, as sent
+}
+
+func (h *authHook) OnPublished(_ *mochi.Client, pk packets.Packet) {
+	if !strings.HasPrefix(pk.TopicName, "homeassistant/") {
+		return
+	}
+	h.mu.Lock()
+	h.published = append(h.published, pk.Copy(false))
+	h.mu.Unlock()
+}
+
+// takePublished returns the publications under homeassistant/ the broker
+// has handled so far, and forgets them.
+func (tb *testBroker) takePublished() []packets.Packet {
+	tb.hook.mu.Lock()
+	defer tb.hook.mu.Unlock()
+	p := tb.hook.published
+	tb.hook.published = nil
+	return p
 }
 
 // allow lets in the client refused by brokerOpts.deny.
@@ -64,7 +84,7 @@ func (tb *testBroker) allow() {
 func (h *authHook) ID() string { return "test-auth" }
 
 func (h *authHook) Provides(b byte) bool {
-	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck || b == mochi.OnQosComplete
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck || b == mochi.OnQosComplete || b == mochi.OnPublished
 }
 
 func (h *authHook) OnQosComplete(_ *mochi.Client, pk packets.Packet) {
