@@ -21,7 +21,7 @@ const (
 	DefaultBackoffMin      = 500 * time.Millisecond
 	DefaultBackoffMax      = time.Minute
 	DefaultReturnInterval  = time.Minute
-	DefaultInflight        = 64
+	DefaultInflight        = 256
 	DefaultShutdownTimeout = 3 * time.Second
 	DefaultHABirthDelay    = 2 * time.Second
 	DefaultMethodQueue     = 16
@@ -223,7 +223,7 @@ func WithOutboxSync(p outbox.SyncPolicy) Option {
 }
 
 // WithInflight sets how many QoS ≥ 1 publications may await the broker's
-// acknowledgement at once (default 64).
+// acknowledgement at once (default 256).
 func WithInflight(n int) Option {
 	return func(s *settings) {
 		if n < 1 || n > 65000 {
@@ -347,6 +347,12 @@ func WithHABirthDelay(max time.Duration) Option {
 		}
 		s.haDelay = max
 	}
+}
+
+// withoutQuickAck turns the TCP_QUICKACK cure off: for the benchmark that
+// shows what it cures.
+func withoutQuickAck() Option {
+	return func(s *settings) { s.noQuickAck = true }
 }
 
 func defaultSettings() settings {

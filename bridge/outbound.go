@@ -239,12 +239,14 @@ func (b *Bridge) ioLoop() {
 		if !ok {
 			return
 		}
+		sent := false
 		for i := range ops {
 			op := &ops[i]
 			if op.ack != nil {
 				op.ack.Ack()
 				b.ctr.acked.Add(1)
 			} else {
+				sent = true
 				b.ioQueued.Add(-1)
 				select {
 				case <-op.c.lost:
@@ -259,6 +261,9 @@ func (b *Bridge) ioLoop() {
 				}
 			}
 			*op = ioOp{}
+		}
+		if sent && b.ioQueued.Load() == 0 {
+			_ = b.l.Post(b.notify) // caught up: counters are final for now
 		}
 		buf = ops
 	}

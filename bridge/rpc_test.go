@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -220,10 +221,22 @@ func FuzzDecodeRequest(f *testing.F) {
 		`"x"`, `{"id":"\u0000"}`, `{"id":1e3}`, `{"id":-0}`, `{"id":"x","reply_to":"edgeagent/#"}`,
 		`{"id":"x","reply_to":"edgeagent//"}`, `{"id":"x","params":null}`, "\xff\xfe", `{"id":"x"`, ``, ` `,
 		`{"id":"` + strings.Repeat("a", 300) + `"}`, `{"id":99999999999999999999}`,
+		`{"\u0069d":"esc","params":{"a":[1,{"b":"}"}]},"id":"last"}`, ` { "id" : 7 , "params" : [ ] } `,
+		`{"ID":"case"}`, `{"id":"x","reply_to":null}`, `{"params":"\"{\"","id":1}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
+		// The hand-written scanner agrees with encoding/json.
+		w, serr := scanRequest(payload)
+		var ref map[string]json.RawMessage
+		rerr := json.Unmarshal(payload, &ref)
+		if (serr == nil) != (rerr == nil && ref != nil) {
+			t.Fatalf("scan error %v, encoding/json error %v (map %v)", serr, rerr, ref)
+		}
+		if serr == nil && (!bytes.Equal(w.ID, ref["id"]) || !bytes.Equal(w.ReplyTo, ref["reply_to"]) || !bytes.Equal(w.Params, ref["params"])) {
+			t.Fatalf("scan %q %q %q, encoding/json %q %q %q", w.ID, w.ReplyTo, w.Params, ref["id"], ref["reply_to"], ref["params"])
+		}
 		req, err := decodeRequest(payload, "edgeagent")
 		var reply []byte
 		if err != nil {
