@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/edgeagent/edgeagent/bridge/outbox"
 	"github.com/edgeagent/edgeagent/loop"
 )
@@ -212,10 +214,10 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 	go b.writerLoop()
 	go b.ioLoop()
 	// Infrastructure subscriptions, routed on the loop like any other.
-	b.addSub(&subscription{filter: topics.Reply(), qos: 1, route: b.routeReply, internal: true})
-	b.addSub(&subscription{filter: topics.Availability(), qos: 1, route: b.routeAvailability, internal: true})
+	b.addSub(&subscription{filter: topics.Reply(), qos: 1, route: b.routeReply})
+	b.addSub(&subscription{filter: topics.Availability(), qos: 1, route: b.routeAvailability})
 	if b.ha != nil {
-		b.addSub(&subscription{filter: s.haBirth, qos: 1, route: b.routeBirth, internal: true})
+		b.addSub(&subscription{filter: s.haBirth, qos: 1, route: b.routeBirth})
 	}
 	if s.statusInterval > 0 {
 		b.start("bridge/status", b.statusTask)
@@ -465,7 +467,7 @@ func (b *Bridge) retire(t *loop.Task, c *conn, graceful bool) error {
 		b.conn = nil
 	}
 	if graceful && !c.down {
-		if err := b.publishAwait(t, c, b.topics.Availability(), []byte(payloadOffline), 1, true); err != nil && isInterrupt(err) {
+		if err := b.publishAwait(t, c, directPub{b.topics.Availability(), []byte(payloadOffline), 1, true}); err != nil && isInterrupt(err) {
 			c.close()
 			return err
 		}
@@ -508,7 +510,7 @@ func (b *Bridge) setup(t *loop.Task, c *conn) error {
 	if err := b.subscribe(t, c, filters); err != nil {
 		return err
 	}
-	if err := b.publishAwait(t, c, b.topics.Availability(), []byte(payloadOnline), 1, true); err != nil {
+	if err := b.publishAwait(t, c, directPub{b.topics.Availability(), []byte(payloadOnline), 1, true}); err != nil {
 		return err
 	}
 	c.senderUp.Store(true)
@@ -547,13 +549,45 @@ func (b *Bridge) subscribe(t *loop.Task, c *conn, filters map[string]byte) error
 }
 
 // publishAwait publishes straight through c (not through the outbox) and
-// awaits the broker's acknowledgement: for "online", "offline" and the
-// discovery configs, which are sent again on every connect.
-func (b *Bridge) publishAwait(t *loop.Task, c *conn, topic string, payload []byte, qos byte, retain bool) error {
+// awaits the broker's acknowledgements: for "online", "offline", the
+// discovery configs and the states sent again after them, which are all
+// published again on every connect. The publications go through the I/O
+// worker like every direct one, so they keep the order the loop made them
+// in: a final "offline" cannot overtake an "online" queued just before.
+func (b *Bridge) publishAwait(t *loop.Task, c *conn, msgs ...directPub) error {
+	toks := make(chan []mqtt.Token, 1)
+	if !b.io.put(ioOp{fn: func() {
+		ts := make([]mqtt.Token, len(msgs))
+		for i, m := range msgs {
+			ts[i] = c.client.Publish(m.topic, m.qos, m.retain, m.payload)
+		}
+		toks <- ts
+	}}) {
+		return ErrClosed
+	}
 	_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, c.await(ctx, c.client.Publish(topic, qos, retain, payload))
+		var ts []mqtt.Token
+		select {
+		case ts = <-toks:
+		case <-ctx.Done():
+			return struct{}{}, ctx.Err()
+		}
+		for _, tok := range ts {
+			if err := c.await(ctx, tok); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
 	})
 	return err
+}
+
+// directPub is one publication that bypasses the outbox.
+type directPub struct {
+	topic   string
+	payload []byte
+	qos     byte
+	retain  bool
 }
 
 // notify wakes whoever watches the bridge's state (WaitConnected, tests).

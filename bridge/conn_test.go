@@ -51,8 +51,10 @@ func TestReconnectRestoresSubscriptions(t *testing.T) {
 		})
 }
 
-// The will marks the node offline when its link dies; it marks itself
-// online again on reconnect, and offline when it shuts down.
+// The node's will is "offline", retained, on its availability topic; it
+// publishes "online" again after a reconnect, and "offline" when it shuts
+// down. (Whether the broker sends the will when a link dies is the
+// broker's business; mochi does not when it closed the link itself.)
 func TestAvailabilityWillAndShutdown(t *testing.T) {
 	br := startBroker(t, brokerOpts{})
 	ext := newTestClient(t, br.url(), "ext")
@@ -61,14 +63,24 @@ func TestAvailabilityWillAndShutdown(t *testing.T) {
 		if err := expect(tk, avail, "online"); err != nil {
 			return err
 		}
+		cl, ok := br.srv.Clients.Get("edgeagent-n1")
+		if !ok {
+			return fmt.Errorf("bridge not among the broker's clients")
+		}
+		if w := cl.Properties.Will; w.TopicName != "edgeagent/n1/availability" || string(w.Payload) != "offline" || !w.Retain || w.Qos != 1 {
+			return fmt.Errorf("will: %s %q retain=%v qos=%d", w.TopicName, w.Payload, w.Retain, w.Qos)
+		}
 		if err := offload(tk, func() { br.kick(t, "edgeagent-n1") }); err != nil {
 			return err
 		}
-		if err := expect(tk, avail, "offline"); err != nil {
-			return fmt.Errorf("will: %w", err)
-		}
-		if err := expect(tk, avail, "online"); err != nil {
-			return fmt.Errorf("after reconnect: %w", err)
+		for {
+			p, err := recvPayload(tk, avail)
+			if err != nil {
+				return fmt.Errorf("no online after the reconnect: %w", err)
+			}
+			if p == "online" {
+				break
+			}
 		}
 		return waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Reconnects == 1 })
 	})
@@ -76,6 +88,34 @@ func TestAvailabilityWillAndShutdown(t *testing.T) {
 	if p, ok := br.retained("edgeagent/n1/availability"); !ok || string(p) != "offline" {
 		t.Fatalf("retained availability after shutdown: %q %v", p, ok)
 	}
+}
+
+// A will the broker publishes late — after the new connection's "online",
+// which happens when it notices the old link dead only after the new one
+// came up — must not leave the node marked offline: the bridge answers an
+// "offline" it reads while connected (simulated here by another client).
+func TestAvailabilityLateWillAnswered(t *testing.T) {
+	br := startBroker(t, brokerOpts{})
+	ext := newTestClient(t, br.url(), "ext")
+	avail := ext.sub(t, "edgeagent/n1/availability", 1)
+	scenario(t, fastOpts(t, "n1", br.url()), nil, func(tk *loop.Task, b *Bridge) error {
+		if err := expect(tk, avail, "online"); err != nil {
+			return err
+		}
+		if err := offload(tk, func() { ext.pub(t, "edgeagent/n1/availability", 1, false, "offline") }); err != nil {
+			return err
+		}
+		if err := expect(tk, avail, "offline"); err != nil {
+			return err
+		}
+		if err := expect(tk, avail, "online"); err != nil {
+			return fmt.Errorf("late will not answered: %w", err)
+		}
+		if p, _ := br.retained("edgeagent/n1/availability"); string(p) != "online" {
+			return fmt.Errorf("retained availability %q, want online", p)
+		}
+		return nil
+	})
 }
 
 // Two brokers: the bridge fails over to the second when the first goes,

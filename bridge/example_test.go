@@ -28,21 +28,30 @@ func (allowAll) Provides(b byte) bool {
 func (allowAll) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
 func (allowAll) OnACLCheck(*mochi.Client, string, bool) bool              { return true }
 
-// exampleBroker starts an in-process broker on a free loopback port.
-func exampleBroker() (*mochi.Server, string) {
+// exampleBroker starts an in-process broker on a free loopback port and
+// returns its URL and a function that stops it.
+func exampleBroker() (string, func()) {
 	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	_ = srv.AddHook(&allowAll{}, nil)
 	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
 	_ = srv.AddListener(l)
 	_ = srv.Serve()
-	return srv, "tcp://" + l.Address()
+	stop := func() {
+		// Clients first: mochi's Close can deadlock with a client leaving
+		// at the same moment (see safeTCP in the tests).
+		for _, cl := range srv.Clients.GetAll() {
+			cl.Stop(nil)
+		}
+		_ = srv.Close()
+	}
+	return "tcp://" + l.Address(), stop
 }
 
 // A node named "porch": a remote command reaches a task through a queue,
 // the task reports the relay's state, and a method answers requests.
 func ExampleNew() {
-	srv, url := exampleBroker() // in real life: the broker's address
-	defer srv.Close()
+	url, stopBroker := exampleBroker() // in real life: the broker's address
+	defer stopBroker()
 	dir, _ := os.MkdirTemp("", "bridge-example")
 	defer os.RemoveAll(dir)
 

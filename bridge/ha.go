@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/edgeagent/edgeagent/bridge/hass"
 	"github.com/edgeagent/edgeagent/loop"
 )
@@ -144,29 +142,15 @@ func (b *Bridge) cacheState(topic string, payload []byte, qos byte, retain bool)
 // awaits the broker's acknowledgements. (A state never delivered is in the
 // outbox too, which keeps the order, so the newest one still arrives last.)
 func (b *Bridge) republishStates(t *loop.Task, c *conn) error {
-	var pubs []hass.Message
-	var qos []byte
+	pubs := make([]directPub, 0, len(b.ha.order))
 	for _, topic := range b.ha.order {
 		p := b.ha.cache[topic]
-		pubs = append(pubs, hass.Message{Topic: topic, Payload: p.payload, Retain: p.retain})
-		qos = append(qos, p.qos)
+		pubs = append(pubs, directPub{topic, p.payload, p.qos, p.retain})
 	}
 	if len(pubs) == 0 {
 		return nil
 	}
-	_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-		toks := make([]mqtt.Token, len(pubs))
-		for i, m := range pubs {
-			toks[i] = c.client.Publish(m.Topic, qos[i], m.Retain, m.Payload)
-		}
-		for _, tok := range toks {
-			if err := c.await(ctx, tok); err != nil {
-				return struct{}{}, err
-			}
-		}
-		return struct{}{}, nil
-	})
-	return err
+	return b.publishAwait(t, c, pubs...)
 }
 
 // haOnConnect starts the discovery sync of a new connection.
@@ -205,7 +189,7 @@ func (b *Bridge) haSync(t *loop.Task, c *conn) error {
 // drops a state that arrives before its entity's config.
 func (b *Bridge) haPublish(t *loop.Task, c *conn, msgs []hass.Message) error {
 	for _, m := range msgs {
-		if err := b.publishAwait(t, c, m.Topic, m.Payload, 1, m.Retain); err != nil {
+		if err := b.publishAwait(t, c, directPub{m.Topic, m.Payload, 1, m.Retain}); err != nil {
 			if isInterrupt(err) {
 				return err
 			}
@@ -246,7 +230,7 @@ func (b *Bridge) haReadBack(t *loop.Task, c *conn) (hass.Components, error) {
 	id, cl := b.newCall()
 	defer delete(b.calls, id)
 	marker, _ := json.Marshal(map[string]string{"id": id})
-	if err := b.publishAwait(t, c, b.topics.Reply(), marker, 1, false); err != nil {
+	if err := b.publishAwait(t, c, directPub{b.topics.Reply(), marker, 1, false}); err != nil {
 		return nil, err
 	}
 	err = loop.WaitFor(t, readbackTimeout, func(t *loop.Task) error {

@@ -50,9 +50,41 @@ type authHook struct {
 	user, pass string
 
 	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced on every PUBACK
+	changed   chan struct{} // closed and replaced on every PUBACK and SUBSCRIBE
 	deny      string
 	published []packets.Packet // publications under homeassistant/, as sent
+}
+
+func (h *authHook) OnSubscribed(*mochi.Client, packets.Packet, []byte) { h.signal() }
+
+func (h *authHook) signal() {
+	h.mu.Lock()
+	close(h.changed)
+	h.changed = make(chan struct{})
+	h.mu.Unlock()
+}
+
+// waitSubscribed waits until client id holds a subscription to filter.
+func (tb *testBroker) waitSubscribed(tk *loop.Task, id, filter string) error {
+	h := tb.hook
+	_, err := loop.Offload(tk, func(ctx context.Context) (struct{}, error) {
+		for {
+			h.mu.Lock()
+			ch := h.changed
+			h.mu.Unlock()
+			if cl, ok := tb.srv.Clients.Get(id); ok {
+				if _, ok := cl.State.Subscriptions.Get(filter); ok {
+					return struct{}{}, nil
+				}
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return struct{}{}, fmt.Errorf("%s never subscribed to %s: %w", id, filter, ctx.Err())
+			}
+		}
+	})
+	return err
 }
 
 func (h *authHook) OnPublished(_ *mochi.Client, pk packets.Packet) {
@@ -84,17 +116,13 @@ func (tb *testBroker) allow() {
 func (h *authHook) ID() string { return "test-auth" }
 
 func (h *authHook) Provides(b byte) bool {
-	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck || b == mochi.OnQosComplete || b == mochi.OnPublished
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck || b == mochi.OnQosComplete || b == mochi.OnPublished || b == mochi.OnSubscribed
 }
 
 func (h *authHook) OnQosComplete(_ *mochi.Client, pk packets.Packet) {
-	if pk.FixedHeader.Type != packets.Puback {
-		return
+	if pk.FixedHeader.Type == packets.Puback {
+		h.signal()
 	}
-	h.mu.Lock()
-	close(h.changed)
-	h.changed = make(chan struct{})
-	h.mu.Unlock()
 }
 
 // waitAcked waits until the broker holds no unacknowledged message with
@@ -155,7 +183,7 @@ func startBroker(t testing.TB, o brokerOpts) *testBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.addr, TLSConfig: o.tls})
+	l := &safeTCP{TCP: listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.addr, TLSConfig: o.tls}), srv: srv}
 	// A port just freed by a stopped broker may take a moment to be
 	// reusable on some systems: retry the listen briefly.
 	for i := 0; ; i++ {
@@ -199,6 +227,25 @@ func (tb *testBroker) retained(topic string) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// safeTCP is mochi's TCP listener with a Close that cannot deadlock:
+// mochi's own takes the clients' read lock twice (Clients.GetByListener
+// calls Len), so a client leaving at that moment, which waits for the
+// write lock in between, blocks both for ever. This Close lists the
+// clients under one read lock.
+type safeTCP struct {
+	*listeners.TCP
+	srv *mochi.Server
+}
+
+func (l *safeTCP) Close(listeners.CloseFn) {
+	l.TCP.Close(func(string) {}) // stops accepting
+	for _, cl := range l.srv.Clients.GetAll() {
+		if cl.Net.Listener == l.ID() && !cl.Closed() {
+			_ = l.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 // testClient is a raw paho client for the other side of the scenarios.

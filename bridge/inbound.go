@@ -66,10 +66,9 @@ func (p Policy) String() string {
 // subscription is one topic filter the bridge subscribes on every connect,
 // and what to do with its messages on the loop.
 type subscription struct {
-	filter   string
-	qos      byte
-	route    func(d *delivery)
-	internal bool
+	filter string
+	qos    byte
+	route  func(d *delivery)
 }
 
 // inbox is a queue fed by the bridge, with its policy and counters.

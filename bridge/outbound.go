@@ -218,9 +218,11 @@ func (b *Bridge) writerLoop() {
 	}
 }
 
-// ioOp is one job of the I/O worker: acknowledge a received message, or
-// publish without the outbox.
+// ioOp is one job of the I/O worker: acknowledge a received message,
+// publish without the outbox, or run fn (publications whose tokens a task
+// awaits).
 type ioOp struct {
+	fn      func() // run as it is, when set
 	c       *conn
 	ack     mqtt.Message
 	topic   string
@@ -242,7 +244,9 @@ func (b *Bridge) ioLoop() {
 		sent := false
 		for i := range ops {
 			op := &ops[i]
-			if op.ack != nil {
+			if op.fn != nil {
+				op.fn()
+			} else if op.ack != nil {
 				op.ack.Ack()
 				b.ctr.acked.Add(1)
 			} else {

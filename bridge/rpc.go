@@ -87,7 +87,7 @@ func (b *Bridge) Handle(name string, h Handler) error {
 		return ErrClosed
 	}
 	if len(b.methods) == 0 {
-		b.addSub(&subscription{filter: b.topics.requestFilter(), qos: 1, route: b.routeRequest, internal: true})
+		b.addSub(&subscription{filter: b.topics.requestFilter(), qos: 1, route: b.routeRequest})
 	}
 	q := primitives.NewQueue[Message](b.s.methodQueue)
 	m := &method{name: name, h: h, in: b.newInbox(b.topics.Request(b.topics.node, name), q, Wait)}
