@@ -117,13 +117,13 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 		}
 		s.node = h
 	}
-	topics, err := NewTopics(s.base, s.node)
-	if err != nil {
+	topics, topicsErr := NewTopics(s.base, s.node)
+	if topicsErr != nil {
 		opt := "WithNode"
-		if strings.HasPrefix(err.Error(), "base") {
+		if strings.HasPrefix(topicsErr.Error(), "base") {
 			opt = "WithBase"
 		}
-		bad(fmt.Errorf("%s: %w", opt, err))
+		bad(fmt.Errorf("%s: %w", opt, topicsErr))
 	}
 	if s.clientID == "" {
 		s.clientID = strings.ReplaceAll(s.base, "/", "-") + "-" + s.node
@@ -177,7 +177,7 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 		calls:    map[string]*call{},
 		idPrefix: randomID(),
 	}
-	if s.ha != nil && err == nil && topics.node != "" {
+	if s.ha != nil && topicsErr == nil {
 		ha, herr := b.buildHA(*s.ha)
 		if herr != nil {
 			bad(fmt.Errorf("WithHomeAssistant: %w", herr))
