@@ -1,0 +1,200 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// conn is one MQTT connection: one paho client, used for one connection
+// and dropped after it. Paho's own reconnection is off, so back-off, broker
+// order and the return to the preferred broker are the bridge's; a fresh
+// client per connection also means paho never replays a publish of its
+// own store, which would duplicate the outbox's.
+type conn struct {
+	b      *Bridge
+	broker int
+	client mqtt.Client
+
+	connDone chan struct{} // closed when the CONNECT has completed, one way or the other
+
+	lost     chan struct{} // closed when the connection is gone, for whatever reason
+	lostOnce sync.Once
+	errMu    sync.Mutex
+	err      error
+
+	senderUp   atomic.Bool   // the outbox sender was started
+	senderDone chan struct{} // closed when it has stopped
+
+	// Loop side.
+	down     bool // the loop knows the connection is gone
+	ready    bool // setup finished
+	retiring bool // being left on purpose: its "offline" is ours
+}
+
+func (b *Bridge) newConn(i int) *conn {
+	c := &conn{b: b, broker: i, lost: make(chan struct{}), connDone: make(chan struct{}), senderDone: make(chan struct{})}
+	br := b.brokers[i]
+	o := mqtt.NewClientOptions()
+	o.AddBroker("tcp://" + br.host) // the scheme is ours to interpret: see dial
+	o.SetClientID(b.s.clientID)
+	o.SetProtocolVersion(4)
+	o.SetCleanSession(b.s.cleanSession)
+	o.SetKeepAlive(b.s.keepAlive)
+	o.SetPingTimeout(min(b.s.keepAlive/2, b.s.connectTimeout))
+	o.SetConnectTimeout(b.s.connectTimeout)
+	o.SetWriteTimeout(b.s.keepAlive)
+	o.SetAutoReconnect(false)
+	o.SetConnectRetry(false)
+	o.SetResumeSubs(false)
+	// Acknowledge only what the loop accepted (see Policy).
+	o.SetAutoAckDisabled(true)
+	// The handler only Posts, so it never blocks and keeps arrival order.
+	o.SetOrderMatters(true)
+	o.SetBinaryWill(b.topics.Availability(), []byte(payloadOffline), 1, true)
+	if b.s.username != "" {
+		o.SetUsername(b.s.username)
+		o.SetPassword(b.password.reveal())
+	}
+	o.SetCustomOpenConnectionFn(func(*url.URL, mqtt.ClientOptions) (net.Conn, error) {
+		return b.dial(context.Background(), br)
+	})
+	o.SetDefaultPublishHandler(c.onMessage)
+	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.fail(err) })
+	c.client = mqtt.NewClient(o)
+	return c
+}
+
+// connect makes the connection; it runs off the loop.
+func (c *conn) connect(ctx context.Context) error {
+	tok := c.client.Connect()
+	go func() {
+		<-tok.Done()
+		close(c.connDone)
+	}()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// abandon gets rid of a connection the loop stopped waiting for: whenever
+// its CONNECT completes, the client disconnects.
+func (c *conn) abandon() {
+	c.markLost(errors.New("abandoned"))
+	go func() {
+		<-c.connDone
+		c.client.Disconnect(0)
+	}()
+}
+
+// onMessage is paho's handler for every message (paho's goroutine): it
+// hands the message to the loop and returns.
+func (c *conn) onMessage(_ mqtt.Client, m mqtt.Message) {
+	msg := Message{
+		Topic:     m.Topic(),
+		Payload:   m.Payload(),
+		QoS:       m.Qos(),
+		Retained:  m.Retained(),
+		Duplicate: m.Duplicate(),
+	}
+	b := c.b
+	b.ctr.received.Add(1)
+	if err := b.l.Post(func() { b.route(c, msg, m) }); err != nil {
+		// The loop is gone: the message is not acknowledged, so a
+		// persistent session gets it again.
+		return
+	}
+}
+
+// markLost records that the connection is gone (goroutine side).
+func (c *conn) markLost(err error) {
+	c.lostOnce.Do(func() {
+		c.errMu.Lock()
+		c.err = err
+		c.errMu.Unlock()
+		close(c.lost)
+	})
+}
+
+func (c *conn) lostErr() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
+}
+
+// fail reports a broken connection from any goroutine: paho's
+// connection-lost callback, a failed publish. The client is closed and the
+// loop told.
+func (c *conn) fail(err error) {
+	first := false
+	c.lostOnce.Do(func() {
+		c.errMu.Lock()
+		c.err = err
+		c.errMu.Unlock()
+		close(c.lost)
+		first = true
+	})
+	if !first {
+		return
+	}
+	go c.client.Disconnect(0)
+	b := c.b
+	_ = b.l.Post(func() { b.connDown(c) })
+}
+
+// close marks the connection lost without a DISCONNECT.
+func (c *conn) close() { c.fail(errors.New("closed")) }
+
+// disconnect leaves gracefully: DISCONNECT (so the broker does not publish
+// the will), waiting up to quiesce ms. Off the loop.
+func (c *conn) disconnect(quiesce uint) {
+	c.markLost(errors.New("disconnected"))
+	c.client.Disconnect(quiesce)
+}
+
+// waitSender waits, off the loop, until the outbox sender of c stopped.
+func (c *conn) waitSender(ctx context.Context) {
+	if !c.senderUp.Load() {
+		return
+	}
+	select {
+	case <-c.senderDone:
+	case <-ctx.Done():
+	}
+}
+
+// await waits, off the loop, for tok, the connection's loss or ctx.
+func (c *conn) await(ctx context.Context, tok mqtt.Token) error {
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-c.lost:
+		if err := c.lostErr(); err != nil {
+			return err
+		}
+		return errors.New("connection lost")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// connDown is the loop's side of a loss.
+func (b *Bridge) connDown(c *conn) {
+	if c.down {
+		return
+	}
+	c.down = true
+	if b.conn == c {
+		b.conn = nil
+	}
+	b.connWQ.WakeAll()
+	b.notify()
+}

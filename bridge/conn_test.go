@@ -1,0 +1,243 @@
+package bridge
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeagent/edgeagent/loop"
+	"github.com/edgeagent/edgeagent/primitives"
+)
+
+// After the broker restarts (losing every session), the bridge reconnects,
+// subscribes again and marks itself online again.
+func TestReconnectRestoresSubscriptions(t *testing.T) {
+	br := startBroker(t, brokerOpts{})
+	addr := br.addr
+	q := primitives.NewQueue[Message](4)
+	opts := append(fastOpts(t, "n1", br.url()), WithCleanSession(true))
+	scenario(t, opts,
+		func(b *Bridge) error { return b.Subscribe("edgeagent/n1/+/set", 1, q, Wait) },
+		func(tk *loop.Task, b *Bridge) error {
+			if err := b.WaitConnected(tk); err != nil {
+				return err
+			}
+			var br2 *testBroker
+			if err := offload(tk, func() {
+				br.stop()
+				br2 = startBroker(t, brokerOpts{addr: addr})
+			}); err != nil {
+				return err
+			}
+			if err := waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Connects == 2 }); err != nil {
+				return err
+			}
+			if p, ok := br2.retained("edgeagent/n1/availability"); !ok || string(p) != "online" {
+				return fmt.Errorf("availability on the new broker: %q %v, want online", p, ok)
+			}
+			var ext *testClient
+			if err := offload(tk, func() {
+				ext = newTestClient(t, br2.url(), "ext")
+				ext.pub(t, "edgeagent/n1/relay/set", 1, false, "ON")
+			}); err != nil {
+				return err
+			}
+			m, err := q.Get(tk)
+			if err != nil || string(m.Payload) != "ON" || m.Topic != "edgeagent/n1/relay/set" {
+				return fmt.Errorf("after reconnect: %s %q %v", m.Topic, m.Payload, err)
+			}
+			return nil
+		})
+}
+
+// The node's will is "offline", retained, on its availability topic; it
+// publishes "online" again after a reconnect, and "offline" when it shuts
+// down. (Whether the broker sends the will when a link dies is the
+// broker's business; mochi does not when it closed the link itself.)
+func TestAvailabilityWillAndShutdown(t *testing.T) {
+	br := startBroker(t, brokerOpts{})
+	ext := newTestClient(t, br.url(), "ext")
+	avail := ext.sub(t, "edgeagent/n1/availability", 1)
+	scenario(t, fastOpts(t, "n1", br.url()), nil, func(tk *loop.Task, b *Bridge) error {
+		if err := expect(tk, avail, "online"); err != nil {
+			return err
+		}
+		cl, ok := br.srv.Clients.Get("edgeagent-n1")
+		if !ok {
+			return fmt.Errorf("bridge not among the broker's clients")
+		}
+		if w := cl.Properties.Will; w.TopicName != "edgeagent/n1/availability" || string(w.Payload) != "offline" || !w.Retain || w.Qos != 1 {
+			return fmt.Errorf("will: %s %q retain=%v qos=%d", w.TopicName, w.Payload, w.Retain, w.Qos)
+		}
+		if err := offload(tk, func() { br.kick(t, "edgeagent-n1") }); err != nil {
+			return err
+		}
+		for {
+			p, err := recvPayload(tk, avail)
+			if err != nil {
+				return fmt.Errorf("no online after the reconnect: %w", err)
+			}
+			if p == "online" {
+				break
+			}
+		}
+		return waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Reconnects == 1 })
+	})
+	// Run has returned: "offline" is the last word, retained.
+	if p, ok := br.retained("edgeagent/n1/availability"); !ok || string(p) != "offline" {
+		t.Fatalf("retained availability after shutdown: %q %v", p, ok)
+	}
+}
+
+// A will the broker publishes late — after the new connection's "online",
+// which happens when it notices the old link dead only after the new one
+// came up — must not leave the node marked offline: the bridge answers an
+// "offline" it reads while connected (simulated here by another client).
+func TestAvailabilityLateWillAnswered(t *testing.T) {
+	br := startBroker(t, brokerOpts{})
+	ext := newTestClient(t, br.url(), "ext")
+	avail := ext.sub(t, "edgeagent/n1/availability", 1)
+	scenario(t, fastOpts(t, "n1", br.url()), nil, func(tk *loop.Task, b *Bridge) error {
+		if err := expect(tk, avail, "online"); err != nil {
+			return err
+		}
+		if err := offload(tk, func() { ext.pub(t, "edgeagent/n1/availability", 1, false, "offline") }); err != nil {
+			return err
+		}
+		if err := expect(tk, avail, "offline"); err != nil {
+			return err
+		}
+		if err := expect(tk, avail, "online"); err != nil {
+			return fmt.Errorf("late will not answered: %w", err)
+		}
+		if p, _ := br.retained("edgeagent/n1/availability"); string(p) != "online" {
+			return fmt.Errorf("retained availability %q, want online", p)
+		}
+		return nil
+	})
+}
+
+// Two brokers: the bridge fails over to the second when the first goes,
+// keeps its bindings there, and returns to the first once it is back,
+// leaving "offline" on the one it left.
+func TestFailoverAndReturn(t *testing.T) {
+	a := startBroker(t, brokerOpts{})
+	bb := startBroker(t, brokerOpts{})
+	addrA := a.addr
+	q := primitives.NewQueue[Message](4)
+	opts := append(fastOpts(t, "n1", a.url(), bb.url()), WithReturnInterval(20*time.Millisecond))
+	scenario(t, opts,
+		func(b *Bridge) error { return b.Subscribe("edgeagent/n1/cmd", 1, q, Wait) },
+		func(tk *loop.Task, b *Bridge) error {
+			cmdVia := func(br *testBroker, payload string) error {
+				if err := offload(tk, func() {
+					ext := newTestClient(t, br.url(), "ext-"+payload)
+					ext.pub(t, "edgeagent/n1/cmd", 1, false, payload)
+				}); err != nil {
+					return err
+				}
+				m, err := q.Get(tk)
+				if err != nil || string(m.Payload) != payload {
+					return fmt.Errorf("command via %s: got %q %v, want %q", br.addr, m.Payload, err, payload)
+				}
+				return nil
+			}
+			if err := waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Broker == a.url() }); err != nil {
+				return err
+			}
+			if err := cmdVia(a, "a1"); err != nil {
+				return err
+			}
+			if err := offload(tk, a.stop); err != nil {
+				return err
+			}
+			if err := waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Broker == bb.url() }); err != nil {
+				return err
+			}
+			if err := cmdVia(bb, "b1"); err != nil {
+				return err
+			}
+			var a2 *testBroker
+			if err := offload(tk, func() { a2 = startBroker(t, brokerOpts{addr: addrA}) }); err != nil {
+				return err
+			}
+			if err := waitStats(tk, b, func(s Stats) bool {
+				return s.Connected && s.Broker == a.url() && s.Connects == 3
+			}); err != nil {
+				return err
+			}
+			if err := cmdVia(a2, "a2"); err != nil {
+				return err
+			}
+			if p, _ := bb.retained("edgeagent/n1/availability"); string(p) != "offline" {
+				return fmt.Errorf("availability left on the second broker: %q, want offline", p)
+			}
+			if p, _ := a2.retained("edgeagent/n1/availability"); string(p) != "online" {
+				return fmt.Errorf("availability on the first broker: %q, want online", p)
+			}
+			if s := b.Stats(); s.Failovers != 1 {
+				return fmt.Errorf("failovers = %d, want 1", s.Failovers)
+			}
+			return nil
+		})
+}
+
+func TestBackoff(t *testing.T) {
+	min, max := 100*time.Millisecond, 2*time.Second
+	for n, want := range []time.Duration{100, 200, 400, 800, 1600, 2000, 2000} {
+		want *= time.Millisecond
+		lo, hi := backoff(n, min, max, 0), backoff(n, min, max, 0.999999)
+		if lo != want/2 || hi < want*99/100 || hi > want {
+			t.Errorf("round %d: delays %v…%v, want %v…%v", n, lo, hi, want/2, want)
+		}
+	}
+	if d := backoff(5000, min, max, 0.5); d != 1500*time.Millisecond {
+		t.Errorf("round 5000: %v", d)
+	}
+}
+
+// New reports every bad option, each error naming it.
+func TestNewValidation(t *testing.T) {
+	l := loop.New()
+	t.Setenv("EMPTY_PW", "")
+	_, err := New(l,
+		WithBrokers("ws://x:1", "tcp://user:pw@x:1", "host-without-scheme"),
+		WithBase("a/+"),
+		WithKeepAlive(10*time.Millisecond),
+		WithBackoff(time.Second, time.Millisecond),
+		WithOutboxLimits(0, 1),
+		WithUsername("u"),
+		WithPasswordEnv("EMPTY_PW"),
+		WithTLS(TLS{CertFile: "c.pem"}),
+		WithInflight(0),
+		WithHABirthTopic("homeassistant/#"),
+	)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`WithBrokers: broker "ws://x:1": unsupported scheme "ws"`,
+		`WithBrokers: broker "tcp://user:xxxxx@x:1": credentials in the URL`,
+		`WithBrokers: broker "host-without-scheme": no scheme`,
+		`WithBase: base "a/+": wildcard '+'`,
+		`WithKeepAlive: 10ms is shorter than 1s`,
+		`WithBackoff: need 0 < min ≤ max`,
+		`WithOutboxLimits: need positive bounds`,
+		`WithPasswordEnv: $EMPTY_PW is not set or empty`,
+		`WithTLS: CertFile and KeyFile go together`,
+		`WithInflight: 0 is not in 1…65000`,
+		`WithHABirthTopic: wildcard '#'`,
+		`WithStateDir: no state directory given`,
+	} {
+		mustContain(t, err.Error(), want)
+	}
+	if strings.Contains(err.Error(), "pw@") {
+		t.Errorf("a password shows in the error: %v", err)
+	}
+	_, err = New(l, WithBrokers("tcp://x"), WithNode("a/b"), WithStateDir(t.TempDir()))
+	if err == nil {
+		t.Fatal("node with '/' accepted")
+	}
+	mustContain(t, err.Error(), `WithNode: node "a/b": must be one topic level`)
+}
