@@ -284,6 +284,21 @@ func (x *buildCtx) text(o *object, key, s string) {
 	o.add(key, s)
 }
 
+// distinctTexts adds a list of strings under key, each checked as text and
+// none repeated (what names one element in messages).
+func (x *buildCtx) distinctTexts(o *object, key, what string, list []string) {
+	seen := map[string]bool{}
+	for i, v := range list {
+		if r := checkText(v); r != "" {
+			x.p.add(fmt.Sprintf("%s[%d]", key, i), "%s", r)
+		} else if seen[v] {
+			x.p.add(fmt.Sprintf("%s[%d]", key, i), "duplicate %s %q", what, v)
+		}
+		seen[v] = true
+	}
+	o.add(key, slices.Clone(list))
+}
+
 func (x *buildCtx) duration(o *object, key string, d time.Duration) int {
 	n, r := seconds(d)
 	if r != "" {
@@ -385,16 +400,7 @@ func (s Sensor) build(x *buildCtx) (object, Binding) {
 		case len(s.Options) == 0:
 			x.p.add("options", "empty list")
 		}
-		seen := map[string]bool{}
-		for i, opt := range s.Options {
-			if r := checkText(opt); r != "" {
-				x.p.add(fmt.Sprintf("options[%d]", i), "%s", r)
-			} else if seen[opt] {
-				x.p.add(fmt.Sprintf("options[%d]", i), "duplicate option %q", opt)
-			}
-			seen[opt] = true
-		}
-		o.add("options", slices.Clone(s.Options))
+		x.distinctTexts(&o, "options", "option", s.Options)
 	} else if dc == "enum" {
 		x.p.add("options", "device_class \"enum\" needs the list of options")
 	}
@@ -430,16 +436,7 @@ func (e Event) build(x *buildCtx) (object, Binding) {
 	if len(e.EventTypes) == 0 {
 		x.p.add("event_types", "at least one event type is required")
 	}
-	seen := map[string]bool{}
-	for i, t := range e.EventTypes {
-		if r := checkText(t); r != "" {
-			x.p.add(fmt.Sprintf("event_types[%d]", i), "%s", r)
-		} else if seen[t] {
-			x.p.add(fmt.Sprintf("event_types[%d]", i), "duplicate event type %q", t)
-		}
-		seen[t] = true
-	}
-	o.add("event_types", slices.Clone(e.EventTypes))
+	x.distinctTexts(&o, "event_types", "event type", e.EventTypes)
 	x.text(&o, "value_template", e.ValueTemplate)
 	b.StateTopic = x.topic("state_topic", e.StateTopic, func(t Topics) string { return t.Event(x.node, e.ID) })
 	o.add("state_topic", b.StateTopic)
