@@ -29,8 +29,9 @@ type Board interface {
 type StaticBoard struct {
 	// BoardName is returned by Name.
 	BoardName string
-	// Pins lists the canonical pin names; Aliases maps other names to them.
-	Pins    []string
+	// Pins lists the canonical pin names.
+	Pins []string
+	// Aliases maps other names of pins (P1_11) to canonical ones (GPIO17).
 	Aliases map[string]string
 	// Buses lists the canonical I2C bus names.
 	Buses []string

@@ -88,7 +88,10 @@ type MQTT struct {
 
 // Backoff is a reconnect schedule: Min doubling up to Max, with jitter.
 type Backoff struct {
-	Min, Max time.Duration
+	// Min is the first delay.
+	Min time.Duration
+	// Max caps the delay.
+	Max time.Duration
 }
 
 // TLS is the TLS configuration of the brokers that use TLS (key mqtt.tls).

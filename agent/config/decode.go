@@ -83,6 +83,7 @@ func (d *decoder) collectAnchors(n ast.Node) {
 
 type anchorVisitor struct{ d *decoder }
 
+// Visit records an anchor node.
 func (v anchorVisitor) Visit(n ast.Node) ast.Visitor {
 	if a, ok := n.(*ast.AnchorNode); ok && a.Name != nil {
 		name := a.Name.GetToken().Value

@@ -241,11 +241,13 @@ func (l *LED) Effects() []string {
 
 // BlinkEffect blinks the LED until told otherwise.
 type BlinkEffect struct {
+	// On and Off are the times the LED is lit and dark in each blink.
 	On, Off time.Duration
 }
 
 // HeartbeatEffect flashes the LED twice per period (led.Heartbeat).
 type HeartbeatEffect struct {
+	// Period is the time of one pair of flashes and the pause after it.
 	Period time.Duration
 }
 
@@ -339,12 +341,12 @@ type Serial struct {
 	Port string
 	// Baud is the bit rate.
 	Baud int
-	// Framing is the character format, e.g. "8N1"; DataBits, Parity and
-	// StopBits are what it says.
-	Framing  string
+	// Framing is the character format as written, e.g. "8N1".
+	Framing string
+	// DataBits (5–8), Parity and StopBits are what Framing says.
 	DataBits int
-	Parity   uart.Parity
-	StopBits uart.StopBits
+	Parity   uart.Parity   // the parity bit, from Framing
+	StopBits uart.StopBits // the stop bits, from Framing
 }
 
 // LinesAs says what a line from a serial port becomes.
@@ -368,8 +370,9 @@ type UARTLines struct {
 	As LinesAs
 	// Match, when set, picks the value out of each line: its first
 	// capture group, or the whole match; lines that do not match are
-	// ignored. MatchText is the expression as written.
-	Match     *regexp.Regexp
+	// ignored.
+	Match *regexp.Regexp
+	// MatchText is Match as written in the file.
 	MatchText string
 	// Numeric says the sensor's value is a number (as sensor).
 	Numeric bool
@@ -391,6 +394,7 @@ type UARTLines struct {
 type UARTLinesSim struct {
 	// Lines are sent in order, one every Every, then again.
 	Lines []string
+	// Every is the time between two lines.
 	Every time.Duration
 	// PTY, instead, is a path where the agent links a pseudo-terminal whose
 	// other end feeds the device: write lines to it yourself.
@@ -498,7 +502,8 @@ func (n *NECIR) EventTypes() []string {
 type NECIRSim struct {
 	// Sequence names the keys sent, in order, one every Every, then again.
 	Sequence []string
-	Every    time.Duration
+	// Every is the time between two keys.
+	Every time.Duration
 }
 
 // System values.

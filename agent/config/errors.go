@@ -72,7 +72,9 @@ func sortErrors(es Errors) Errors {
 
 // Pos is a place in a configuration file.
 type Pos struct {
-	File      string
+	// File is the file's name as given to Load or Parse.
+	File string
+	// Line and Col are 1-based; 0 when unknown.
 	Line, Col int
 }
 

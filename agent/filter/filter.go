@@ -70,10 +70,13 @@ type Spec struct {
 // Problem is one rule a Spec breaks. Key names the configuration key at
 // fault (delta, throttle, heartbeat, average, median, round).
 type Problem struct {
+	// Key is the configuration key at fault.
 	Key string
+	// Msg says what is wrong.
 	Msg string
 }
 
+// String formats the problem as "key: message".
 func (p Problem) String() string { return p.Key + ": " + p.Msg }
 
 // Check lists every rule s breaks; numeric says whether the values are
@@ -140,6 +143,7 @@ const (
 	Heartbeat
 )
 
+// String names the reason.
 func (r Reason) String() string {
 	switch r {
 	case None:

@@ -174,6 +174,13 @@ func TestHeartbeatWithoutAnyObservationSchedulesNothing(t *testing.T) {
 	if _, _, ok := c.Latest(); ok {
 		t.Fatal("Latest reports a value before any observation")
 	}
+	c.Observe(at(2*time.Hour), 7)
+	if v, when, ok := c.Latest(); !ok || v != 7 || !when.Equal(at(2*time.Hour)) {
+		t.Fatalf("Latest = %v %v %v", v, when, ok)
+	}
+	if c.Spec() != (Spec{Heartbeat: s}) {
+		t.Fatalf("Spec = %+v", c.Spec())
+	}
 }
 
 func TestThrottleAndHeartbeat(t *testing.T) {
