@@ -836,3 +836,29 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+func TestDisplayNames(t *testing.T) {
+	cfg := mustParse(t, `
+devices:
+  - {name: door_contact, type: contact, pin: GPIO1}
+  - {name: _, type: relay, pin: GPIO2}
+  - {name: porch-light, type: relay, pin: GPIO3, display_name: Lamp}
+  - {name: y, type: system, values: [cpu_temperature, load]}
+`)
+	var got []string
+	for _, d := range cfg.Devices {
+		for _, v := range d.Values {
+			got = append(got, v.DisplayName)
+		}
+	}
+	if want := []string{"Door contact", "_", "Lamp", "Y CPU temperature", "Y load"}; !slices.Equal(got, want) {
+		t.Errorf("display names %q, want %q", got, want)
+	}
+}
+
+func TestHomeAssistantListErrorsNameTheItem(t *testing.T) {
+	msg := parseErr(t, "devices:\n  - {name: k, type: uart_lines, port: /dev/ttyS0, as: event, event_types: [a, b, a]}\n")
+	if !strings.Contains(msg, `devices[0].event_types: Home Assistant would refuse this: event_types[2]: duplicate event type "a"`) {
+		t.Errorf("got %s", msg)
+	}
+}

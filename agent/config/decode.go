@@ -772,13 +772,16 @@ func (o *obj) present(key string) bool {
 }
 
 // each calls fn with every key of the mapping, in order, and marks them
-// all valid.
+// all valid; keys whose value could not be resolved (already reported) are
+// skipped.
 func (o *obj) each(fn func(key string, keyPos Pos, value ast.Node)) {
 	if o == nil {
 		return
 	}
 	for _, f := range o.fields {
 		o.used[f.key] = true
-		fn(f.key, f.keyPos, f.value)
+		if !f.bad {
+			fn(f.key, f.keyPos, f.value)
+		}
 	}
 }

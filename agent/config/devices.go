@@ -160,11 +160,11 @@ func checkDeviceName(s string) string {
 
 // humanize turns a name into a display name: "door_contact" → "Door
 // contact".
-func humanize(s string) string {
-	s = strings.NewReplacer("_", " ", "-", " ").Replace(s)
+func humanize(name string) string {
+	s := strings.TrimSpace(strings.NewReplacer("_", " ", "-", " ").Replace(name))
 	r, size := utf8.DecodeRuneInString(s)
 	if size == 0 {
-		return s
+		return name // only separators: keep them rather than show nothing
 	}
 	return string(unicode.ToUpper(r)) + s[size:]
 }

@@ -480,7 +480,7 @@ func (p *parser) log(o *obj) {
 	l.Level, l.Format = slog.LevelInfo, LogText
 	var level string
 	if o.enum("level", &level, "debug", "info", "warn", "error") {
-		_ = l.Level.UnmarshalText([]byte(level))
+		l.Level = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[level]
 	}
 	var format string
 	if o.enum("format", &format, string(LogText), string(LogJSON)) {

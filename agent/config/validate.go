@@ -161,8 +161,8 @@ func (p *parser) checkHomeAssistant(dp *devParse) {
 			if v.Name != "" && !strings.HasSuffix(path, key) {
 				msg = fmt.Sprintf("value %q: %s", v.Name, msg)
 			}
-			if key == "" || !strings.HasSuffix(path, key) {
-				msg = fmt.Sprintf("%s: %s", fe.Key, msg)
+			if key == "" || !strings.HasSuffix(path, key) || strings.Contains(fe.Key, "[") {
+				msg = fmt.Sprintf("%s: %s", fe.Key, msg) // the discovery key, or which item of a list
 			}
 			p.d.errorf(at, path, "Home Assistant would refuse this: %s", msg)
 		}
