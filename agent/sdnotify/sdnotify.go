@@ -8,8 +8,9 @@
 // tasks, so a loop hung by a task that never awaits stops the pings and
 // systemd restarts the service.
 //
-// Outside systemd (NOTIFY_SOCKET unset) every method does nothing, and the
-// watchdog task ends at once unless WATCHDOG_USEC is set for this process.
+// Outside systemd (NOTIFY_SOCKET unset) every method does nothing. The
+// watchdog task ends at once when there is no watchdog to feed: no
+// NOTIFY_SOCKET, no WATCHDOG_USEC, or a WATCHDOG_PID naming another process.
 // A notification that cannot be sent is logged and counted, never fatal:
 // the agent's work does not depend on systemd hearing about it.
 package sdnotify

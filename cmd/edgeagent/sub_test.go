@@ -192,6 +192,12 @@ func startSub(t *testing.T, args ...string) (out, errOut *syncBuffer, done chan 
 	return out, errOut, done, cancel
 }
 
+// testPublisher returns a function that publishes at QoS 1 and waits for
+// the acknowledgement. Call it with topic "" before subscribing: mochi
+// acknowledges a publication before it hands it to subscribers, and handles
+// one client's packets in order, so once that barrier is acknowledged
+// everything above has been delivered to the subscribers there were, and
+// a later subscriber sees a retained message once, as retained.
 func testPublisher(t *testing.T, url string) func(topic string, retained bool, payload string) {
 	t.Helper()
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("test-publisher").SetAutoReconnect(false))
@@ -201,6 +207,9 @@ func testPublisher(t *testing.T, url string) func(topic string, retained bool, p
 	t.Cleanup(func() { c.Disconnect(0) })
 	return func(topic string, retained bool, payload string) {
 		t.Helper()
+		if topic == "" {
+			topic = "test/barrier"
+		}
 		if tok := c.Publish(topic, 1, retained, payload); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
 			t.Fatalf("publish %s: %v", topic, tok.Error())
 		}
@@ -231,6 +240,7 @@ func TestSubOneNode(t *testing.T) {
 	pub("homeassistant/device/porch/config", true, "{\n \"dev\": {\"name\": \"Porch\"}\n}")
 	pub("edgeagent/kitchen/availability", true, "online")
 	pub("homeassistant/device/kitchen/config", true, `{"dev":{"name":"Kitchen"}}`)
+	pub("", false, "")
 
 	out, errOut, done, cancel := startSub(t, "--broker", b.URL(), "--node", "porch")
 	retained := waitLines(t, out, 2, done)
@@ -276,6 +286,7 @@ func TestSubAllNodesAndFilter(t *testing.T) {
 	pub("edgeagent/porch/availability", true, "online")
 	pub("edgeagent/kitchen/availability", true, "offline")
 	pub("homeassistant/device/kitchen/config", true, `{}`)
+	pub("", false, "")
 
 	out, _, done, _ := startSub(t, "--broker", b.URL())
 	got := waitLines(t, out, 3, done)
