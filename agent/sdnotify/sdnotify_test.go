@@ -434,3 +434,84 @@ func TestOffLoop(t *testing.T) {
 		t.Fatalf("datagrams %q, want just READY=1", got)
 	}
 }
+
+// fill stops the fake manager from reading, as far as senders can tell: it
+// queues datagrams from fresh sockets until a fresh socket cannot queue
+// even one, so the queue itself is full (each socket also has a send
+// buffer of its own that can run out first).
+func (m *fakeManager) fill(t *testing.T) {
+	t.Helper()
+	for range 1000 {
+		c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: m.path, Net: "unixgram"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		raw, err := c.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued := 0
+		var werr error
+		err = raw.Write(func(fd uintptr) bool {
+			for {
+				if _, werr = unix.Write(int(fd), []byte("filler")); werr != nil {
+					return true
+				}
+				queued++
+			}
+		})
+		if err != nil || !errors.Is(werr, unix.EAGAIN) {
+			t.Fatal(err, werr)
+		}
+		if queued == 0 {
+			return
+		}
+	}
+	t.Fatal("could not fill the socket's queue")
+}
+
+// A service manager that stops reading holds one ping, off the loop: the
+// loop goes on, no second ping is started meanwhile, and the pings resume
+// when it reads again.
+func TestStuckManagerDoesNotBlockTheLoop(t *testing.T) {
+	m := listenNotify(t)
+	m.fill(t)
+	t.Setenv("WATCHDOG_USEC", "40000") // a ping every 20 ms
+	n := New(WithLogger(slog.New(slog.DiscardHandler)))
+	l := loop.New(loop.WithLogger(slog.New(slog.DiscardHandler)))
+	err := l.Run(context.Background(), func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("watchdog", n.Watchdog)
+		for range 10 { // five ping intervals, with the loop running
+			if err := tk.Sleep(10 * time.Millisecond); err != nil {
+				return err
+			}
+		}
+		if p := l.Stats().Promised; p != 1 {
+			return fmt.Errorf("%d offloaded calls outstanding, want the one stuck ping", p)
+		}
+		if s := n.Stats(); s != (Stats{}) {
+			return fmt.Errorf("Stats = %+v while the manager is not reading", s)
+		}
+		_, err := loop.Offload(tk, func(context.Context) ([]string, error) { return m.tryDrain() })
+		if err != nil {
+			return err
+		}
+		err = loop.WaitFor(tk, waitLimit, func(tk *loop.Task) error {
+			for n.Stats().Sent < 2 {
+				if err := tk.Sleep(5 * time.Millisecond); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("pings after the manager read again: %w (%+v)", err, n.Stats())
+		}
+		return g.Stop(tk)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
