@@ -94,7 +94,7 @@ type Loop struct {
 	wallStart       time.Time // origin of real-time measurements (run time, post latency)
 
 	state    runState
-	ctx      context.Context  // the Run context; Offload derives from it
+	ctx      context.Context  // Run's context without its cancellation: Offload's parent
 	runq     ring.Ring[*Task] // ready tasks; nil stands for the next of callbacks
 	calls    ring.Ring[call]  // ready callbacks, in order
 	timers   timerHeap
@@ -149,14 +149,20 @@ func (l *Loop) wallNow() int64 { return int64(time.Since(l.wallStart)) }
 
 // Run runs the loop until main returns (uasyncio's run_until_complete), and
 // returns main's error. Tasks still alive then are cancelled and awaited,
-// so their cleanup runs before Run returns. Cancelling ctx cancels main.
+// so their cleanup runs before Run returns, bounded by the shutdown timeout.
+//
+// Cancelling ctx cancels main — and through main's groups its children —
+// exactly like Task.Cancel: shielded cleanup still runs, Offload calls
+// included (their context is not ctx's; see Offload). This is the route a
+// signal takes (signal.NotifyContext). Values of ctx reach Offload calls.
+//
 // A Loop runs once; a second Run panics.
 func (l *Loop) Run(ctx context.Context, main TaskFunc) error {
 	if l.state != stateNew {
 		panic("loop: Run called on a loop that is running or has run; a Loop runs once")
 	}
 	l.state = stateRunning
-	l.ctx = ctx
+	l.ctx = context.WithoutCancel(ctx)
 	l.startWatchdog()
 	defer l.stopWatchdog()
 	mt := l.Go("main", main)
