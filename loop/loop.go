@@ -23,8 +23,13 @@ var (
 	// deadline has passed, and so, usually, by WaitFor itself.
 	ErrTimeout = errors.New("loop: timed out")
 
-	// ErrClosed is returned by Post once the loop has stopped.
+	// ErrClosed is returned by Post and Inlet.TryPost once the loop has
+	// stopped.
 	ErrClosed = errors.New("loop: closed")
+
+	// ErrInletFull is returned by Inlet.TryPost when the inlet's limit of
+	// posts are queued and not yet run; the post is dropped and counted.
+	ErrInletFull = errors.New("loop: inlet full")
 
 	// ErrKilled is the error of a task that was still running when the
 	// loop's shutdown timeout passed, or that kept awaiting after
@@ -102,6 +107,7 @@ type Loop struct {
 	tasks    taskList
 	current  *Task
 	inbox    inbox
+	inlets   []*Inlet
 	idleWait *time.Timer
 
 	promised int   // Promises (Offload calls among them) not yet kept
@@ -417,7 +423,7 @@ func (l *Loop) shutdown() {
 		l.idleWait.Stop()
 	}
 	for _, p := range l.inbox.close() {
-		l.callback(p.fn) // posted before the close: run, not lost
+		l.runPosted(p) // posted before the close: run, not lost
 	}
 	l.state = stateStopped
 }
