@@ -19,6 +19,7 @@ type Task struct {
 
 func (t *Task) Sleep(d time.Duration) error { return nil }
 func (t *Task) Yield() error                { return nil }
+func (t *Task) Checkpoint() error           { return nil }
 func (t *Task) Wait(caller *Task) error     { return nil }
 func (t *Task) Cancel()                     {}
 func (t *Task) Cancelled() bool             { return false }
