@@ -118,8 +118,11 @@ func (d *pushbutton) simulate(t *loop.Task) error {
 	if err := t.Yield(); err != nil { // let the driver watch the pin first
 		return err
 	}
+	next := t.Loop().Now()
 	for i := 0; ; i = (i + 1) % len(sim.Gestures) {
-		if err := t.Sleep(sim.Every); err != nil {
+		// One gesture starts every Every, however long the last one took.
+		next = next.Add(sim.Every)
+		if err := t.Sleep(next.Sub(t.Loop().Now())); err != nil {
 			return err
 		}
 		if err := d.sim.Play(t, gestureSteps(sim.Gestures[i], d.spec)...); err != nil {

@@ -94,6 +94,7 @@ func (a *Agent) setBridge(b *bridge.Bridge) {
 	}
 	for _, r := range a.devs {
 		if r.state != StateStopped {
+			r.availSent = "" // a new bridge may have a new layout
 			a.publishAvailability(r)
 		}
 	}
@@ -126,12 +127,17 @@ func (a *Agent) availabilityTopic(device string) string {
 	return a.topics.Base() + "/" + a.topics.Node() + "/" + device + "/availability"
 }
 
-// publishAvailability publishes whether the device works (retained).
+// publishAvailability publishes whether the device works (retained), when
+// that changed.
 func (a *Agent) publishAvailability(r *devRun) {
 	payload := "offline"
 	if r.available() {
 		payload = "online"
 	}
+	if payload == r.availSent {
+		return
+	}
+	r.availSent = payload
 	_ = a.publish(a.availabilityTopic(r.cfg.Name), []byte(payload), config.Publish{QoS: 1, Retain: true, Delivery: config.DeliveryLatest})
 }
 

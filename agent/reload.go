@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"time"
 
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/agent/sdnotify"
@@ -41,9 +40,11 @@ func (a *Agent) reloadTask(t *loop.Task) error {
 		if j == nil {
 			j = &reloadJob{}
 		}
-		j.res = a.reload(t, j.fromRequest)
-		j.done = true
-		j.wq.WakeAll()
+		res := a.reload(t, j)
+		if !j.done {
+			j.res, j.done = res, true
+			j.wq.WakeAll()
+		}
 		if err := t.Checkpoint(); err != nil {
 			return err
 		}
@@ -76,7 +77,7 @@ func (a *Agent) reloadMethod(t *loop.Task, _ *bridge.Request) (any, error) {
 // discovery payload changed (so discovery is published again only then).
 // Queued messages are kept: the outbox stays on disk, and what devices
 // publish while the bridge is replaced waits in memory.
-func (a *Agent) reload(t *loop.Task, fromRequest bool) reloadResult {
+func (a *Agent) reload(t *loop.Task, j *reloadJob) reloadResult {
 	a.log.Info("reloading the configuration", "file", a.cfg.File)
 	if err := sdnotify.OffLoop(t, a.notify.Reloading); err != nil {
 		return reloadResult{err: err}
@@ -101,7 +102,7 @@ func (a *Agent) reload(t *loop.Task, fromRequest bool) reloadResult {
 		}
 		return reloadResult{err: err}
 	}
-	res, err := a.apply(t, cfg, fromRequest)
+	res, err := a.apply(t, cfg, j)
 	if err != nil {
 		a.log.Error("reload failed", "err", err)
 		return reloadResult{err: err}
@@ -126,7 +127,7 @@ func sameDevice(x, y *config.Device) bool {
 }
 
 // apply makes cfg the running configuration.
-func (a *Agent) apply(t *loop.Task, cfg *config.Config, fromRequest bool) (reloadResult, error) {
+func (a *Agent) apply(t *loop.Task, cfg *config.Config, j *reloadJob) (reloadResult, error) {
 	var res reloadResult
 	newBridge := bridgeKey(cfg) != bridgeKey(a.cfg)
 	if !newBridge {
@@ -174,10 +175,21 @@ func (a *Agent) apply(t *loop.Task, cfg *config.Config, fromRequest bool) (reloa
 	}
 	if newBridge {
 		res.Changes = append(res.Changes, "MQTT settings or Home Assistant discovery changed: bridge restarted")
-		if fromRequest {
-			// Let the reply go out through the bridge being replaced.
-			if err := t.Sleep(200 * time.Millisecond); err != nil {
-				return res, err
+		if j.fromRequest {
+			// Answer now, through the bridge being replaced: its handlers
+			// end with it. The old bridge sends the reply before its
+			// "offline" and disconnect.
+			j.res, j.done = res, true
+			j.wq.WakeAll()
+			for a.inflight > 0 {
+				if err := a.idleWQ.Wait(t); err != nil {
+					return res, err
+				}
+			}
+			for range 3 { // the method's task publishes the reply
+				if err := t.Yield(); err != nil {
+					return res, err
+				}
 			}
 		}
 		if err := a.replaceBridge(t, cfg); err != nil {

@@ -42,7 +42,8 @@ type devRun struct {
 	since    time.Time // when state was entered
 	retryAt  time.Time // when restarting: the next attempt
 
-	task *loop.Task // the supervisor task
+	task      *loop.Task // the supervisor task
+	availSent string     // the availability last published
 }
 
 // DeviceStatus is one device in the status publication and the status
@@ -76,7 +77,6 @@ func (r *devRun) available() bool { return r.state == StateRunning }
 
 // setState moves the device to state; notify tells the agent.
 func (a *Agent) setState(r *devRun, state string, err error) {
-	prevAvail := r.available()
 	if err != nil {
 		r.lastErr = err.Error()
 	}
@@ -84,7 +84,7 @@ func (a *Agent) setState(r *devRun, state string, err error) {
 		return
 	}
 	r.state, r.since = state, a.l.Now()
-	if r.available() != prevAvail || state == StateRunning {
+	if state != StateStopped {
 		a.publishAvailability(r)
 	}
 	a.deviceChanged()
