@@ -73,7 +73,7 @@ func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
 	return nil
 }
 func (r *logRecorder) WithAttrs(as []slog.Attr) slog.Handler { return &attrHandler{r, as} }
-func (r *logRecorder) WithGroup(string) slog.Handler          { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler         { return r }
 
 // attrHandler keeps the attributes of a With logger.
 type attrHandler struct {
