@@ -370,3 +370,62 @@ func TestCheckpoint(t *testing.T) {
 		return nil
 	})
 }
+
+// A task cancelled while it waits for its turn after Yield or Sleep(0) —
+// MicroPython's cancel_fair — gets ErrCancelled from that await, not nil:
+// nothing was handed over, so it does no extra round of work, and a task
+// that then returns ends cancelled, not as if never cancelled.
+func TestYieldReportsCancelWhileQueued(t *testing.T) {
+	for _, name := range []string{"Yield", "Sleep(0)"} {
+		t.Run(name, func(t *testing.T) {
+			l, _, _ := virtualLoop()
+			run(t, l, func(t *Task) error {
+				rounds := 0
+				spinner := l.Go("spinner", func(t *Task) error {
+					for {
+						rounds++
+						var err error
+						if name == "Yield" {
+							err = t.Yield()
+						} else {
+							err = t.Sleep(0)
+						}
+						if err != nil {
+							return err
+						}
+					}
+				})
+				if err := t.Yield(); err != nil { // the spinner runs once and queues behind us
+					return err
+				}
+				spinner.Cancel()
+				if err := spinner.Wait(t); !errors.Is(err, ErrCancelled) || rounds != 1 {
+					return fmt.Errorf("spinner ended with %v after %d rounds; want ErrCancelled after 1", err, rounds)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// A sleep that ended in the same pass as the task's cancellation, but
+// before the task ran again, reports the cancellation: a sleep hands
+// nothing over.
+func TestSleepDoneThenCancelledReportsCancel(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		var slept error
+		sleeper := l.Go("sleeper", func(t *Task) error {
+			slept = t.Sleep(time.Second) // its timer is set after main's
+			return slept
+		})
+		if err := t.Sleep(time.Second); err != nil { // at 1 s main runs first; the sleeper is ready
+			return err
+		}
+		sleeper.Cancel()
+		if err := sleeper.Wait(t); !errors.Is(err, ErrCancelled) || !errors.Is(slept, ErrCancelled) {
+			return fmt.Errorf("sleeper: Sleep = %v, ended %v; want ErrCancelled", slept, err)
+		}
+		return nil
+	})
+}

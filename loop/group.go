@@ -84,33 +84,38 @@ func (g *Group) Cancel() {
 	}
 }
 
-// Wait waits until every child has ended and returns their errors joined,
-// each prefixed by the child's name. A child that was merely cancelled is
-// not an error here; one that reports a failure beside its cancellation
-// (errors.Join(ErrCancelled, cleanupErr)) is.
-// If the waiting task is cancelled first, the children are cancelled and
-// still waited for — their cleanup finishes before Wait returns — and the
-// result includes ErrCancelled.
+// Wait suspends the owner t until every child has ended and returns their
+// errors joined, each prefixed by the child's name. A child that was merely
+// cancelled is not an error here; one that reports a failure beside its
+// cancellation (errors.Join(ErrCancelled, cleanupErr)) is.
+// If t is interrupted first (or already was: Wait is a checkpoint even with
+// no children), the children are cancelled and still waited for — their
+// cleanup finishes before Wait returns — and the result includes the
+// interruption (ErrCancelled, ErrTimeout).
 func (g *Group) Wait(t *Task) error {
 	g.mustOwn(t)
-	for g.children.n > 0 {
-		if err := g.done.Wait(t); err != nil {
-			g.Cancel()
-			g.waitQuiet(t)
-			return errors.Join(err, g.takeErrs())
-		}
+	err := t.Checkpoint()
+	for err == nil && g.children.n > 0 {
+		err = g.done.Wait(t)
 	}
-	return g.takeErrs()
+	if err != nil {
+		g.Cancel()
+		g.waitQuiet(t)
+	}
+	return errors.Join(err, g.takeErrs())
 }
 
 // Stop cancels every child and waits until all have ended (the seed's
-// cancel_all without nowait), even if the calling task is itself cancelled
-// meanwhile. It returns the children's errors as Wait does.
+// cancel_all without nowait), even if the owner t is itself cancelled
+// meanwhile. It returns the children's errors as Wait does, joined with t's
+// own interruption if it has one (Checkpoint's answer once the children
+// have ended), so a task that ends with "return g.Stop(t)" after being
+// cancelled still reports ErrCancelled.
 func (g *Group) Stop(t *Task) error {
 	g.mustOwn(t)
 	g.Cancel()
 	g.waitQuiet(t)
-	return g.takeErrs()
+	return errors.Join(t.Checkpoint(), g.takeErrs())
 }
 
 func (g *Group) mustOwn(t *Task) {
@@ -289,8 +294,8 @@ func (f *Future[T]) Task() *Task { return f.task }
 // returns its value and error. If waiter is interrupted first, Wait returns
 // the zero value and the interruption, and the future's task goes on.
 func (f *Future[T]) Wait(waiter *Task) (T, error) {
-	err := f.task.Wait(waiter)
-	if !f.task.Done() {
+	err, done := f.task.wait(waiter)
+	if !done {
 		var zero T
 		return zero, err
 	}

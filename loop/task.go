@@ -89,39 +89,66 @@ func (t *Task) Cancel() {
 }
 
 // Wait suspends the task waiter until t has finished, and returns t's
-// error. If waiter is interrupted first, Wait returns that interruption
+// error. If waiter is interrupted first (or already was: Wait is a
+// checkpoint even when t has finished), Wait returns that interruption
 // (ErrCancelled, ErrTimeout) and t goes on; Cancel t, then Wait, to stop it
-// and wait for its cleanup.
+// and wait for its cleanup. A waiter woken by t's end and interrupted
+// before it ran still gets t's error: the result is handed over.
 func (t *Task) Wait(waiter *Task) error {
+	err, _ := t.wait(waiter)
+	return err
+}
+
+// wait is Wait that also reports whether it returns t's result (true) or
+// waiter's interruption.
+func (t *Task) wait(waiter *Task) (error, bool) {
 	if waiter == t {
 		panic(fmt.Sprintf("loop: task %q waits for itself", t.name))
+	}
+	if err := waiter.Checkpoint(); err != nil {
+		return err, false
 	}
 	t.retrieved = true
 	for t.state != taskDone {
 		if err := t.joiners.Wait(waiter); err != nil {
-			return err
+			return err, false
 		}
 	}
-	return t.err
+	return t.err, true
 }
 
-// Sleep waits for d on the loop's clock (d ≤ 0 only yields). It returns nil
-// after d, or ErrCancelled / ErrTimeout at once if the task is cancelled or
-// an enclosing WaitFor expires.
+// Sleep waits for d on the loop's clock (d ≤ 0 only yields, as Yield). It
+// returns nil after d, or ErrCancelled / ErrTimeout at once if the task is
+// cancelled or an enclosing WaitFor expires — also when that happens after
+// the sleep ended but before the task ran again: a sleep hands nothing
+// over, so nothing is lost by reporting the interruption.
 func (t *Task) Sleep(d time.Duration) error {
 	if err := t.enter(); err != nil {
 		return err
 	}
 	if d <= 0 {
 		t.requeue()
-		return nil
+	} else {
+		t.loop.schedule(&t.sleep, d)
+		if err := t.park(); err != nil {
+			return err
+		}
 	}
-	t.loop.schedule(&t.sleep, d)
-	return t.park()
+	return t.resumed()
+}
+
+// SleepUntil waits until the loop's clock reads at — an absolute time, for
+// schedules ("every full minute") and for comparing with times read from
+// the clock (Loop.Now, VirtualClock.Now, Delay.Deadline). A time already
+// passed only yields. It fails as Sleep does.
+func (t *Task) SleepUntil(at time.Time) error {
+	return t.Sleep(at.Sub(t.loop.clock.Now()))
 }
 
 // Yield lets every other ready task run once, then resumes (the seed's
-// sleep(0)). It fails like any await if the task has been interrupted.
+// sleep(0)). It fails like any await if the task has been interrupted —
+// before the call, or while it waited for its turn (MicroPython's and
+// CPython's sleep(0) raise CancelledError there too).
 func (t *Task) Yield() error {
 	if t.loop.current != t || t.cancelled || len(t.scopes) != 0 {
 		if err := t.enter(); err != nil {
@@ -134,6 +161,9 @@ func (t *Task) Yield() error {
 	t.loop.runq.Push(t)
 	if t.killed || !t.yield(struct{}{}) {
 		panic(killSignal{})
+	}
+	if t.cancelled || len(t.scopes) != 0 {
+		return t.interruption()
 	}
 	return nil
 }
@@ -154,6 +184,16 @@ func (t *Task) Yield() error {
 func (t *Task) Checkpoint() error {
 	if t.loop.current != t || t.cancelled || len(t.scopes) != 0 {
 		return t.enter()
+	}
+	return nil
+}
+
+// resumed reports an interruption that arrived while the task, its await
+// done, waited for its turn. Only awaits that hand nothing over use it:
+// where a waker handed a value over, the wake wins (see wake).
+func (t *Task) resumed() error {
+	if t.cancelled || len(t.scopes) != 0 {
+		return t.interruption()
 	}
 	return nil
 }
