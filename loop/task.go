@@ -36,8 +36,10 @@ type Task struct {
 	wakeErr   error  // what the current park returns: nil when woken, else the interruption
 	parkSeq   uint64 // counts parks, so a late Offload result cannot wake a later park
 	retrieved bool   // someone awaited or will collect the error
+	returned  bool   // its function has returned: its groups take no new children
 	logged    bool   // the error has been logged already
 	ignored   int    // awaits that failed at once after cancellation
+	delivered uint64 // awaits that reported an interruption
 
 	sleep   timer      // the task's own timer for Sleep
 	wq      *WaitQueue // the queue the task waits in, if any
@@ -163,7 +165,7 @@ func (t *Task) Yield() error {
 		panic(killSignal{})
 	}
 	if t.cancelled || len(t.scopes) != 0 {
-		return t.interruption()
+		return t.deliver(t.interruption())
 	}
 	return nil
 }
@@ -193,7 +195,7 @@ func (t *Task) Checkpoint() error {
 // where a waker handed a value over, the wake wins (see wake).
 func (t *Task) resumed() error {
 	if t.cancelled || len(t.scopes) != 0 {
-		return t.interruption()
+		return t.deliver(t.interruption())
 	}
 	return nil
 }
@@ -222,7 +224,7 @@ func (t *Task) enter() error {
 		t.noteIgnored()
 		t.requeue()
 	}
-	return err
+	return t.deliver(err)
 }
 
 func (t *Task) misuse() {
@@ -256,23 +258,26 @@ func (t *Task) noteIgnored() {
 }
 
 // interruption reports what an await of t must fail with, if anything:
-// cancellation unless a Shield hides it, else the timeout of an expired
-// WaitFor scope not hidden behind a Shield.
+// cancellation unless a Shield hides it, else the timeout of the outermost
+// expired WaitFor scope not hidden behind a Shield (the deadline whose
+// passing ends the most).
 func (t *Task) interruption() error {
-	var timeout error
-	for i := len(t.scopes) - 1; i >= 0; i-- {
+	var timeout *TimeoutError
+	shielded := false
+	for i := len(t.scopes) - 1; i >= 0 && !shielded; i-- {
 		s := t.scopes[i]
-		if s.expired && timeout == nil {
-			timeout = ErrTimeout
-		}
-		if s.shield {
-			return timeout
+		shielded = s.shield
+		if s.expired {
+			timeout = s.err
 		}
 	}
-	if t.cancelled {
+	switch {
+	case t.cancelled && !shielded:
 		return ErrCancelled
+	case timeout != nil:
+		return timeout
 	}
-	return timeout
+	return nil
 }
 
 // park suspends the running task until wake (returns nil) or an
@@ -284,6 +289,16 @@ func (t *Task) park() error {
 	t.parkSeq++
 	err := t.wakeErr
 	t.wakeErr = nil
+	return t.deliver(err)
+}
+
+// deliver notes that an await is about to report err, an interruption
+// (if not nil), to the task's function: WaitFor uses the count to tell an
+// interruption its function swallowed.
+func (t *Task) deliver(err error) error {
+	if err != nil {
+		t.delivered++
+	}
 	return err
 }
 
@@ -338,6 +353,7 @@ func (t *Task) unwait() {
 func (t *Task) body(yield func(struct{}) bool) {
 	t.yield = yield
 	err := t.protect(t.fn)
+	t.returned = true
 	if len(t.groups) > 0 {
 		t.protect(closeGroups)
 	}

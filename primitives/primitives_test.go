@@ -244,7 +244,7 @@ func TestBarrierWithdrawOnTimeout(t *testing.T) {
 		}
 		return g.Wait(t)
 	})
-	w.want(t, "impatient: loop: timed out@1s", "late arrives, 1 waiting@2s", "busy true@2s",
+	w.want(t, "impatient: loop: timed out after 1s@1s", "late arrives, 1 waiting@2s", "busy true@2s",
 		"main arrives@3s", "patient through: <nil>@3s")
 }
 
