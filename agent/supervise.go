@@ -120,7 +120,9 @@ func (a *Agent) supervise(t *loop.Task, r *devRun) error {
 		}
 		r.failures++
 		r.retryAt = a.l.Now().Add(delay)
-		a.log.Error("device failed; restarting", "device", r.cfg.Name, "type", r.cfg.Type, "in", delay, "err", err)
+		// The loop has logged the failure of task device:<name>; this says
+		// what happens next.
+		a.log.Warn("device failed; restarting", "device", r.cfg.Name, "type", r.cfg.Type, "in", delay, "err", err)
 		a.setState(r, StateRestarting, err)
 		if err := t.Sleep(delay); err != nil {
 			a.setState(r, StateStopped, nil)

@@ -80,7 +80,9 @@ availability is "online" on the broker.`,
 
 // fill completes the options from the configuration, when there is one.
 func (o *callOptions) fill(explicit bool) error {
-	if _, err := os.Stat(o.config); err == nil || explicit {
+	// The configuration fills in what the flags leave out.
+	missing := o.broker == "" || o.node == "" || o.base == ""
+	if _, err := os.Stat(o.config); explicit || err == nil && missing {
 		cfg, err := config.Load(o.config)
 		if err != nil {
 			return fmt.Errorf("--config: %w", err)
