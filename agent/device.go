@@ -57,6 +57,12 @@ func newDevice(d *config.Device, hw Hardware) (device, error) {
 		return newPushbutton(s, hw)
 	case *config.LED:
 		return newLED(s, hw)
+	case *config.Contact:
+		return newContact(s, hw)
+	case *config.HTU21D:
+		return newHTU21D(s, hw)
+	case *config.UARTLines:
+		return newUARTLines(s)
 	}
 	return nil, fmt.Errorf("device type %s is not supported yet", d.Type)
 }
