@@ -216,7 +216,9 @@ type linePort struct {
 	to     time.Duration
 }
 
-func newLinePort() *linePort { return &linePort{ready: make(chan struct{}), to: 100 * time.Millisecond} }
+func newLinePort() *linePort {
+	return &linePort{ready: make(chan struct{}), to: 100 * time.Millisecond}
+}
 
 // reopen makes the port readable again after a Close.
 func (p *linePort) reopen() *linePort {
