@@ -63,8 +63,14 @@ func newDevice(d *config.Device, hw Hardware) (device, error) {
 		return newHTU21D(s, hw)
 	case *config.UARTLines:
 		return newUARTLines(s)
+	case *config.NECIR:
+		return newNECIR(s, hw)
+	case *config.ADXL345:
+		return newADXL345(s, hw)
+	case *config.ATModem:
+		return newATModem(s)
 	}
-	return nil, fmt.Errorf("device type %s is not supported yet", d.Type)
+	return nil, fmt.Errorf("device type %s has no implementation", d.Type)
 }
 
 // devEnv is what a device's run sees of the agent.

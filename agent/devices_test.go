@@ -98,3 +98,84 @@ devices:
 		})
 	})
 }
+
+// The other simulated types: an IR remote's keys become events named by
+// the configuration, an accelerometer's shake turns motion on and, after
+// the hold, off again; a modem answers the at method and reports its
+// signal.
+func TestSimulatedRemoteAccelerometerModem(t *testing.T) {
+	h := start(t, `
+mqtt:
+  brokers: [BROKER]
+  node_id: test
+  status_interval: 0s
+state_dir: STATE_DIR
+devices:
+  - name: remote
+    type: nec_ir
+    pin: GPIO25
+    keys: {power: 0x0408, volume_up: {address: 0x04, command: 0x02}}
+    simulate: {sequence: [power, volume_up], every: 5s}
+  - name: tilt
+    type: adxl345
+    motion_hold: 3s
+    simulate: {noise: 0.001, shake_every: 20s}
+  - name: modem
+    type: at_modem
+    port: /dev/ttyUSB2
+    signal_interval: 30s
+    simulate:
+      csq: [20, 20]
+      replies: {ATI: [Quectel, EC25]}
+`)
+	h.on(func(t *loop.Task) error {
+		if err := t.Sleep(26 * time.Second); err != nil {
+			return err
+		}
+		if err := h.waitFor(t, "power, volume_up", func(ms []msg) bool {
+			es := events(only(ms, "edgeagent/test/remote/event"))
+			return len(es) >= 2 && es[0].Type == "power" && es[1].Type == "volume_up"
+		}); err != nil {
+			return err
+		}
+		if err := h.waitPayload(t, "edgeagent/test/tilt_motion/state", func(p string) bool { return value(p) == "ON" }); err != nil {
+			return err
+		}
+		if err := h.waitPayload(t, "edgeagent/test/tilt_z/state", func(p string) bool { v, ok := value(p).(float64); return ok && v > 0.9 && v < 1.1 }); err != nil {
+			return err
+		}
+		// The shake lasts a second from 20 s; motion ends 3 s after it.
+		if err := h.waitFor(t, "motion OFF, ON, OFF", func(ms []msg) bool {
+			var vs []string
+			for _, m := range only(ms, "edgeagent/test/tilt_motion/state") {
+				vs = append(vs, fmt.Sprint(value(m.Payload)))
+			}
+			return strings.Contains(strings.Join(vs, ","), "OFF,ON,OFF")
+		}); err != nil {
+			return err
+		}
+		if err := h.waitPayload(t, "edgeagent/test/modem_signal/state", func(p string) bool { return value(p) == -73.0 }); err != nil {
+			return err
+		}
+		r, err := h.callOn(t, MethodAt, map[string]string{"command": "ATI"})
+		if err != nil {
+			return err
+		}
+		if r.Error != "" || string(r.Result) != `{"command":"ATI","lines":["Quectel","EC25"],"final":"OK"}` {
+			return fmt.Errorf("at ATI: %+v %s", r, r.Result)
+		}
+		if r, err = h.callOn(t, MethodAt, map[string]string{"command": "ATI", "device": "tilt"}); err != nil {
+			return err
+		}
+		if !strings.Contains(r.Error, `"device" must name a modem: modem`) {
+			return fmt.Errorf("at on a non-modem: %+v", r)
+		}
+		if r, err = h.callOn(t, MethodRead, "tilt"); err != nil {
+			return err
+		}
+		if r.Error != "" || !containsJSON(r.Result, `"device":"tilt"`) || !containsJSON(r.Result, `"tilt_z":{"value":`) {
+			return fmt.Errorf("read tilt: %+v %s", r, r.Result)
+		}
+		return nil
+	})
+}

@@ -243,11 +243,11 @@ func (h *harness) on(fn func(t *loop.Task) error) {
 	err := h.a.l.Post(func() {
 		h.a.l.Go("test", func(t *loop.Task) error {
 			err := fn(t)
-			_, _ = loop.Offload(t, func(context.Context) (struct{}, error) {
+			_, oerr := loop.Offload(t, func(context.Context) (struct{}, error) {
 				res <- err
 				return struct{}{}, nil
 			})
-			return nil
+			return oerr
 		})
 	})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/edgeagent/edgeagent/agent/config"
@@ -199,14 +198,4 @@ func currentDiscovery(cfg *config.Config, version string) ([]byte, error) {
 		return nil, err
 	}
 	return c.Payload(), nil
-}
-
-// sortedNames returns the keys of m in order.
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return names
 }

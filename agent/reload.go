@@ -141,7 +141,7 @@ func (a *Agent) apply(t *loop.Task, cfg *config.Config, j *reloadJob) (reloadRes
 
 	// Build the new and changed devices first: one that cannot be built
 	// refuses the reload before anything stopped.
-	var stop, start []string
+	var stop []string
 	built := map[string]device{}
 	for _, d := range cfg.Devices {
 		old := a.devs[d.Name]
@@ -153,7 +153,6 @@ func (a *Agent) apply(t *loop.Task, cfg *config.Config, j *reloadJob) (reloadRes
 			return res, fmt.Errorf("%s: devices: %s: %w", d.Pos, d.Name, err)
 		}
 		built[d.Name] = dev
-		start = append(start, d.Name)
 		if old != nil {
 			stop = append(stop, d.Name)
 			res.Changes = append(res.Changes, "device "+d.Name+" changed: restarted")
