@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/edgeagent/edgeagent/integration/clients"
 	"github.com/edgeagent/edgeagent/integration/mosquitto"
 	"github.com/edgeagent/edgeagent/integration/pki"
+	dockerclient "github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
 )
 
 // Self-tests of the harness against real Mosquitto containers.
@@ -122,7 +125,25 @@ func TestHarnessPersistence(t *testing.T) {
 // client with a short keepalive notices, and reconnects after unpause.
 func TestHarnessPause(t *testing.T) {
 	t.Parallel()
-	b := env.Start(t, mosquitto.Config{})
+	var id string
+	t.Run("noticed, then reconnected", func(t *testing.T) {
+		b := env.Start(t, mosquitto.Config{})
+		id = b.ContainerID()
+		pauseAndBack(t, b)
+		// Left paused: the cleanup must remove it all the same.
+		b.Pause(t)
+	})
+	cli, err := testcontainers.NewDockerClientWithOpts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.ContainerInspect(context.Background(), id, dockerclient.ContainerInspectOptions{}); err == nil {
+		t.Errorf("container %s of a paused broker survived its test's cleanup", id)
+	}
+}
+
+func pauseAndBack(t *testing.T, b *mosquitto.Broker) {
 	const keepalive = time.Second
 	c := clients.Connect(t, clients.PahoOptions{URL: b.URL(), KeepAlive: keepalive, PingTimeout: keepalive,
 		AutoReconnect: true, MaxReconnectInterval: 500 * time.Millisecond})

@@ -1,9 +1,11 @@
 package mosquitto
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -34,12 +36,39 @@ func TestOwnerAlive(t *testing.T) {
 	}
 }
 
-func TestRequireSkipsWithoutDocker(t *testing.T) {
-	t.Setenv(RequireEnv, "")
-	var skipped bool
-	t.Run("nil env", func(t *testing.T) {
+// Without $EDGEAGENT_REQUIRE_DOCKER a test that needs Docker skips with
+// the first line of the reason; with it, the test fails. The test binary
+// runs itself as the test that calls Require, to see both outcomes.
+func TestRequire(t *testing.T) {
+	if os.Getenv("EDGEAGENT_TEST_REQUIRE_CHILD") == "1" {
+		e := &Env{err: errors.New("no Docker engine: connection refused\nsecond line")}
+		e.Require(t)
+		t.Log("Require returned")
+		return
+	}
+	for _, c := range []struct {
+		require  string
+		fails    bool
+		contains string
+	}{
+		{"", false, "--- SKIP: TestRequire"},
+		{"1", true, "EDGEAGENT_REQUIRE_DOCKER=1 and no Docker engine: connection refused"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRequire$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "EDGEAGENT_TEST_REQUIRE_CHILD=1", RequireEnv+"="+c.require)
+		out, err := cmd.CombinedOutput()
+		if (err != nil) != c.fails || !strings.Contains(string(out), c.contains) || strings.Contains(string(out), "Require returned") {
+			t.Errorf("%s=%q: exit %v, output:\n%s", RequireEnv, c.require, err, out)
+		}
+		if !c.fails && strings.Contains(string(out), "second line") {
+			t.Errorf("the skip reason is more than one line:\n%s", out)
+		}
+	}
+	var e *Env
+	skipped := false
+	t.Run("unprepared", func(t *testing.T) {
+		t.Setenv(RequireEnv, "")
 		defer func() { skipped = t.Skipped() }()
-		var e *Env
 		e.Require(t)
 	})
 	if !skipped {

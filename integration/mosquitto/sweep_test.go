@@ -1,9 +1,12 @@
 package mosquitto
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +70,42 @@ func TestSweep(t *testing.T) {
 	}
 	if exists(live) {
 		t.Error("Close left this process's container")
+	}
+}
+
+// $EDGEAGENT_MOSQUITTO_IMAGE selects a present image, and a missing one
+// falls back to the Debian-built image (never a pull), saying so.
+func TestResolveImageSelection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Docker: skipped under -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	e := Prepare(ctx, "github.com/edgeagent/edgeagent/integration/mosquitto.TestResolveImageSelection", io.Discard)
+	e.Require(t)
+	t.Cleanup(func() { e.Close() })
+
+	// A second name for the Debian-built image stands in for an official
+	// image that is present.
+	selected := "edgeagent-mosquitto-selftest:" + strconv.Itoa(os.Getpid())
+	if _, err := e.cli.ImageTag(ctx, client.ImageTagOptions{Source: e.image, Target: selected}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = e.cli.ImageRemove(context.Background(), selected, client.ImageRemoveOptions{})
+	})
+	t.Setenv(ImageEnv, selected)
+	var log bytes.Buffer
+	if got, err := ResolveImage(ctx, e.cli, &log); err != nil || got != selected {
+		t.Errorf("selected a present image: got %q, %v; want %q", got, err, selected)
+	}
+	missing := "edgeagent-mosquitto-selftest:absent-" + strconv.Itoa(os.Getpid())
+	t.Setenv(ImageEnv, missing)
+	got, err := ResolveImage(ctx, e.cli, &log)
+	if err != nil || got != e.image {
+		t.Errorf("selected a missing image: got %q, %v; want the fallback %q", got, err, e.image)
+	}
+	if !strings.Contains(log.String(), missing+" is not present locally") {
+		t.Errorf("the fallback was not reported: %q", log.String())
 	}
 }
