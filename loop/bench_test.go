@@ -103,7 +103,7 @@ func BenchmarkSleepTimers(b *testing.B) {
 	const tasks = 100_000
 	delay := func(i int) time.Duration { return time.Duration(1+i%997) * time.Millisecond }
 	b.Run("loop", func(b *testing.B) {
-		l := New(WithClock(NewVirtualClock(time.Time{})), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		l := New(WithClock(NewVirtualClock()), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 		var sleeps int
 		var done WaitQueue
 		err := l.Run(context.Background(), func(t *Task) error {
@@ -189,7 +189,7 @@ func BenchmarkParkedTask(b *testing.B) {
 	const tasks = 100_000
 	b.Run("loop", func(b *testing.B) {
 		for range b.N {
-			l := New(WithClock(NewVirtualClock(time.Time{})), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			l := New(WithClock(NewVirtualClock()), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 			var perTask float64
 			_ = l.Run(context.Background(), func(t *Task) error {
 				g := NewGroup(t)

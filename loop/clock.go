@@ -35,11 +35,19 @@ type VirtualClock struct {
 	now   atomic.Int64
 }
 
-// NewVirtualClock returns a virtual clock reading start. A zero start reads
-// 2000-01-01 00:00:00 UTC, so timestamps in tests are reproducible.
-func NewVirtualClock(start time.Time) *VirtualClock {
+// VirtualEpoch is where NewVirtualClock starts: 2000-01-01 00:00:00 UTC, a
+// fixed instant so that timestamps in tests are reproducible.
+func VirtualEpoch() time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// NewVirtualClock returns a virtual clock reading VirtualEpoch.
+func NewVirtualClock() *VirtualClock { return &VirtualClock{start: VirtualEpoch()} }
+
+// NewVirtualClockAt returns a virtual clock reading start, for tests that
+// need a particular date. A zero start panics: it is almost always a
+// forgotten value, and NewVirtualClock says what it means.
+func NewVirtualClockAt(start time.Time) *VirtualClock {
 	if start.IsZero() {
-		start = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+		panic("loop: NewVirtualClockAt with a zero time; use NewVirtualClock for the fixed epoch")
 	}
 	return &VirtualClock{start: start}
 }

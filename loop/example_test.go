@@ -13,7 +13,7 @@ import (
 // clock makes this example's two seconds pass instantly. Timers due at the
 // same time fire in the order they were set.
 func ExampleLoop_Run() {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	err := l.Run(context.Background(), func(t *loop.Task) error {
 		g := loop.NewGroup(t)
@@ -74,7 +74,7 @@ func ExampleLoop_Post() {
 // WaitFor bounds any awaits with a deadline, interrupting them the moment
 // it passes.
 func ExampleWaitFor() {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	_ = l.Run(context.Background(), func(t *loop.Task) error {
 		err := loop.WaitFor(t, 2*time.Second, func(t *loop.Task) error {
@@ -89,7 +89,7 @@ func ExampleWaitFor() {
 // Cancelling a task interrupts its await at once; Shield lets it still
 // clean up with awaits, such as publishing "offline".
 func ExampleShield() {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	_ = l.Run(context.Background(), func(t *loop.Task) error {
 		worker := l.Go("worker", func(t *loop.Task) error {
@@ -119,7 +119,7 @@ func ExampleShield() {
 // A group's children end before the group's Stop returns, cleanup included:
 // the seed's cancel_all, and NamedTask's lookup by name.
 func ExampleNewGroup() {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	_ = l.Run(context.Background(), func(t *loop.Task) error {
 		g := loop.NewGroup(t)
@@ -147,7 +147,7 @@ func ExampleNewGroup() {
 // Gather runs jobs concurrently and returns every result, each with its own
 // error; a job may have its own timeout.
 func ExampleGather() {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	_ = l.Run(context.Background(), func(t *loop.Task) error {
 		read := func(d time.Duration, v float64) func(*loop.Task) (float64, error) {
@@ -193,7 +193,7 @@ func ExampleWaitQueue() {
 		}
 		return nil
 	}
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	_ = l.Run(context.Background(), func(t *loop.Task) error {
 		lt := &latch{}

@@ -285,11 +285,11 @@ func Spawn[T any](l *Loop, name string, fn func(*Task) (T, error)) *Future[T] {
 // Task returns the future's task, to Cancel it or check Done.
 func (f *Future[T]) Task() *Task { return f.task }
 
-// Await waits for the future's task to finish and returns its value and
-// error. If caller is interrupted first, it returns the zero value and the
-// interruption, and the task goes on.
-func (f *Future[T]) Await(caller *Task) (T, error) {
-	err := f.task.Wait(caller)
+// Wait suspends the task waiter until the future's task has finished, and
+// returns its value and error. If waiter is interrupted first, Wait returns
+// the zero value and the interruption, and the future's task goes on.
+func (f *Future[T]) Wait(waiter *Task) (T, error) {
+	err := f.task.Wait(waiter)
 	if !f.task.Done() {
 		var zero T
 		return zero, err

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 )
@@ -37,7 +36,7 @@ func (b *logBuffer) count(substr string) int { return strings.Count(b.String(), 
 
 // virtualLoop returns a loop on a virtual clock that logs into a buffer.
 func virtualLoop(opts ...Option) (*Loop, *VirtualClock, *logBuffer) {
-	vc := NewVirtualClock(time.Time{})
+	vc := NewVirtualClock()
 	logs := &logBuffer{}
 	base := []Option{WithClock(vc), WithLogger(slog.New(slog.NewTextHandler(logs, nil)))}
 	return New(append(base, opts...)...), vc, logs

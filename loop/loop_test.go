@@ -110,7 +110,7 @@ func TestVirtualClockJumpsToNextTimer(t *testing.T) {
 		return g.Wait(t)
 	})
 	r.want(t, "1m0s@1m0s", "1m30s@1m30s", "3m0s@3m0s")
-	if got := l.Now().Sub(NewVirtualClock(time.Time{}).Now()); got != 3*time.Minute {
+	if got := l.Now().Sub(NewVirtualClock().Now()); got != 3*time.Minute {
 		t.Fatalf("Now advanced by %v, want 3m", got)
 	}
 }
@@ -193,7 +193,7 @@ func TestFutureAwait(t *testing.T) {
 			}
 			return 42, nil
 		})
-		v, err := f.Await(t)
+		v, err := f.Wait(t)
 		if v != 42 || err != nil || vc.Elapsed() != time.Second {
 			return fmt.Errorf("Await = %d, %v at %v", v, err, vc.Elapsed())
 		}

@@ -88,16 +88,17 @@ func (t *Task) Cancel() {
 	t.interrupt()
 }
 
-// Wait waits until t has finished and returns its error. caller is the
-// waiting task. If caller is cancelled first, Wait returns ErrCancelled
-// and t goes on; use Cancel and then Wait to stop t and wait for it.
-func (t *Task) Wait(caller *Task) error {
-	if caller == t {
+// Wait suspends the task waiter until t has finished, and returns t's
+// error. If waiter is interrupted first, Wait returns that interruption
+// (ErrCancelled, ErrTimeout) and t goes on; Cancel t, then Wait, to stop it
+// and wait for its cleanup.
+func (t *Task) Wait(waiter *Task) error {
+	if waiter == t {
 		panic(fmt.Sprintf("loop: task %q waits for itself", t.name))
 	}
 	t.retrieved = true
 	for t.state != taskDone {
-		if err := t.joiners.Wait(caller); err != nil {
+		if err := t.joiners.Wait(waiter); err != nil {
 			return err
 		}
 	}

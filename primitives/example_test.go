@@ -13,7 +13,7 @@ import (
 // virtual returns a loop on a virtual clock: the examples' seconds pass
 // instantly and print the same every time.
 func virtual() (*loop.Loop, *loop.VirtualClock) {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	return loop.New(loop.WithClock(vc)), vc
 }
 

@@ -24,7 +24,7 @@ type world struct {
 }
 
 func newWorld() *world {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	return &world{vc: vc, l: loop.New(loop.WithClock(vc), loop.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))}
 }
 

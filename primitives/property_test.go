@@ -126,7 +126,7 @@ func genCancels(t *rapid.T, actors int) []cancellation {
 }
 
 func quietLoop() *loop.Loop {
-	return loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})),
+	return loop.New(loop.WithClock(loop.NewVirtualClock()),
 		loop.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 }
 

@@ -44,7 +44,7 @@ func ExampleParseSample() {
 // is reported, at the first poll that reads a sample taken after the tip
 // (the chip samples at 12.5 Hz). On hardware, bus is an i2c.Bus from periph's i2creg.Open.
 func ExampleDev_Run() {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	chip := adxl345test.New(adxl345.AddressAltLow, vc.Now)
 	start := vc.Now()
@@ -85,7 +85,7 @@ func ExampleDev_Run() {
 
 // Read returns the acceleration now, for on-demand use.
 func ExampleDev_Read() {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	chip := adxl345test.New(adxl345.AddressAltHigh, vc.Now)
 	chip.SetAccel(adxl345.Vector{X: 0.25, Y: -0.5, Z: 0.8})

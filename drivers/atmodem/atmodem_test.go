@@ -97,7 +97,7 @@ func (d *fakeDevice) say(line string) {
 // virtualModem runs body with a modem over a fake device on virtual time.
 func virtualModem(t *testing.T, script func(string) []step, opts []Option, body func(tk *loop.Task, m *Modem, d *fakeDevice) error) {
 	t.Helper()
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	d := newFake(l, script)
 	m, err := New(l, d, opts...)
@@ -379,7 +379,7 @@ func TestLostLineFailsTheCommand(t *testing.T) {
 }
 
 func TestBadInputAndLifecycle(t *testing.T) {
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
 	d := newFake(l, func(string) []step { return every(time.Millisecond, "OK") })
 	for _, tc := range []struct {
 		opts []Option

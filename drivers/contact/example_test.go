@@ -22,7 +22,7 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	_ = l.Run(context.Background(), func(t *loop.Task) error {
 		g := loop.NewGroup(t)

@@ -21,7 +21,7 @@ func ExampleInput() {
 		fmt.Println(err)
 		return
 	}
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	_ = l.Run(context.Background(), func(t *loop.Task) error {
 		g := loop.NewGroup(t)
@@ -54,7 +54,7 @@ func ExampleInput() {
 func ExampleDebouncer() {
 	pin := gpioin.NewSimPin("GPIO27", gpio.High)
 	in, _ := gpioin.New(pin)
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	_ = l.Run(context.Background(), func(t *loop.Task) error {
 		db := gpioin.NewDebouncer(t.Loop(), 50*time.Millisecond, func(e gpioin.Edge) {

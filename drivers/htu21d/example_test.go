@@ -55,7 +55,7 @@ func ExampleWithResolution() {
 // and the virtual clock make the example's half minute pass at once; on
 // hardware, bus is an i2c.Bus from periph's i2creg.Open.
 func ExampleDev_Run() {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc), loop.WithLogger(slog.New(slog.DiscardHandler)))
 	bus := htu21dtest.New(vc.Now)
 	bus.Set(21.5, 45)
@@ -105,7 +105,7 @@ func ExampleDev_Run() {
 // Read measures on demand; bound it with WaitForValue like any await.
 // At 11 bits a temperature step is 0.09 °C.
 func ExampleDev_Read() {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	bus := htu21dtest.New(vc.Now)
 	bus.Set(-5.25, 80)

@@ -55,7 +55,7 @@ func (p *recPin) take() string {
 // initial write (off) already taken from the log.
 func setup(t *testing.T, opts ...led.Option) (*loop.Loop, *recPin, *led.LED) {
 	t.Helper()
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	pin := &recPin{vc: vc}
 	d, err := led.New(pin, opts...)
 	if err != nil {
@@ -97,7 +97,7 @@ func TestOnOffToggle(t *testing.T) {
 }
 
 func TestActiveLow(t *testing.T) {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	pin := &recPin{vc: vc}
 	d, err := led.New(pin, led.ActiveLow())
 	if err != nil {

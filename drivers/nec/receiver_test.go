@@ -327,7 +327,7 @@ func TestReceiverNeedsEdges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(epoch)))
+	l := loop.New(loop.WithClock(loop.NewVirtualClockAt(epoch)))
 	err = l.Run(context.Background(), r.Run)
 	if err == nil || !strings.Contains(err.Error(), "edge detection") {
 		t.Fatalf("Run: %v, want an edge-detection error", err)

@@ -148,7 +148,7 @@ func (sc *script) lastPort() *fakePort {
 // growing delays while the device is absent, capped; a connection that
 // drops at once keeps the count; one that stayed up for Max resets it.
 func TestReconnectBackoffSchedule(t *testing.T) {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	sc := &script{clock: vc, failures: 5, port: newFakePort}
 	s, err := New(l, "/dev/ttyUSB-modem", WithOpener(sc.open), WithReadTimeout(time.Millisecond),
@@ -210,7 +210,7 @@ func TestReconnectBackoffSchedule(t *testing.T) {
 // TestReadPanicIsAnError: go.bug.st/serial panics on descriptors above
 // 1023; the reader turns that into a failed connection, retried.
 func TestReadPanicIsAnError(t *testing.T) {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	sc := &script{clock: vc, port: func() *fakePort {
 		p := newFakePort()
@@ -239,7 +239,7 @@ func TestReadPanicIsAnError(t *testing.T) {
 }
 
 func TestWriteFailureEndsConnection(t *testing.T) {
-	vc := loop.NewVirtualClock(time.Time{})
+	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	sc := &script{clock: vc, port: func() *fakePort {
 		p := newFakePort()
@@ -323,7 +323,7 @@ func TestCancelWhileOpening(t *testing.T) {
 // clock too (whose jumps must not cut short the wait for the goroutines).
 func TestStopWhileConnectedOnVirtualTime(t *testing.T) {
 	for range 20 {
-		vc := loop.NewVirtualClock(time.Time{})
+		vc := loop.NewVirtualClock()
 		l := loop.New(loop.WithClock(vc))
 		sc := &script{clock: vc, port: newFakePort}
 		s, err := New(l, "/dev/x", WithOpener(sc.open), WithReadTimeout(time.Millisecond))

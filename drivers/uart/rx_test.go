@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/edgeagent/edgeagent/loop"
 )
@@ -189,7 +188,7 @@ func TestLossErrorMatches(t *testing.T) {
 // TestReadExactlyAndRead run on a loop (virtual clock) and feed from a
 // task, to check waiting as well as taking.
 func TestReadExactlyAndRead(t *testing.T) {
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
 	s, err := New(l, "/dev/fake", WithRxBuffer(64), WithMaxLine(8), WithLineEnding(AnyEOL))
 	if err != nil {
 		t.Fatal(err)

@@ -398,7 +398,7 @@ func TestPty1MBExact(t *testing.T) {
 			got.Write(line)
 			got.WriteByte('\n')
 		}
-		_, err := writer.Await(tk)
+		_, err := writer.Wait(tk)
 		return err
 	}))
 	if !bytes.Equal(got.Bytes(), data) {
@@ -494,7 +494,7 @@ func TestPty1MBConcurrentReader(t *testing.T) {
 			switch {
 			case !ok:
 				if s.stats.Received == total {
-					_, err := writer.Await(tk)
+					_, err := writer.Wait(tk)
 					return err
 				}
 				if err := s.rxq.Wait(tk); err != nil {

@@ -28,13 +28,13 @@ type World struct {
 	VC *loop.VirtualClock
 }
 
-// NewWorld returns a World whose clock starts at the zero time; opts go to
-// loop.New after the clock and the logger, so they may replace them.
-func NewWorld(opts ...loop.Option) *World { return NewWorldAt(time.Time{}, opts...) }
+// NewWorld returns a World whose clock starts at loop.VirtualEpoch; opts go
+// to loop.New after the clock and the logger, so they may replace them.
+func NewWorld(opts ...loop.Option) *World { return NewWorldAt(loop.VirtualEpoch(), opts...) }
 
 // NewWorldAt returns a World whose clock starts at start.
 func NewWorldAt(start time.Time, opts ...loop.Option) *World {
-	vc := loop.NewVirtualClock(start)
+	vc := loop.NewVirtualClockAt(start)
 	opts = append([]loop.Option{loop.WithClock(vc), loop.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	return &World{VC: vc, L: loop.New(opts...)}
 }

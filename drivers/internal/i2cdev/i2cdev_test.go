@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func run(t *testing.T, main loop.TaskFunc) {
 	t.Helper()
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
 	if err := l.Run(context.Background(), main); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

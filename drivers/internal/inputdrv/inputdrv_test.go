@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
 	"github.com/edgeagent/edgeagent/drivers/internal/inputdrv"
@@ -20,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // the input's mode then.
 func runInput(t *testing.T, pin *gpioin.SimPin, in *gpioin.Input) (gpio.Pull, gpioin.Mode) {
 	t.Helper()
-	l := loop.New(loop.WithClock(loop.NewVirtualClock(time.Time{})))
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
 	err := l.Run(context.Background(), func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("input", func(tk *loop.Task) error { return in.Run(tk, func(gpioin.Edge) {}) })

@@ -39,7 +39,7 @@ func dropped(t *loop.Task, q *primitives.Queue[int], ev *primitives.Event, wq *l
 	var fn loop.TaskFunc = func(*loop.Task) error { return nil }
 	fn(t) // want `error of await fn is dropped`
 	f := loop.Spawn(t.Loop(), "x", read)
-	f.Await(t)           // want `error of await f.Await is dropped`
+	f.Wait(t)            // want `error of await f.Wait is dropped`
 	var _ = t.Yield()    // want `error of await t.Yield is assigned to _`
 	a, _ := 1, t.Yield() // want `error of await t.Yield is assigned to _`
 	_ = a

@@ -87,8 +87,8 @@ type Future[T any] struct{ task *Task }
 func Spawn[T any](l *Loop, name string, fn func(*Task) (T, error)) *Future[T] {
 	return &Future[T]{}
 }
-func (f *Future[T]) Await(caller *Task) (T, error) { var z T; return z, nil }
-func (f *Future[T]) Task() *Task                   { return f.task }
+func (f *Future[T]) Wait(waiter *Task) (T, error) { var z T; return z, nil }
+func (f *Future[T]) Task() *Task                  { return f.task }
 
 type Promise struct{}
 
