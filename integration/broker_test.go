@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/edgeagent/edgeagent/integration/clients"
 	"github.com/edgeagent/edgeagent/integration/mosquitto"
 	"github.com/edgeagent/edgeagent/integration/pki"
@@ -55,7 +56,7 @@ func TestHarnessStockNagleStall(t *testing.T) {
 	b := env.Start(t, mosquitto.Config{})
 	responder := clients.Connect(t, clients.PahoOptions{URL: b.URL()})
 	requester := clients.Connect(t, clients.PahoOptions{URL: b.URL()})
-	tok := responder.Client().Subscribe("rr/req", 1, func(c pahoClient, m pahoMessage) {
+	tok := responder.Client().Subscribe("rr/req", 1, func(c paho.Client, m paho.Message) {
 		c.Publish("rr/reply", 1, false, m.Payload())
 	})
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -93,6 +94,9 @@ func TestHarnessPersistence(t *testing.T) {
 	sub := clients.Connect(t, clients.PahoOptions{URL: b.URL(), ClientID: "it-persistent", Persistent: true})
 	sub.Subscribe(t, "queue/#", 1)
 	sub.Close()
+	// mosquitto_sub on the host stays through the restart: it reconnects
+	// by itself and resumes its session.
+	onHost := clients.HostSub(t, addr, "queue/#", clients.QoS(1), clients.ClientID("it-host-persistent"), clients.Persistent())
 
 	b.Pub(t, "state/kept", []byte("retained value"), clients.QoS(1), clients.Retain())
 	for i := range 5 {
@@ -113,6 +117,11 @@ func TestHarnessPersistence(t *testing.T) {
 		if m.Topic != fmt.Sprintf("queue/%d", i) || string(m.Payload) != fmt.Sprint(i) {
 			t.Errorf("queued message %d after restart: %v", i, m)
 		}
+	}
+	b.Pub(t, "queue/after-restart", []byte("5"), clients.QoS(1))
+	got = onHost.WaitCount(t, 6, 30*time.Second)
+	if m := got[5]; m.Topic != "queue/after-restart" {
+		t.Errorf("host mosquitto_sub's sixth message: %v, want the one published after the restart", m)
 	}
 	fresh := clients.Connect(t, clients.PahoOptions{URL: "tcp://" + addr})
 	kept := fresh.Subscribe(t, "state/kept", 1).WaitPayload(t, "state/kept", "retained value", 10*time.Second)

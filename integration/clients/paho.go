@@ -1,6 +1,7 @@
 package clients
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"sync"
@@ -15,7 +16,7 @@ import (
 type PahoOptions struct {
 	// URL of the broker: tcp://127.0.0.1:port or ssl://127.0.0.1:port.
 	URL string
-	// ClientID; default a unique "it-<n>" id.
+	// ClientID; default a random "it-…" id.
 	ClientID           string
 	Username, Password string
 	TLS                *tls.Config
@@ -64,7 +65,7 @@ func Dial(o PahoOptions) (*Paho, error) {
 	opts := paho.NewClientOptions().AddBroker(o.URL)
 	id := o.ClientID
 	if id == "" {
-		id = fmt.Sprintf("it-%d", time.Now().UnixNano())
+		id = "it-" + rand.Text()[:12]
 	}
 	// MQTT 3.1.1 only: paho would retry a refused connection as 3.1.
 	opts.SetClientID(id).SetCleanSession(!o.Persistent).SetOrderMatters(true).SetProtocolVersion(4)

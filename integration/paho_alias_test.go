@@ -1,8 +1,0 @@
-package integration
-
-import paho "github.com/eclipse/paho.mqtt.golang"
-
-type (
-	pahoClient  = paho.Client
-	pahoMessage = paho.Message
-)
