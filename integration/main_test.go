@@ -29,15 +29,6 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
 	flag.Parse()
-	// The broker tests mostly wait on Docker, not on a CPU: run up to four
-	// at once (the default is GOMAXPROCS, two on CI) unless -parallel says.
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		if err := flag.Set("test.parallel", "4"); err != nil {
-			fmt.Fprintln(os.Stderr, "integration:", err)
-		}
-	}
 	var err error
 	if builds, err = proc.NewBuilder(); err != nil {
 		fmt.Fprintln(os.Stderr, "integration:", err)
