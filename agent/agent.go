@@ -42,9 +42,8 @@ type Agent struct {
 	pubErrs  uint64
 	haConfig []byte // the announced discovery payload, to compare on reload
 
-	g        *loop.Group // the bridge and the watchdog: stopped last
-	aux      *loop.Group // commands, reloads, status, readiness
-	devGroup *loop.Group // the devices' supervisors and command tasks
+	wdTask   *loop.Task   // the systemd watchdog: stopped last
+	aux      []*loop.Task // commands, reloads, status, readiness
 	devs     map[string]*devRun
 	order    []string
 	byEntity map[string]*devRun
@@ -229,15 +228,15 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) main(t *loop.Task) error {
 	a.started = a.l.Now()
 	a.status("starting")
-	a.g = loop.NewGroup(t)
-	a.aux = loop.NewGroup(t)
-	a.devGroup = loop.NewGroup(t)
-	a.bTask = a.g.Go("bridge", a.b.Run)
-	a.g.Go("watchdog", a.notify.Watchdog)
-	a.aux.Go("commands", a.routeCommands)
-	a.aux.Go("reload", a.reloadTask)
-	a.aux.Go("status", a.statusTask)
-	a.aux.Go("ready", a.readyTask)
+	// The agent's tasks are not a group of main: a group's owner counts as
+	// done only once its children have ended, so a device whose cleanup
+	// never ends would hold main, and the process, for ever. Main stops them
+	// in order within shutdown_timeout; what is still alive after that, the
+	// loop kills at the end of Run (and names).
+	a.bTask = a.l.Go("bridge", a.b.Run)
+	a.wdTask = a.l.Go("watchdog", a.notify.Watchdog)
+	a.aux = []*loop.Task{a.l.Go("commands", a.routeCommands), a.l.Go("reload", a.reloadTask),
+		a.l.Go("status", a.statusTask), a.l.Go("ready", a.readyTask)}
 	for _, name := range a.order {
 		a.startDev(a.devs[name])
 	}
@@ -269,11 +268,15 @@ func (a *Agent) shutdown(t *loop.Task) error {
 			}
 		}
 		stage = "stopping the devices"
-		if err := a.devGroup.Stop(t); err != nil && !errors.Is(err, loop.ErrCancelled) {
-			a.log.Warn("devices stopped with errors", "err", err)
+		var devs []*loop.Task
+		for _, r := range a.devs {
+			devs = append(devs, r.task)
 		}
-		if err := a.aux.Stop(t); err != nil && !errors.Is(err, loop.ErrCancelled) {
-			a.log.Warn("agent tasks stopped with errors", "err", err)
+		if err := stopTasks(t, devs...); err != nil {
+			return err
+		}
+		if err := stopTasks(t, a.aux...); err != nil {
+			return err
 		}
 		// The bridge publishes "offline" (retained), flushes the outbox
 		// and disconnects.
@@ -285,7 +288,7 @@ func (a *Agent) shutdown(t *loop.Task) error {
 			}
 		}
 		stage = "stopping the watchdog"
-		return a.g.Stop(t)
+		return stopTasks(t, a.wdTask)
 	})
 	if errors.Is(err, loop.ErrCancelled) {
 		err = nil
@@ -350,9 +353,9 @@ func (a *Agent) removeDev(name string) {
 
 // startDev starts a device's supervisor and command task.
 func (a *Agent) startDev(r *devRun) {
-	r.task = a.devGroup.Go("supervise:"+r.cfg.Name, func(t *loop.Task) error {
-		g := loop.NewGroup(t)
-		g.Go("commands:"+r.cfg.Name, func(t *loop.Task) error { return a.commandTask(t, r) })
+	r.task = a.l.Go("supervise:"+r.cfg.Name, func(t *loop.Task) error {
+		cmds := a.l.Go("commands:"+r.cfg.Name, func(t *loop.Task) error { return a.commandTask(t, r) })
+		defer cmds.Cancel()
 		return a.supervise(t, r)
 	})
 }
@@ -440,5 +443,26 @@ func (a *Agent) readyTask(t *loop.Task) error {
 	a.log.Info("ready", "node", a.cfg.MQTT.NodeID, "devices", len(a.devs), "connected", a.b.Connected(),
 		"took", a.l.Now().Sub(a.started).Round(time.Millisecond))
 	a.deviceChanged()
+	return nil
+}
+
+// stopTasks cancels the tasks and waits until they have ended — or until
+// the caller's deadline, unlike Group.Stop, which waits whatever happens:
+// a stop bounded by shutdown_timeout must be able to give up. Nil tasks
+// (ended already) are skipped.
+func stopTasks(t *loop.Task, tasks ...*loop.Task) error {
+	for _, c := range tasks {
+		if c != nil {
+			c.Cancel()
+		}
+	}
+	for _, c := range tasks {
+		if c == nil {
+			continue
+		}
+		if err := c.Wait(t); err != nil && t.Checkpoint() != nil {
+			return err // the deadline passed
+		}
+	}
 	return nil
 }

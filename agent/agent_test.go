@@ -318,3 +318,38 @@ func TestReloadGoodAndBad(t *testing.T) {
 		return nil
 	})
 }
+
+// stubborn is a device whose run does not end in time when cancelled.
+type stubborn struct{ outputDev }
+
+func (s *stubborn) run(t *loop.Task, env *devEnv) error {
+	env.ready()
+	var never loop.WaitQueue
+	err := never.Wait(t)
+	// A cleanup that waits for something that never comes, until the loop
+	// kills the task at its own shutdown timeout.
+	_ = loop.Shield(t, func(t *loop.Task) error {
+		_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+			<-ctx.Done()
+			return struct{}{}, ctx.Err()
+		})
+		return err
+	})
+	return err
+}
+
+// A stop that cannot finish within shutdown_timeout ends Run with an error
+// saying what was still going on (the command exits non-zero with it);
+// a graceful one returns nil (TestFailingDevice… and the others).
+func TestShutdownPastTheDeadline(t *testing.T) {
+	h := startHook(t, baseConfig+"shutdown_timeout: 300ms\n", func(a *Agent) {
+		a.devs["relay"].dev = &stubborn{}
+	}, WithClock(loop.RealClock()))
+	h.on(func(t *loop.Task) error {
+		return h.waitPayload(t, "edgeagent/test/relay/availability", func(p string) bool { return p == "online" })
+	})
+	err := h.shutdown()
+	if err == nil || !strings.Contains(err.Error(), "shutdown took longer than 300ms: still stopping the devices") {
+		t.Fatalf("Run returned %v", err)
+	}
+}

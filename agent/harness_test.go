@@ -116,6 +116,12 @@ func testConfig(broker, dir, yaml string) []byte {
 // written to a file so reloads can change it.
 func start(t *testing.T, yaml string, opts ...Option) *harness {
 	t.Helper()
+	return startHook(t, yaml, nil, opts...)
+}
+
+// startHook is start with a hook that sees the agent before it runs.
+func startHook(t *testing.T, yaml string, hook func(*Agent), opts ...Option) *harness {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +154,9 @@ func start(t *testing.T, yaml string, opts ...Option) *harness {
 		t.Fatal(err)
 	}
 	h.a = a
+	if hook != nil {
+		hook(a)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
 	h.done = make(chan error, 1)

@@ -169,11 +169,11 @@ func (a *Agent) replaceBridge(t *loop.Task, cfg *config.Config) error {
 			return fmt.Errorf("MQTT bridge lost on reload: %w", err)
 		}
 		a.setBridge(b)
-		a.bTask = a.g.Go("bridge", b.Run)
+		a.bTask = a.l.Go("bridge", b.Run)
 		return err
 	}
 	a.setBridge(b)
-	a.bTask = a.g.Go("bridge", b.Run)
+	a.bTask = a.l.Go("bridge", b.Run)
 	return nil
 }
 

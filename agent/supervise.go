@@ -99,12 +99,15 @@ func (a *Agent) supervise(t *loop.Task, r *devRun) error {
 	for {
 		r.env.isReady, r.env.fault = false, nil
 		a.setState(r, StateStarting, nil)
-		g := loop.NewGroup(t)
 		started := a.l.Now()
-		child := g.Go("device:"+r.cfg.Name, func(t *loop.Task) error { return r.dev.run(t, r.env) })
+		// Not a group's child: a run whose cleanup never ends must not hold
+		// its supervisor beyond the agent's shutdown timeout.
+		child := a.l.Go("device:"+r.cfg.Name, func(t *loop.Task) error { return r.dev.run(t, r.env) })
 		err := child.Wait(t)
 		if t.Cancelled() {
-			err := g.Stop(t) // the run's cleanup finishes first
+			child.Cancel()
+			// The run's cleanup finishes first; the caller bounds the wait.
+			err := loop.Shield(t, child.Wait)
 			a.setState(r, StateStopped, nil)
 			return errors.Join(loop.ErrCancelled, ignoreCancel(err))
 		}

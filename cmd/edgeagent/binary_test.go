@@ -278,7 +278,7 @@ func TestBinaryDemo(t *testing.T) {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGHUP)
 	p.waitLog(t, "reload refused")
-	p.waitLog(t, `devices[4].colour: unknown key`)
+	p.waitLog(t, `].colour: unknown key`)
 	// SIGHUP with a good one: the new device comes up.
 	if err := os.WriteFile(cfgPath, append(good, "  - {name: fan, type: relay, pin: GPIO24, simulate: true}\n"...), 0o600); err != nil {
 		t.Fatal(err)
