@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -328,14 +329,14 @@ func (s *stubborn) run(t *loop.Task, env *devEnv) error {
 	err := never.Wait(t)
 	// A cleanup that waits for something that never comes, until the loop
 	// kills the task at its own shutdown timeout.
-	_ = loop.Shield(t, func(t *loop.Task) error {
+	serr := loop.Shield(t, func(t *loop.Task) error {
 		_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
 			<-ctx.Done()
 			return struct{}{}, ctx.Err()
 		})
 		return err
 	})
-	return err
+	return errors.Join(err, serr)
 }
 
 // A stop that cannot finish within shutdown_timeout ends Run with an error
