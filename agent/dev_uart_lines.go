@@ -213,11 +213,10 @@ type linePort struct {
 	buf    []byte
 	ready  chan struct{} // closed and replaced when bytes arrive
 	closed bool
-	to     time.Duration
 }
 
 func newLinePort() *linePort {
-	return &linePort{ready: make(chan struct{}), to: 100 * time.Millisecond}
+	return &linePort{ready: make(chan struct{})}
 }
 
 // reopen makes the port readable again after a Close.
@@ -236,18 +235,15 @@ func (p *linePort) feed(s string) {
 	p.mu.Unlock()
 }
 
-// Read returns what was fed, waiting up to the read timeout.
+// Read returns what was fed, waiting for it. It does not wake at each read
+// timeout as a real port does: Close ends the wait, and an idle simulated
+// port then costs nothing.
 func (p *linePort) Read(b []byte) (int, error) {
 	p.mu.Lock()
-	if len(p.buf) == 0 && !p.closed {
-		ch, to := p.ready, p.to
+	for len(p.buf) == 0 && !p.closed {
+		ch := p.ready
 		p.mu.Unlock()
-		timer := time.NewTimer(to)
-		select {
-		case <-ch:
-		case <-timer.C:
-		}
-		timer.Stop()
+		<-ch
 		p.mu.Lock()
 	}
 	defer p.mu.Unlock()
@@ -261,12 +257,7 @@ func (p *linePort) Read(b []byte) (int, error) {
 
 func (p *linePort) Write(b []byte) (int, error) { return len(b), nil }
 
-func (p *linePort) SetReadTimeout(d time.Duration) error {
-	p.mu.Lock()
-	p.to = d
-	p.mu.Unlock()
-	return nil
-}
+func (p *linePort) SetReadTimeout(time.Duration) error { return nil }
 
 func (p *linePort) Drain() error { return nil }
 
