@@ -58,7 +58,7 @@ func (d *uartLines) run(t *loop.Task, env *devEnv) error {
 			opts = append(opts, uart.WithOpener(p.open))
 		} else {
 			p := newLinePort()
-			opts = append(opts, uart.WithOpener(func(string, *serial.Mode) (uart.Port, error) { return p.reopen(), nil }))
+			opts = append(opts, uart.WithReadTimeout(simReadTimeout), uart.WithOpener(func(string, *serial.Mode) (uart.Port, error) { return p.reopen(), nil }))
 			g.Go("simulate", func(t *loop.Task) error { return d.simulateLines(t, p) })
 		}
 	}
@@ -213,10 +213,16 @@ type linePort struct {
 	buf    []byte
 	ready  chan struct{} // closed and replaced when bytes arrive
 	closed bool
+	to     time.Duration
 }
 
+// simReadTimeout is the read timeout of a simulated port: longer than a
+// real port's 100 ms, so an idle simulation wakes its reader twice a second
+// rather than ten times; stopping waits for it that much longer.
+const simReadTimeout = 500 * time.Millisecond
+
 func newLinePort() *linePort {
-	return &linePort{ready: make(chan struct{})}
+	return &linePort{ready: make(chan struct{}), to: simReadTimeout}
 }
 
 // reopen makes the port readable again after a Close.
@@ -235,15 +241,19 @@ func (p *linePort) feed(s string) {
 	p.mu.Unlock()
 }
 
-// Read returns what was fed, waiting for it. It does not wake at each read
-// timeout as a real port does: Close ends the wait, and an idle simulated
-// port then costs nothing.
+// Read returns what was fed, waiting for it up to the read timeout, as a
+// port does (the stream's reader checks between reads whether to stop).
 func (p *linePort) Read(b []byte) (int, error) {
 	p.mu.Lock()
-	for len(p.buf) == 0 && !p.closed {
-		ch := p.ready
+	if len(p.buf) == 0 && !p.closed {
+		ch, to := p.ready, p.to
 		p.mu.Unlock()
-		<-ch
+		timer := time.NewTimer(to)
+		select {
+		case <-ch:
+		case <-timer.C:
+		}
+		timer.Stop()
 		p.mu.Lock()
 	}
 	defer p.mu.Unlock()
@@ -257,7 +267,12 @@ func (p *linePort) Read(b []byte) (int, error) {
 
 func (p *linePort) Write(b []byte) (int, error) { return len(b), nil }
 
-func (p *linePort) SetReadTimeout(time.Duration) error { return nil }
+func (p *linePort) SetReadTimeout(d time.Duration) error {
+	p.mu.Lock()
+	p.to = d
+	p.mu.Unlock()
+	return nil
+}
 
 func (p *linePort) Drain() error { return nil }
 
