@@ -23,9 +23,7 @@ type ledDev struct {
 	hw     Hardware
 	sim    *gpiotest.Pin
 	d      *led.LED // while run runs
-	on     bool
-	bright int // 0–255, the brightness when on
-	effect string
+	target lightTarget
 }
 
 // lightState is a light's state payload: Home Assistant's JSON schema, and
@@ -58,7 +56,7 @@ func (ledEntities) entities(d *config.Device, es []hass.Entity) []hass.Entity {
 }
 
 func newLED(s *config.LED, hw Hardware) (device, error) {
-	d := &ledDev{spec: s, hw: hw, bright: 255}
+	d := &ledDev{spec: s, hw: hw, target: lightTarget{bright: 255}}
 	if s.Simulated() {
 		d.sim = &gpiotest.Pin{N: s.Pin, L: gpio.Low}
 	}
@@ -97,38 +95,41 @@ func (d *ledDev) run(t *loop.Task, env *devEnv) error {
 
 // apply shows the device's state on the LED.
 func (d *ledDev) apply() error {
-	if d.effect != "" {
-		p, err := d.pattern(d.effect)
+	tg := d.target
+	if tg.effect != "" {
+		p, err := ledPattern(d.spec, tg.effect)
 		if err != nil {
 			return err
 		}
 		return d.d.Play(p)
 	}
-	if !d.on {
+	if !tg.on {
 		return d.d.Off()
 	}
 	if d.spec.PWM {
-		return d.d.SetBrightness(float64(d.bright) / 255)
+		return d.d.SetBrightness(float64(tg.bright) / 255)
 	}
 	return d.d.On()
 }
 
-func (d *ledDev) pattern(effect string) (led.Pattern, error) {
+// ledPattern is the pattern of an effect the LED offers.
+func ledPattern(s *config.LED, effect string) (led.Pattern, error) {
 	switch {
-	case effect == "blink" && d.spec.Blink != nil:
-		return led.Blinking(d.spec.Blink.On, d.spec.Blink.Off, 0), nil
-	case effect == "heartbeat" && d.spec.Heartbeat != nil:
-		return led.Heartbeat(d.spec.Heartbeat.Period), nil
+	case effect == "blink" && s.Blink != nil:
+		return led.Blinking(s.Blink.On, s.Blink.Off, 0), nil
+	case effect == "heartbeat" && s.Heartbeat != nil:
+		return led.Heartbeat(s.Heartbeat.Period), nil
 	}
-	return led.Pattern{}, fmt.Errorf("effect %q is not offered (effects: %s)", effect, strings.Join(d.spec.Effects(), ", "))
+	return led.Pattern{}, fmt.Errorf("effect %q is not offered (effects: %s)", effect, strings.Join(s.Effects(), ", "))
 }
 
 func (d *ledDev) state() lightState {
-	s := lightState{State: onOff(d.on), ColorMode: hass.ColorModeOnOff, Effect: d.effect}
+	tg := d.target
+	s := lightState{State: onOff(tg.on), ColorMode: hass.ColorModeOnOff, Effect: tg.effect}
 	if d.spec.PWM {
 		s.ColorMode = hass.ColorModeBrightness
-		if d.on {
-			s.Brightness = d.bright
+		if tg.on {
+			s.Brightness = tg.bright
 		}
 	}
 	return s
@@ -141,62 +142,77 @@ type lightCommand struct {
 	Effect     *string  `json:"effect"`
 }
 
-// command takes the JSON schema's commands ({"state": "ON", "brightness":
-// 128, "effect": "blink"}) and, for people typing, ON, OFF and TOGGLE.
-func (d *ledDev) command(_ *loop.Task, env *devEnv, _ *config.Value, payload []byte) error {
+// lightTarget is what an LED should show.
+type lightTarget struct {
+	on     bool
+	bright int // 0–255, the brightness when on
+	effect string
+}
+
+// parseLightCommand reads a command of Home Assistant's JSON schema
+// ({"state": "ON", "brightness": 128, "effect": "blink"}) or, for people
+// typing, ON, OFF and TOGGLE, and returns what the LED should show instead
+// of cur. It is pure, so every payload can be tried on it (FuzzCommands).
+func parseLightCommand(payload []byte, cur lightTarget, s *config.LED) (lightTarget, error) {
 	var c lightCommand
 	if p := strings.TrimSpace(string(payload)); !strings.HasPrefix(p, "{") {
-		on, err := parseOnOff(payload, d.on)
+		on, err := parseOnOff(payload, cur.on)
 		if err != nil {
-			return fmt.Errorf(`%w, or JSON such as {"state": "ON", "brightness": 128}`, err)
+			return cur, fmt.Errorf(`%w, or JSON such as {"state": "ON", "brightness": 128}`, err)
 		}
 		c.State = onOff(on)
 	} else if err := json.Unmarshal(payload, &c); err != nil {
-		return fmt.Errorf("not a light command: %w", err)
+		return cur, fmt.Errorf("not a light command: %w", err)
 	}
-	on, bright, effect := d.on, d.bright, d.effect
+	next := cur
 	switch strings.ToUpper(c.State) {
 	case "ON":
-		on = true
+		next.on = true
 	case "OFF":
-		on, effect = false, ""
+		next.on, next.effect = false, ""
 	case "":
 	default:
-		return fmt.Errorf(`"state": expected ON or OFF, got %q`, c.State)
+		return cur, fmt.Errorf(`"state": expected ON or OFF, got %q`, c.State)
 	}
 	if c.Brightness != nil {
 		b := *c.Brightness
 		if math.IsNaN(b) || b < 0 || b > 255 {
-			return fmt.Errorf(`"brightness" %v is out of range (0 to 255)`, b)
+			return cur, fmt.Errorf(`"brightness" %v is out of range (0 to 255)`, b)
 		}
-		if !d.spec.PWM && b > 0 && b < 255 {
-			return fmt.Errorf(`"brightness" needs pwm: true for this LED (%s)`, d.spec.Pin)
+		if !s.PWM && b > 0 && b < 255 {
+			return cur, fmt.Errorf(`"brightness" needs pwm: true for this LED (%s)`, s.Pin)
 		}
-		bright = int(math.Round(b))
-		on = bright > 0
-		if bright == 0 {
-			bright = d.bright // off keeps the brightness for the next on
+		next.bright = int(math.Round(b))
+		next.on = next.bright > 0
+		if next.bright == 0 {
+			next.bright = cur.bright // off keeps the brightness for the next on
 		}
 	}
-	if c.Effect != nil {
-		if *c.Effect != "" && *c.Effect != "none" {
-			if _, err := d.pattern(*c.Effect); err != nil {
-				return err
-			}
-			effect, on = *c.Effect, true
-		} else {
-			effect = ""
+	switch {
+	case c.Effect != nil && *c.Effect != "" && *c.Effect != "none":
+		if _, err := ledPattern(s, *c.Effect); err != nil {
+			return cur, err
 		}
-	} else if c.State != "" || c.Brightness != nil {
-		effect = ""
+		next.effect, next.on = *c.Effect, true
+	case c.Effect != nil, c.State != "" || c.Brightness != nil:
+		next.effect = ""
+	}
+	return next, nil
+}
+
+// command carries out a light command and publishes the new state.
+func (d *ledDev) command(_ *loop.Task, env *devEnv, _ *config.Value, payload []byte) error {
+	next, err := parseLightCommand(payload, d.target, d.spec)
+	if err != nil {
+		return err
 	}
 	if d.d == nil {
 		return fmt.Errorf("pin %s is not open", d.spec.Pin)
 	}
-	prevOn, prevBright, prevEffect := d.on, d.bright, d.effect
-	d.on, d.bright, d.effect = on, bright, effect
+	prev := d.target
+	d.target = next
 	if err := d.apply(); err != nil {
-		d.on, d.bright, d.effect = prevOn, prevBright, prevEffect
+		d.target = prev
 		return err
 	}
 	env.state("", d.state(), env.now())
