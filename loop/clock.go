@@ -52,6 +52,16 @@ func NewVirtualClockAt(start time.Time) *VirtualClock {
 	return &VirtualClock{start: start}
 }
 
+// Start returns the time the clock started at: VirtualEpoch, or the time
+// given to NewVirtualClockAt. Now is Start plus Elapsed. It is safe from
+// any goroutine.
+func (c *VirtualClock) Start() time.Time { return c.start }
+
+// Since reports the virtual time elapsed from the clock's start to at, a
+// time read from the clock (a reading's timestamp, a Deadline). It is safe
+// from any goroutine.
+func (c *VirtualClock) Since(at time.Time) time.Duration { return at.Sub(c.start) }
+
 // Now reports the virtual time. It is safe from any goroutine.
 func (c *VirtualClock) Now() time.Time { return c.start.Add(time.Duration(c.now.Load())) }
 

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgeagent/edgeagent/internal/ring"
@@ -99,6 +100,7 @@ type Loop struct {
 	wallStart       time.Time // origin of real-time measurements (run time, post latency)
 
 	state    runState
+	active   atomic.Bool      // Run is under way; read by OnLoop from any goroutine
 	ctx      context.Context  // Run's context without its cancellation: Offload's parent
 	runq     ring.Ring[*Task] // ready tasks; nil stands for the next of callbacks
 	calls    ring.Ring[call]  // ready callbacks, in order
@@ -110,7 +112,7 @@ type Loop struct {
 	inlets   []*Inlet
 	idleWait *time.Timer
 
-	promised int   // Promises (Offload calls among them) not yet kept
+	offloads int   // Offload calls whose result has not reached the loop yet
 	stopping bool  // in shutdown: tasks are being cancelled and drained
 	killAll  bool  // shutdown timeout passed
 	lastTask *Task // the task run last, nil after a callback (names hogs)
@@ -168,6 +170,8 @@ func (l *Loop) Run(ctx context.Context, main TaskFunc) error {
 		panic("loop: Run called on a loop that is running or has run; a Loop runs once")
 	}
 	l.state = stateRunning
+	l.active.Store(true)
+	defer l.active.Store(false)
 	l.ctx = context.WithoutCancel(ctx)
 	l.startWatchdog()
 	defer l.stopWatchdog()
@@ -334,7 +338,7 @@ func (l *Loop) idle() {
 	if len(l.timers) > 0 {
 		next := l.timers[0].when
 		if vc, virtual := l.clock.(*VirtualClock); virtual {
-			if l.promised == 0 {
+			if l.offloads == 0 {
 				vc.advanceTo(next)
 				return
 			}
@@ -372,7 +376,10 @@ func (l *Loop) startTask(t *Task) bool {
 }
 
 // callback runs a callback, timer function or posted function, turning a
-// panic into a log line.
+// panic into a log line. OnLoop looks for it on the stack: keep it a
+// function of its own.
+//
+//go:noinline
 func (l *Loop) callback(fn func()) {
 	l.lastTask = nil
 	l.watch.beat.Add(1)
@@ -411,7 +418,7 @@ func (l *Loop) shutdown() {
 		t.Cancel()
 	}
 	timeout := time.AfterFunc(l.shutdownTimeout, func() { _ = l.Post(func() { l.killAll = true }) })
-	for l.tasks.n > 0 || l.promised > 0 {
+	for l.tasks.n > 0 || l.offloads > 0 {
 		if l.killAll {
 			l.killRemaining()
 			break
@@ -435,9 +442,9 @@ func (l *Loop) killRemaining() {
 			"task", t.name, "timeout", l.shutdownTimeout)
 		l.kill(t)
 	}
-	if l.promised > 0 {
-		l.log.Error("loop: Offload calls or other promised posts still outstanding at shutdown; dropped",
-			"count", l.promised)
+	if l.offloads > 0 {
+		l.log.Error("loop: Offload calls still outstanding at shutdown; their results are dropped",
+			"count", l.offloads)
 	}
 }
 

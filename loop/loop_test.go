@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -287,4 +288,34 @@ func TestTimerStoppedAfterFiringBeforeRunning(t *testing.T) {
 		return t.Sleep(2 * time.Second)
 	})
 	r.want(t, "reset ran@2s")
+}
+
+// SleepUntil wakes when the clock reads the given time; a time passed only
+// yields. The virtual clock's Start and Since turn clock readings back into
+// elapsed time, and NewVirtualClockAt starts where it is told.
+func TestSleepUntilAndClockStart(t *testing.T) {
+	start := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+	vc := NewVirtualClockAt(start)
+	l := New(WithClock(vc), WithLogger(slog.New(slog.DiscardHandler)))
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		minute := vc.Start().Add(time.Minute)
+		if err := t.SleepUntil(minute.Add(-30 * time.Second)); err != nil {
+			return err
+		}
+		r.note("half")
+		if err := t.SleepUntil(minute); err != nil {
+			return err
+		}
+		r.note(fmt.Sprint("minute ", vc.Since(l.Now())))
+		if err := t.SleepUntil(start); err != nil { // passed: only yields
+			return err
+		}
+		r.note("past")
+		return nil
+	})
+	r.want(t, "half@30s", "minute 1m0s@1m0s", "past@1m0s")
+	if vc.Start() != start || NewVirtualClock().Start() != VirtualEpoch() || !l.Now().Equal(start.Add(time.Minute)) {
+		t.Fatalf("Start %v, Now %v", vc.Start(), l.Now())
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -298,43 +299,35 @@ func TestShutdownTimeoutKills(t *testing.T) {
 	}
 }
 
-// A task waiting, under a deadline, for a goroutine's result is not timed
+// A task waiting, under a deadline, for an Offload's result is not timed
 // out by a virtual clock jumping ahead while the goroutine still works: the
-// goroutine's Post was promised.
-func TestPromiseHoldsVirtualClock(t *testing.T) {
+// result is a post the loop expects, counted in Stats.Offloads meanwhile.
+func TestOffloadHoldsVirtualClockUnderDeadline(t *testing.T) {
 	l, vc, _ := virtualLoop()
 	run(t, l, func(t *Task) error {
-		var done WaitQueue
-		finished := false
-		p := l.Promise()
-		go func() {
-			time.Sleep(time.Millisecond) // the goroutine's work, in real time
-			_ = p.Post(func() { finished = true; done.WakeAll() })
-			if err := p.Post(nil); !errors.Is(err, ErrPromiseKept) {
-				panic(fmt.Sprintf("second Post = %v", err))
-			}
-		}()
-		err := WaitFor(t, time.Hour, func(t *Task) error {
-			for !finished {
-				if err := done.Wait(t); err != nil {
-					return err
-				}
-			}
+		l.Go("sleeper", func(t *Task) error { return t.Sleep(time.Minute) })
+		release := make(chan struct{})
+		var during Stats
+		l.Go("observer", func(t *Task) error {
+			during = l.Stats() // the Offload below has started
+			close(release)
 			return nil
 		})
-		if err != nil || vc.Elapsed() != 0 {
-			return fmt.Errorf("wait = %v after %v of virtual time", err, vc.Elapsed())
+		err := WaitFor(t, time.Second, func(t *Task) error {
+			_, err := Offload(t, func(ctx context.Context) (struct{}, error) {
+				<-release
+				for !l.watch.idle.Load() { // until the loop waits with nothing to do and a timer due
+					runtime.Gosched()
+				}
+				return struct{}{}, nil
+			})
+			return err
+		})
+		if err != nil || vc.Elapsed() != 0 || during.Offloads != 1 || l.Stats().Offloads != 0 {
+			return fmt.Errorf("WaitFor = %v after %v of virtual time; Offloads %d during, %d after",
+				err, vc.Elapsed(), during.Offloads, l.Stats().Offloads)
 		}
-		dropped := l.Promise()
-		go dropped.Drop()
-		return WaitFor(t, time.Second, func(t *Task) error {
-			for l.Stats().Promised > 0 {
-				if err := t.Yield(); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		return nil
 	})
 }
 

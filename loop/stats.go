@@ -25,7 +25,7 @@ type Stats struct {
 	TimersFired uint64 // timers that have fired
 	IdleWaits   uint64 // times the loop had nothing to run and waited
 	Inbox       int    // posted functions not yet run (Post and inlets)
-	Promised    int    // Promises not yet kept, Offload calls included
+	Offloads    int    // Offload calls whose result has not reached the loop yet
 
 	ChildFailures uint64 // group children that ended with an error other than a plain cancellation
 
@@ -54,7 +54,7 @@ func (l *Loop) Stats() Stats {
 		TimersFired: l.stats.timersFired,
 		IdleWaits:   l.stats.idleWaits,
 		Inbox:       l.inbox.depth(),
-		Promised:    l.promised,
+		Offloads:    l.offloads,
 
 		ChildFailures: l.stats.childFailures,
 		MaxRun:        time.Duration(l.watch.maxStall.Load()),
