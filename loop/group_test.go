@@ -323,8 +323,7 @@ func TestGroupSupervisorRestartsChild(t *testing.T) {
 	run(t, l, func(t *Task) error {
 		var g *Group
 		runs := 0
-		var device TaskFunc
-		device = func(t *Task) error {
+		device := func(t *Task) error {
 			runs++
 			if runs == 4 {
 				return t.Sleep(time.Hour) // healthy at last
