@@ -422,3 +422,36 @@ func TestShieldedOffloadBoundedByWaitFor(t *testing.T) {
 		t.Fatalf("the call saw %v, want its context cancelled", sawCancel)
 	}
 }
+
+// A shielded Offload still running when the shutdown timeout passes is
+// killed with its task: its context is cancelled on the way out, so the
+// call can stop, and Run returns.
+func TestShutdownTimeoutCancelsKilledOffload(t *testing.T) {
+	l := New(WithShutdownTimeout(20*time.Millisecond), WithLogger(slog.New(slog.DiscardHandler)))
+	cancelled := make(chan error, 1)
+	var stuck *Task
+	run(t, l, func(t *Task) error {
+		stuck = l.Go("stuck", func(t *Task) error {
+			return Shield(t, func(t *Task) error {
+				_, err := Offload(t, func(ctx context.Context) (int, error) {
+					<-ctx.Done()
+					cancelled <- ctx.Err()
+					return 0, ctx.Err()
+				})
+				return err
+			})
+		})
+		return t.Yield() // the call starts; main returns, shutdown begins
+	})
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the call's context ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the killed task's Offload context was never cancelled")
+	}
+	if !errors.Is(stuck.Err(), ErrKilled) {
+		t.Fatalf("stuck task ended with %v, want ErrKilled", stuck.Err())
+	}
+}
