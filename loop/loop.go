@@ -17,11 +17,14 @@ import (
 var (
 	// ErrCancelled is returned by every await of a task that has been
 	// cancelled. Cancellation is sticky: once cancelled, every later await
-	// of the task fails at once (see Shield for cleanup that must await).
+	// of the task fails at once, also one that would not have to wait —
+	// every await is a checkpoint (see Shield for cleanup that must await).
 	ErrCancelled = errors.New("loop: task cancelled")
 
-	// ErrTimeout is returned by the awaits inside a WaitFor scope whose
-	// deadline has passed, and so, usually, by WaitFor itself.
+	// ErrTimeout is what every *TimeoutError matches (errors.Is): the
+	// awaits inside a WaitFor scope whose deadline has passed fail with
+	// one, and so, usually, does WaitFor itself. OwnTimeout tells whose
+	// deadline it was.
 	ErrTimeout = errors.New("loop: timed out")
 
 	// ErrClosed is returned by Post and Inlet.TryPost once the loop has
