@@ -324,3 +324,67 @@ func TestSleepUntilAndClockStart(t *testing.T) {
 		t.Fatalf("Start %v, Now %v", vc.Start(), l.Now())
 	}
 }
+
+// Under a virtual clock, hogs are measured in virtual time: simulated slow
+// hardware (VirtualClock.Advance) run inline by a task or callback is a hog
+// the same way every run, named exactly; the same time split by an await,
+// or run off the loop, is not; timers come due by the time advanced.
+func TestVirtualHogs(t *testing.T) {
+	l, vc, logs := virtualLoop(WithHogThreshold(20 * time.Millisecond))
+	const ms = time.Millisecond
+	run(t, l, func(t *Task) error {
+		woke := time.Duration(0)
+		l.Go("sleeper", func(t *Task) error {
+			err := t.Sleep(25 * ms)
+			woke = vc.Elapsed()
+			return err
+		})
+		l.Go("inline", func(t *Task) error { vc.Advance(30 * ms); return nil }) // a 30 ms bus transfer on the loop
+		l.Go("split", func(t *Task) error {
+			vc.Advance(15 * ms)
+			if err := t.Yield(); err != nil {
+				return err
+			}
+			vc.Advance(15 * ms)
+			return nil
+		})
+		l.CallSoon(func() { vc.Advance(21 * ms) })
+		if _, err := Offload(t, func(context.Context) (struct{}, error) {
+			return struct{}{}, nil
+		}); err != nil {
+			return err
+		}
+		if err := t.Sleep(time.Second); err != nil {
+			return err
+		}
+		s := l.Stats()
+		if s.Hogs != 2 || s.MaxHog != 30*ms || s.MaxHogTask != "inline" || woke != 81*ms {
+			return fmt.Errorf("hogs %d, longest %v in %q, sleeper woke at %v; want 2, 30ms in inline, 81ms (the next pass after the advances)",
+				s.Hogs, s.MaxHog, s.MaxHogTask, woke)
+		}
+		return nil
+	})
+	for _, want := range []string{`task=inline ran=30ms`, `task=callback ran=21ms`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+// Under a virtual clock a real-time stall — which on a test machine says
+// more about its load than about the code — is logged, not counted.
+func TestVirtualClockRealStallNotCounted(t *testing.T) {
+	l, _, logs := virtualLoop(WithHogThreshold(10 * time.Millisecond))
+	run(t, l, func(t *Task) error {
+		spinner := l.Go("spinner", func(t *Task) error {
+			deadline := time.Now().Add(10 * time.Second)
+			for !l.inbox.pending() && time.Now().Before(deadline) { // until the watchdog has flagged us
+			}
+			return nil
+		})
+		return spinner.Wait(t)
+	})
+	if s := l.Stats(); s.Hogs != 0 || !strings.Contains(logs.String(), "not counted as a hog, the clock is virtual\" task=spinner") {
+		t.Fatalf("hogs %d; log:\n%s", s.Hogs, logs)
+	}
+}

@@ -31,7 +31,9 @@ type Stats struct {
 
 	// The hog detector samples the loop four times per threshold, so run
 	// times are lower bounds with that resolution, and runs shorter than a
-	// sampling period do not show.
+	// sampling period do not show. Under a VirtualClock, Hogs, MaxHog and
+	// MaxHogTask count virtual time instead (VirtualClock.Advance), exactly
+	// and the same on every run; MaxRun is real time always.
 	MaxRun     time.Duration // longest run without awaiting seen
 	Hogs       uint64        // runs reported as longer than the hog threshold
 	MaxHog     time.Duration // the longest of those
