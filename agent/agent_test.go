@@ -5,14 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/i2c"
 
+	"github.com/edgeagent/edgeagent/agent/demobroker"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -353,4 +357,80 @@ func TestShutdownPastTheDeadline(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "shutdown took longer than 300ms: still stopping the devices") {
 		t.Fatalf("Run returned %v", err)
 	}
+}
+
+// A reload that moves the agent to another broker keeps what waited in the
+// outbox for the old one: events published while the first broker was away
+// reach the second after the reload, in order.
+func TestReloadKeepsQueuedMessages(t *testing.T) {
+	h := start(t, baseConfig+`
+  - name: knock
+    type: pushbutton
+    pin: GPIO5
+    publish: {delivery: all}
+    simulate: {gestures: [single], every: 10s}
+`)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := demobroker.Serve(ln, demobroker.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { second.Close() })
+	got := make(chan string, 16)
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(second.URL()).SetClientID("second-observer").SetAutoReconnect(false))
+	if tok := c.Connect(); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(0)
+	if tok := c.Subscribe("edgeagent/test/knock/event", 1, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	h.on(func(t *loop.Task) error {
+		if err := h.waitPayload(t, "edgeagent/test/relay/state", func(p string) bool { return value(p) == "OFF" }); err != nil {
+			return err
+		}
+		if err := realWait(t, func(context.Context) error { return h.broker.Close() }); err != nil {
+			return err
+		}
+		for h.a.b.Connected() {
+			if err := t.Sleep(10 * time.Millisecond); err != nil {
+				return err
+			}
+		}
+		if err := t.Sleep(31 * time.Second); err != nil { // three knocks, the broker away
+			return err
+		}
+		cfg := strings.Replace(baseConfig, "BROKER", second.URL(), 1) + `
+  - name: knock
+    type: pushbutton
+    pin: GPIO5
+    publish: {delivery: all}
+    simulate: {gestures: [single], every: 10s}
+`
+		h.writeConfig(cfg)
+		h.a.Reload()
+		return realWait(t, func(ctx context.Context) error {
+			var times []string
+			for len(times) < 3 {
+				select {
+				case p := <-got:
+					var e eventMsg
+					if err := json.Unmarshal([]byte(p), &e); err != nil {
+						return err
+					}
+					times = append(times, e.Time)
+				case <-ctx.Done():
+					return fmt.Errorf("events on the second broker: %v", times)
+				}
+			}
+			want := []string{"2000-01-01T00:00:10.400Z", "2000-01-01T00:00:20.400Z", "2000-01-01T00:00:30.400Z"}
+			if strings.Join(times, " ") != strings.Join(want, " ") {
+				return fmt.Errorf("events %v, want %v", times, want)
+			}
+			return nil
+		})
+	})
 }
