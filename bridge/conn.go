@@ -62,7 +62,7 @@ func (b *Bridge) newConn(i int) *conn {
 		o.SetPassword(b.password.reveal())
 	}
 	o.SetCustomOpenConnectionFn(func(*url.URL, mqtt.ClientOptions) (net.Conn, error) {
-		return b.dial(context.Background(), br)
+		return b.dialer.Dial(context.Background(), br.host, br.tls, br.url)
 	})
 	o.SetDefaultPublishHandler(c.onMessage)
 	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.fail(err) })
@@ -186,7 +186,7 @@ func (c *conn) await(ctx context.Context, tok mqtt.Token) error {
 	}
 }
 
-// connDown is the loop's side of a loss.
+// connDown is the loop's side of a loss (or of leaving on purpose).
 func (b *Bridge) connDown(c *conn) {
 	if c.down {
 		return
@@ -195,6 +195,8 @@ func (b *Bridge) connDown(c *conn) {
 	if b.conn == c {
 		b.conn = nil
 	}
+	b.st.disconnectedAt = b.l.Now()
+	b.subscriptionsDown()
 	b.connWQ.WakeAll()
 	b.notify()
 }
