@@ -19,6 +19,7 @@ import (
 
 // Defaults of the options.
 const (
+	DefaultBase            = topic.DefaultBase
 	DefaultKeepAlive       = 30 * time.Second
 	DefaultConnectTimeout  = 10 * time.Second
 	DefaultBackoffMin      = backoff.DefaultMin
