@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +54,8 @@ type Bridge struct {
 	ioQueued   atomic.Int64
 	ioDone     chan struct{}
 	ctr        counters
+	inlet0     *loop.Inlet                // QoS 0 messages on their way to the loop
+	shedTable  atomic.Pointer[[]*binding] // the bindings, for counting QoS 0 drops off the loop
 	closeOnce  atomic.Bool
 	obClosed   chan struct{}
 
@@ -220,6 +224,8 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 	}
 	b.ob = ob
 	b.refreshOutboxStats()
+	b.shedTable.Store(&b.bindings)
+	b.inlet0 = l.NewInlet(fmt.Sprintf("bridge %s QoS 0 [%s]", s.clientID, randomID()), s.qos0Backlog)
 	b.obClosed = make(chan struct{})
 	b.writer = newMailbox[appendReq]()
 	b.writerDone = make(chan struct{})
@@ -249,6 +255,14 @@ func (b *Bridge) Node() string { return b.topics.Node() }
 // Logger returns the bridge's logger (WithLogger, or the loop's), for the
 // packages built on the bridge.
 func (b *Bridge) Logger() *slog.Logger { return b.log }
+
+// randomID returns 8 hex digits, to tell apart what two bridges on one
+// loop name alike.
+func randomID() string {
+	var p [4]byte
+	_, _ = rand.Read(p[:])
+	return hex.EncodeToString(p[:])
+}
 
 // ClientID returns the MQTT client id the bridge connects with: WithClientID,
 // or by default the node id.
@@ -290,30 +304,45 @@ func (b *Bridge) Run(t *loop.Task) error {
 	b.waiting = nil
 	err := b.manage(t)
 	b.shutting = true
+	last := b.conn
 	serr := loop.Shield(t, func(t *loop.Task) error {
 		return loop.WaitFor(t, b.s.shutdownTimeout, b.shutdown)
 	})
-	if serr != nil && !errors.Is(serr, loop.ErrTimeout) {
+	switch {
+	case errors.Is(serr, loop.ErrTimeout):
+		b.log.Warn("bridge: shutdown took longer than its bound; link dropped (the broker publishes the will)",
+			"bound", b.s.shutdownTimeout)
+	case serr != nil:
 		b.log.Warn("bridge: shutdown", "err", serr)
 	}
 	b.state = ended
+	// Whatever the shutdown got through, nothing stays open (after a clean
+	// DISCONNECT this does nothing).
+	if last != nil {
+		last.drop()
+		b.connDown(last)
+	}
 	b.closeWorkers()
 	// The outbox closes once the workers have finished with it; wait for
 	// that within the shutdown bound too.
 	//loopvet:ok Run is ending anyway: a timeout here only means the outbox closes later, on its own
 	_ = loop.Shield(t, func(t *loop.Task) error {
-		return loop.WaitFor(t, b.s.shutdownTimeout, func(t *loop.Task) error {
-			_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-				select {
-				case <-b.obClosed:
-				case <-ctx.Done():
-				}
-				return struct{}{}, nil
-			})
-			return err
-		})
+		return loop.WaitFor(t, b.s.shutdownTimeout, b.waitOutboxClosed)
 	})
 	b.notify()
+	return err
+}
+
+// waitOutboxClosed waits until the workers have closed the outbox.
+func (b *Bridge) waitOutboxClosed(t *loop.Task) error {
+	_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+		select {
+		case <-b.obClosed:
+			return struct{}{}, nil
+		case <-ctx.Done():
+			return struct{}{}, ctx.Err()
+		}
+	})
 	return err
 }
 
@@ -346,7 +375,13 @@ func (b *Bridge) closeWorkers() bool {
 	return true
 }
 
-// shutdown ends the bridge's tasks and the connection, on Run's way out.
+// shutdown ends the bridge on Run's way out, whether Run's task was
+// cancelled or the loop's context: the bridge's tasks stop; the sender
+// stops taking messages and its in-flight window is acknowledged; "offline"
+// is published, retained; everything the writer still holds goes into the
+// outbox, which is synced and closed; DISCONNECT comes last. Run bounds it
+// with WithShutdownTimeout; past that, the link is dropped without a
+// DISCONNECT, so the broker publishes the will ("offline") instead.
 func (b *Bridge) shutdown(t *loop.Task) error {
 	gerr := b.group.Stop(t)
 	if gerr != nil && !isInterrupt(gerr) {
@@ -356,10 +391,31 @@ func (b *Bridge) shutdown(t *loop.Task) error {
 		w.finish()
 	}
 	c := b.conn
+	clean := false
+	if c != nil && !c.down {
+		c.retiring = true
+		ok, err := b.leave(t, c)
+		if err != nil {
+			return err // Run drops the link
+		}
+		clean = ok
+	}
+	if c != nil {
+		b.connDown(c)
+	}
+	b.closeWorkers()
+	if err := b.waitOutboxClosed(t); err != nil {
+		return err
+	}
 	if c == nil {
 		return nil
 	}
-	return b.retire(t, c, true)
+	_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+		c.end(clean)
+		c.waitSender(ctx)
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // notify wakes whoever watches the bridge's state (WaitConnected, tests).
@@ -369,8 +425,12 @@ func (b *Bridge) notify() { b.changed.WakeAll() }
 // far enough to publish.
 func (b *Bridge) Connected() bool { return b.conn != nil && !b.conn.down && b.conn.ready }
 
-// WaitConnected waits until a broker is connected.
+// WaitConnected waits until a broker is connected. Like every await, it
+// fails at once for a task that has been cancelled, connected or not.
 func (b *Bridge) WaitConnected(t *loop.Task) error {
+	if err := t.Checkpoint(); err != nil {
+		return err
+	}
 	for !b.Connected() {
 		if b.state == ended {
 			return ErrClosed

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -97,6 +98,7 @@ type binding struct {
 	pump    *job
 	st      BindingStats
 	removed bool
+	shed    atomic.Uint64 // QoS 0 messages dropped on arrival (paho's goroutine)
 
 	warnAt   time.Time // last warning about drops
 	unwarned uint64    // drops since
@@ -192,6 +194,7 @@ func (b *Bridge) Unsubscribe(filter string) error {
 		return fmt.Errorf("%w: Unsubscribe %q: no binding has this filter", ErrInvalid, filter)
 	}
 	b.bindings = slices.DeleteFunc(slices.Clone(b.bindings), func(bd *binding) bool { return bd.removed })
+	b.shedTable.Store(&b.bindings)
 	b.dropFilterIfUnused(filter)
 	b.notify()
 	return nil
@@ -218,8 +221,22 @@ func (b *Bridge) unbind(bd *binding) {
 func (b *Bridge) addBinding(bd *binding, qos byte) {
 	bd.st.Binding = bd.filter
 	bd.st.Kind = bd.kind
-	b.bindings = append(b.bindings, bd)
+	b.bindings = append(slices.Clip(b.bindings), bd)
+	b.shedTable.Store(&b.bindings)
 	b.wantFilter(bd.filter, qos)
+}
+
+// shed counts a QoS 0 message dropped on arrival, on paho's goroutine:
+// for every binding whose filter it matches, through the bindings as the
+// loop last published them (a copy nobody changes; the counters are
+// atomic).
+func (b *Bridge) shed(name string) {
+	b.ctr.shedQoS0.Add(1)
+	for _, bd := range *b.shedTable.Load() {
+		if topic.Match(bd.filter, name) {
+			bd.shed.Add(1)
+		}
+	}
 }
 
 // route hands a received message to every binding whose filter matches;

@@ -30,6 +30,7 @@ const (
 	DefaultInflight        = 256
 	DefaultShutdownTimeout = 3 * time.Second
 	DefaultHABirthDelay    = 2 * time.Second
+	DefaultQoS0Backlog     = 1024
 )
 
 // An Option configures a Bridge. Options check their own arguments; New
@@ -52,13 +53,15 @@ type settings struct {
 	returnInterval  time.Duration
 	shutdownTimeout time.Duration
 
-	stateDir   string
-	obMaxCount int
-	obMaxBytes int64
-	obOverflow outbox.Overflow
-	obSync     outbox.SyncPolicy
-	obSyncSet  bool
-	inflight   int
+	stateDir    string
+	obMaxCount  int
+	obMaxBytes  int64
+	obOverflow  outbox.Overflow
+	obSync      outbox.SyncPolicy
+	obSyncSet   bool
+	inflight    int
+	qos0Backlog int
+	onMessage   func(Message) // tests: called on paho's goroutine for every message
 
 	tls          *TLS
 	username     string
@@ -257,6 +260,23 @@ func WithInflight(n int) Option {
 	}
 }
 
+// WithQoS0Backlog bounds the QoS 0 messages that may wait for a busy loop
+// (default 1024): past it, a QoS 0 message is dropped as it arrives, on
+// paho's goroutine, and counted for each binding it was for
+// (BindingStats.Shed, Stats.Inflow). It is what keeps a QoS 0 flood from
+// growing memory while a task hogs the loop or the disk is slow. QoS 1 and 2
+// messages are never dropped this way: they stay unacknowledged until the
+// loop takes them, so the broker's in-flight window bounds them (Mosquitto's
+// max_inflight_messages, 20 by default).
+func WithQoS0Backlog(n int) Option {
+	return func(s *settings) {
+		if n < 1 {
+			s.fail("WithQoS0Backlog", "%d is less than 1", n)
+		}
+		s.qos0Backlog = n
+	}
+}
+
 // TLS configures TLS for the brokers given as ssl://, tls:// or mqtts://.
 type TLS struct {
 	// CAFile is a PEM bundle of the certificate authorities to trust; ""
@@ -368,6 +388,13 @@ func withoutQuickAck() Option {
 	return func(s *settings) { s.noQuickAck = true }
 }
 
+// withOnMessage calls fn for every message paho hands over, after the
+// bridge has (on paho's goroutine), for tests that must know what arrived
+// while the loop was held.
+func withOnMessage(fn func(Message)) Option {
+	return func(s *settings) { s.onMessage = fn }
+}
+
 // withJitter replaces the random numbers of the back-off, for tests.
 func withJitter(r func() float64) Option {
 	return func(s *settings) { s.jitter = r }
@@ -388,6 +415,7 @@ func defaultSettings() settings {
 		obMaxBytes:      outbox.DefaultMaxBytes,
 		obSync:          outbox.DefaultSync,
 		inflight:        DefaultInflight,
+		qos0Backlog:     DefaultQoS0Backlog,
 		haBirth:         hass.DefaultBirthTopic,
 		haDelay:         DefaultHABirthDelay,
 	}

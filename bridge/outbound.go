@@ -82,6 +82,11 @@ func (b *Bridge) checkPub(name string, p Pub) error {
 // under outbox.RejectNew, outbox.ErrTooLarge, ErrClosed after the bridge
 // ended, or the task's interruption (the message may then still be queued).
 func (b *Bridge) Publish(t *loop.Task, name string, payload []byte, p Pub) error {
+	// Every await is a checkpoint, the paths that need not wait (QoS 0,
+	// Direct) included: a cancelled task publishes nothing.
+	if err := t.Checkpoint(); err != nil {
+		return err
+	}
 	if err := b.checkPub(name, p); err != nil {
 		return err
 	}
@@ -299,6 +304,7 @@ func (b *Bridge) ioLoop() {
 			} else if op.ack != nil {
 				op.ack.Ack()
 				b.ctr.acked.Add(1)
+				sent = true
 			} else {
 				sent = true
 				b.ioQueued.Add(-1)
@@ -317,7 +323,7 @@ func (b *Bridge) ioLoop() {
 			*op = ioOp{}
 		}
 		if sent && b.ioQueued.Load() == 0 {
-			_ = b.l.Post(b.notify) // caught up: counters are final for now
+			_ = b.l.Post(b.notify) // caught up: counters (sent, acknowledged) are final for now
 		}
 		buf = ops
 	}
@@ -346,6 +352,11 @@ func (b *Bridge) sender(c *conn) {
 	}()
 	notify := b.ob.Notify()
 	for {
+		select {
+		case <-c.quit:
+			return // the acker finishes the window
+		default:
+		}
 		msgs, err := b.ob.Next(b.s.inflight)
 		if err != nil {
 			b.log.Error("bridge: reading the outbox", "err", err)
@@ -358,6 +369,8 @@ func (b *Bridge) sender(c *conn) {
 			case <-notify:
 				continue
 			case <-c.lost:
+				return
+			case <-c.quit:
 				return
 			}
 		}

@@ -141,27 +141,63 @@ func (b *Bridge) serve(t *loop.Task, c *conn) (*conn, error) {
 	return nil, nil
 }
 
-// retire ends connection c: gracefully (publishing "offline" first, then
-// DISCONNECT) or after a loss, and waits for its sender to stop.
+// retire ends connection c: gracefully (see leave, then DISCONNECT) or
+// after a loss, and waits for its sender to stop.
 func (b *Bridge) retire(t *loop.Task, c *conn, graceful bool) error {
 	c.retiring = true
-	if b.conn == c {
-		b.conn = nil
-	}
+	clean := false
 	if graceful && !c.down {
-		if err := b.publishAwait(t, c, directPub{b.topics.Availability(), []byte(payloadOffline), 1, true}); err != nil && isInterrupt(err) {
-			c.close()
+		ok, err := b.leave(t, c)
+		if err != nil {
+			c.drop()
+			b.connDown(c)
 			return err
 		}
+		clean = ok
 	}
 	b.connDown(c)
 	_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-		c.disconnect(uint(shutdownGrace / time.Millisecond))
+		c.end(clean)
 		c.waitSender(ctx)
 		return struct{}{}, nil
 	})
 	b.notify()
 	return err
+}
+
+// leave prepares a graceful end of c: the sender stops taking messages
+// from the outbox and waits until its in-flight window is acknowledged
+// (recorded in the outbox), then "offline" is published, retained, and
+// acknowledged — the node's last word. It reports whether that worked, so
+// that the caller may DISCONNECT; if the link is broken the caller drops it
+// instead, and the broker publishes the will. An interruption (the shutdown
+// bound) is returned.
+func (b *Bridge) leave(t *loop.Task, c *conn) (bool, error) {
+	c.stopSending()
+	if _, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+		c.waitSender(ctx)
+		return struct{}{}, nil
+	}); err != nil {
+		return false, err
+	}
+	if err := b.publishAwait(t, c, directPub{b.topics.Availability(), []byte(payloadOffline), 1, true}); err != nil {
+		if isInterrupt(err) {
+			return false, err
+		}
+		b.log.Warn("bridge: \"offline\" not published; dropping the link so that the broker publishes the will", "err", err)
+		return false, nil
+	}
+	return true, nil
+}
+
+// end closes c off the loop: with a DISCONNECT when clean (the broker
+// then discards the will), else by dropping the socket.
+func (c *conn) end(clean bool) {
+	if clean {
+		c.disconnect(uint(shutdownGrace / time.Millisecond))
+		return
+	}
+	c.drop()
 }
 
 // setup sends the unsubscriptions left from while offline, subscribes

@@ -24,7 +24,8 @@ type Stats struct {
 	// granted: see the README), or "" before the check.
 	Echo string `json:"echo,omitempty"`
 
-	Received          uint64         `json:"received"`  // messages from the broker
+	Received          uint64         `json:"received"` // messages from the broker
+	Inflow            InflowStats    `json:"inflow"`
 	Acked             uint64         `json:"acked"`     // of which acknowledged (QoS ≥ 1)
 	Unmatched         uint64         `json:"unmatched"` // messages no binding wanted
 	SubscribeFailures uint64         `json:"subscribe_failures"`
@@ -40,6 +41,17 @@ type Stats struct {
 	Outbox              outbox.Stats `json:"outbox"`
 
 	HAAnnouncements uint64 `json:"ha_announcements"` // discovery configs published
+}
+
+// InflowStats is what paho has handed over and the loop has not taken yet:
+// the memory the bridge holds for messages on their way in.
+type InflowStats struct {
+	QoS0Limit     int    `json:"qos0_limit"`      // WithQoS0Backlog
+	QoS0Queued    int    `json:"qos0_queued"`     // now
+	QoS0MaxQueued int    `json:"qos0_max_queued"` // the most at once, ≤ QoS0Limit
+	QoS0Shed      uint64 `json:"qos0_shed"`       // dropped on arrival (the backlog was full), per binding in Bindings
+	QoS1Queued    int    `json:"qos1_queued"`     // QoS ≥ 1, now: bounded by the broker's in-flight window
+	QoS1MaxQueued int    `json:"qos1_max_queued"`
 }
 
 // BindingStats is one inbound binding (Subscribe, SubscribeFunc, or the
@@ -59,6 +71,7 @@ type BindingStats struct {
 	Dropped  uint64 `json:"dropped"`  // dropped by DropOldest, for a closed queue, or held at Unsubscribe
 	Rejected uint64 `json:"rejected"` // refused and left unacknowledged
 	Held     int    `json:"held"`     // waiting for room (Hold)
+	Shed     uint64 `json:"shed"`     // QoS 0 messages for it dropped on arrival while the loop was behind
 }
 
 // refreshOutboxStats caches the outbox's counters for Stats, which runs on
@@ -72,6 +85,9 @@ func (b *Bridge) refreshOutboxStats() {
 // counters are updated by the bridge's goroutines.
 type counters struct {
 	received            atomic.Uint64
+	shedQoS0            atomic.Uint64
+	queuedQoS1          atomic.Int64 // QoS ≥ 1 messages posted to the loop, not yet routed
+	maxQueuedQoS1       atomic.Int64
 	acked               atomic.Uint64
 	publishedQoS0       atomic.Uint64
 	droppedQoS0         atomic.Uint64
@@ -120,8 +136,14 @@ func (b *Bridge) Stats() Stats {
 		s.ConnectedSince = b.st.connectedAt
 		s.Echo = b.st.echo
 	}
+	in := b.inlet0.Stats()
+	s.Inflow = InflowStats{
+		QoS0Limit: in.Limit, QoS0Queued: in.Queued, QoS0MaxQueued: in.MaxQueued, QoS0Shed: b.ctr.shedQoS0.Load(),
+		QoS1Queued: int(b.ctr.queuedQoS1.Load()), QoS1MaxQueued: int(b.ctr.maxQueuedQoS1.Load()),
+	}
 	for _, bd := range b.bindings {
 		st := bd.st
+		st.Shed = bd.shed.Load()
 		if fs := b.filters[bd.filter]; fs != nil {
 			st.State, st.Refusals = fs.state.String(), fs.refusals
 		}

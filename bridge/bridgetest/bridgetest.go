@@ -51,6 +51,12 @@ type BrokerOptions struct {
 	// Record keeps the publications on topics with this prefix, as the
 	// broker received them (TakePublished).
 	Record string
+	// Queue, when set, is how many QoS ≥ 1 messages the broker keeps
+	// unacknowledged per client, and how many packets it lets wait to be
+	// written to one, beyond which it drops (mochi's defaults: 8192 each).
+	// mochi has no in-flight window for MQTT 3.1.1 clients: it sends every
+	// message at once.
+	Queue int
 }
 
 // Broker is an in-process MQTT broker on a loopback port.
@@ -79,6 +85,7 @@ type hook struct {
 	refusedSubs  int
 	withheldMsgs int
 	renumbered   map[string]map[uint16]uint16 // client → broker-side id → the client's
+	wills        int
 }
 
 // StartBroker starts a broker; the test's cleanup stops it.
@@ -87,9 +94,15 @@ func StartBroker(t testing.TB, o BrokerOptions) *Broker {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
+	caps := mochi.NewDefaultServerCapabilities()
+	if o.Queue > 0 {
+		caps.MaximumInflight = uint16(min(o.Queue, 65535))
+		caps.MaximumClientWritesPending = int32(o.Queue)
+	}
 	srv := mochi.New(&mochi.Options{
 		InlineClient: true,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Capabilities: caps,
 	})
 	h := &hook{user: o.User, pass: o.Pass, deny: o.Deny, record: o.Record, changed: make(chan struct{}),
 		denySub: map[string]bool{}, withhold: map[string]bool{}, renumbered: map[string]map[uint16]uint16{}}
@@ -168,6 +181,14 @@ func (b *Broker) Refusals() (subscriptions, messages int) {
 	return b.hook.refusedSubs, b.hook.withheldMsgs
 }
 
+// WillsSent returns how many wills the broker has published: a client
+// that leaves with a DISCONNECT causes none.
+func (b *Broker) WillsSent() int {
+	b.hook.mu.Lock()
+	defer b.hook.mu.Unlock()
+	return b.hook.wills
+}
+
 // Kick drops a client's connection as a network failure would: no
 // DISCONNECT, so the broker publishes its will.
 func (b *Broker) Kick(t testing.TB, clientID string) {
@@ -177,6 +198,14 @@ func (b *Broker) Kick(t testing.TB, clientID string) {
 		t.Fatalf("kick: no client %q", clientID)
 	}
 	cl.Stop(errors.New("kicked by test"))
+}
+
+// Publish publishes from inside the broker (mochi's inline client), the
+// quickest way to flood a subscriber: no client, no socket, no wait. The
+// broker delivers it to each subscriber at the lower of qos and the
+// subscription's QoS.
+func (b *Broker) Publish(topic string, payload []byte, qos byte) error {
+	return b.Srv.Publish(topic, payload, false, qos)
 }
 
 // Retained returns the retained payload of topic on the broker.
@@ -267,7 +296,7 @@ func (h *hook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnQosComplete, mochi.OnPublished,
 		mochi.OnSubscribe, mochi.OnSubscribed, mochi.OnUnsubscribed, mochi.OnSelectSubscribers,
-		mochi.OnPacketRead, mochi.OnPacketEncode:
+		mochi.OnPacketRead, mochi.OnPacketEncode, mochi.OnWillSent:
 		return true
 	}
 	return false
@@ -377,6 +406,12 @@ func (h *hook) OnACLCheck(_ *mochi.Client, topic string, write bool) bool {
 }
 
 func (h *hook) OnSubscribed(*mochi.Client, packets.Packet, []byte) { h.signal() }
+
+func (h *hook) OnWillSent(*mochi.Client, packets.Packet) {
+	h.mu.Lock()
+	h.wills++
+	h.mu.Unlock()
+}
 
 func (h *hook) OnUnsubscribed(*mochi.Client, packets.Packet) { h.signal() }
 
