@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,7 @@ type hook struct {
 	refusedSubs  int
 	withheldMsgs int
 	renumbered   map[string]map[uint16]uint16 // client → broker-side id → the client's
+	subscribing  map[string][]string          // client → the filters of the SUBSCRIBE being handled
 	wills        int
 }
 
@@ -105,7 +107,8 @@ func StartBroker(t testing.TB, o BrokerOptions) *Broker {
 		Capabilities: caps,
 	})
 	h := &hook{user: o.User, pass: o.Pass, deny: o.Deny, record: o.Record, changed: make(chan struct{}),
-		denySub: map[string]bool{}, withhold: map[string]bool{}, renumbered: map[string]map[uint16]uint16{}}
+		denySub: map[string]bool{}, withhold: map[string]bool{}, renumbered: map[string]map[uint16]uint16{},
+		subscribing: map[string][]string{}}
 	if err := srv.AddHook(h, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +298,7 @@ func (h *hook) ID() string { return "bridgetest" }
 func (h *hook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnQosComplete, mochi.OnPublished,
-		mochi.OnSubscribe, mochi.OnSubscribed, mochi.OnUnsubscribed, mochi.OnSelectSubscribers,
+		mochi.OnSubscribe, mochi.OnSubscribed, mochi.OnUnsubscribed,
 		mochi.OnPacketRead, mochi.OnPacketEncode, mochi.OnWillSent:
 		return true
 	}
@@ -383,29 +386,47 @@ func (h *hook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 	return h.user == "" || string(pk.Connect.Username) == h.user && string(pk.Connect.Password) == h.pass
 }
 
-// OnSubscribe marks the filters to refuse, which OnACLCheck then denies
-// (mochi checks a subscription's filter, and a delivery's topic, there).
-func (h *hook) OnSubscribe(_ *mochi.Client, pk packets.Packet) packets.Packet {
+// OnSubscribe counts the filters it will refuse and notes the SUBSCRIBE
+// being handled: mochi checks a subscription's filter, and later each
+// delivery's topic, through OnACLCheck, which tells them apart by it.
+func (h *hook) OnSubscribe(cl *mochi.Client, pk packets.Packet) packets.Packet {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var filters []string
 	for _, f := range pk.Filters {
 		if h.denySub[f.Filter] {
 			h.refusedSubs++
 		}
+		filters = append(filters, f.Filter)
 	}
+	h.subscribing[cl.ID] = filters
 	return pk
 }
 
-func (h *hook) OnACLCheck(_ *mochi.Client, topic string, write bool) bool {
+// OnACLCheck refuses the denied subscriptions and withholds deliveries on
+// withheld topics; writes are always allowed.
+func (h *hook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	if write {
 		return true
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if slices.Contains(h.subscribing[cl.ID], topic) {
+		return !h.denySub[topic]
+	}
+	if h.withhold[topic] {
+		h.withheldMsgs++
+		return false
+	}
 	return !h.denySub[topic]
 }
 
-func (h *hook) OnSubscribed(*mochi.Client, packets.Packet, []byte) { h.signal() }
+func (h *hook) OnSubscribed(cl *mochi.Client, _ packets.Packet, _ []byte) {
+	h.mu.Lock()
+	delete(h.subscribing, cl.ID)
+	h.mu.Unlock()
+	h.signal()
+}
 
 func (h *hook) OnWillSent(*mochi.Client, packets.Packet) {
 	h.mu.Lock()
@@ -414,19 +435,6 @@ func (h *hook) OnWillSent(*mochi.Client, packets.Packet) {
 }
 
 func (h *hook) OnUnsubscribed(*mochi.Client, packets.Packet) { h.signal() }
-
-// OnSelectSubscribers drops every subscriber of a withheld topic.
-func (h *hook) OnSelectSubscribers(subs *mochi.Subscribers, pk packets.Packet) *mochi.Subscribers {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.withhold[pk.TopicName] && len(subs.Subscriptions) > 0 {
-		h.withheldMsgs += len(subs.Subscriptions)
-		subs.Subscriptions = map[string]packets.Subscription{}
-		subs.Shared = map[string]map[string]packets.Subscription{}
-		subs.SharedSelected = map[string]packets.Subscription{}
-	}
-	return subs
-}
 
 func (h *hook) OnPublished(_ *mochi.Client, pk packets.Packet) {
 	if h.record == "" || !strings.HasPrefix(pk.TopicName, h.record) {
