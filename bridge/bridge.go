@@ -225,7 +225,6 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 	b.ob = ob
 	b.refreshOutboxStats()
 	b.shedTable.Store(&b.bindings)
-	b.inlet0 = l.NewInlet(fmt.Sprintf("bridge %s QoS 0 [%s]", s.clientID, randomID()), s.qos0Backlog)
 	b.obClosed = make(chan struct{})
 	b.writer = newMailbox[appendReq]()
 	b.writerDone = make(chan struct{})
@@ -295,6 +294,9 @@ func (b *Bridge) Run(t *loop.Task) error {
 		return ErrClosed
 	}
 	b.state = running
+	// Made here, on the loop (New may run off it): nothing arrives before
+	// the first connect.
+	b.inlet0 = b.l.NewInlet(fmt.Sprintf("bridge %s QoS 0 [%s]", b.s.clientID, randomID()), b.s.qos0Backlog)
 	b.group = loop.NewGroup(t)
 	for _, j := range b.waiting {
 		if !j.stopped {

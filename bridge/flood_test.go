@@ -72,6 +72,9 @@ func TestFloodWhileLoopHeld(t *testing.T) {
 			)
 		},
 		func(tk *loop.Task, b *Bridge) error {
+			if err := tk.Yield(); err != nil { // Run has started
+				return err
+			}
 			c := &conn{b: b, lost: make(chan struct{})}
 			flooded := make(chan struct{})
 			go func() {
@@ -238,7 +241,6 @@ func floodHeap(b *testing.B, n0 int, bounded bool) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer br.Close()
 	q := primitives.NewQueue[Message](16)
 	if err := br.Subscribe("edgeagent/n1/fast", q, Sub{WhenFull: DropOldest}); err != nil {
 		b.Fatal(err)
@@ -247,6 +249,12 @@ func floodHeap(b *testing.B, n0 int, bounded bool) float64 {
 	c := &conn{b: br, lost: make(chan struct{})}
 	var growth float64
 	err = l.Run(b.Context(), func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		defer g.Cancel()
+		g.Go("bridge", br.Run)
+		if err := tk.Yield(); err != nil { // Run has started
+			return err
+		}
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)

@@ -136,10 +136,13 @@ func (b *Bridge) Stats() Stats {
 		s.ConnectedSince = b.st.connectedAt
 		s.Echo = b.st.echo
 	}
-	in := b.inlet0.Stats()
 	s.Inflow = InflowStats{
-		QoS0Limit: in.Limit, QoS0Queued: in.Queued, QoS0MaxQueued: in.MaxQueued, QoS0Shed: b.ctr.shedQoS0.Load(),
+		QoS0Limit: b.s.qos0Backlog, QoS0Shed: b.ctr.shedQoS0.Load(),
 		QoS1Queued: int(b.ctr.queuedQoS1.Load()), QoS1MaxQueued: int(b.ctr.maxQueuedQoS1.Load()),
+	}
+	if b.inlet0 != nil {
+		in := b.inlet0.Stats()
+		s.Inflow.QoS0Queued, s.Inflow.QoS0MaxQueued = in.Queued, in.MaxQueued
 	}
 	for _, bd := range b.bindings {
 		st := bd.st
