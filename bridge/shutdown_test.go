@@ -121,3 +121,33 @@ func TestShutdownByContextAndByTask(t *testing.T) {
 func containsAny(s string, subs ...string) bool {
 	return slices.ContainsFunc(subs, func(sub string) bool { return strings.Contains(s, sub) })
 }
+
+// A broker that stops answering cannot hold the stop up: past
+// WithShutdownTimeout the bridge drops the link without a DISCONNECT, so
+// the broker publishes the will — "offline", retained — and the outbox is
+// closed all the same.
+func TestShutdownBoundedWhenTheBrokerIsSilent(t *testing.T) {
+	br := startBroker(t, brokerOpts{})
+	dir := t.TempDir()
+	opts := append(fastOpts(t, "n1", br.URL()), WithStateDir(dir), WithShutdownTimeout(300*time.Millisecond))
+	_, lb := scenario(t, opts, nil, func(tk *loop.Task, b *Bridge) error {
+		if err := b.WaitConnected(tk); err != nil {
+			return err
+		}
+		// The broker will not acknowledge "offline".
+		br.Swallow("edgeagent/n1/availability", true)
+		return nil
+	})
+	mustContain(t, lb.String(), "shutdown took longer than its bound; link dropped")
+	if err := br.WaitWills(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := br.Retained("edgeagent/n1/availability"); !ok || string(p) != "offline" {
+		t.Fatalf("retained availability %q %v, want offline (the will)", p, ok)
+	}
+	ob, err := outbox.Open(dir)
+	if err != nil {
+		t.Fatalf("outbox not closed: %v", err)
+	}
+	_ = ob.Close()
+}

@@ -82,6 +82,7 @@ type hook struct {
 	deny         string
 	denySub      map[string]bool // filters whose SUBSCRIBE is answered 0x80
 	withhold     map[string]bool // topics whose messages are never delivered to anyone
+	swallow      map[string]bool // topics whose publications the broker ignores, unacknowledged
 	published    []packets.Packet
 	refusedSubs  int
 	withheldMsgs int
@@ -107,7 +108,7 @@ func StartBroker(t testing.TB, o BrokerOptions) *Broker {
 		Capabilities: caps,
 	})
 	h := &hook{user: o.User, pass: o.Pass, deny: o.Deny, record: o.Record, changed: make(chan struct{}),
-		denySub: map[string]bool{}, withhold: map[string]bool{}, renumbered: map[string]map[uint16]uint16{},
+		denySub: map[string]bool{}, withhold: map[string]bool{}, swallow: map[string]bool{}, renumbered: map[string]map[uint16]uint16{},
 		subscribing: map[string][]string{}}
 	if err := srv.AddHook(h, nil); err != nil {
 		t.Fatal(err)
@@ -176,6 +177,14 @@ func (b *Broker) Withhold(topic string, withhold bool) {
 	b.hook.mu.Unlock()
 }
 
+// Swallow makes the broker ignore publications on topic without
+// acknowledging them, as a broker that has stopped answering does.
+func (b *Broker) Swallow(topic string, swallow bool) {
+	b.hook.mu.Lock()
+	b.hook.swallow[topic] = swallow
+	b.hook.mu.Unlock()
+}
+
 // Refusals returns how many subscriptions the broker refused and how many
 // deliveries it withheld.
 func (b *Broker) Refusals() (subscriptions, messages int) {
@@ -190,6 +199,12 @@ func (b *Broker) WillsSent() int {
 	b.hook.mu.Lock()
 	defer b.hook.mu.Unlock()
 	return b.hook.wills
+}
+
+// WaitWills waits until the broker has published n wills.
+func (b *Broker) WaitWills(ctx context.Context, n int) error {
+	return b.waitFor(ctx, func() bool { return b.WillsSent() >= n },
+		func() string { return fmt.Sprintf("%d of %d wills published", b.WillsSent(), n) })
 }
 
 // Kick drops a client's connection as a network failure would: no
@@ -260,8 +275,8 @@ func (b *Broker) WaitAcked(ctx context.Context, id, topic, payload string) error
 	}, func() string { return fmt.Sprintf("%s %q to %s still unacknowledged", topic, payload, id) })
 }
 
-// waitFor re-checks cond on every PUBACK, SUBSCRIBE and UNSUBSCRIBE the
-// broker handles.
+// waitFor re-checks cond on every PUBACK, SUBSCRIBE, UNSUBSCRIBE and will
+// the broker handles.
 func (b *Broker) waitFor(ctx context.Context, cond func() bool, what func() string) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -299,7 +314,7 @@ func (h *hook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnQosComplete, mochi.OnPublished,
 		mochi.OnSubscribe, mochi.OnSubscribed, mochi.OnUnsubscribed,
-		mochi.OnPacketRead, mochi.OnPacketEncode, mochi.OnWillSent:
+		mochi.OnPacketRead, mochi.OnPacketEncode, mochi.OnWillSent, mochi.OnPublish:
 		return true
 	}
 	return false
@@ -432,9 +447,20 @@ func (h *hook) OnWillSent(*mochi.Client, packets.Packet) {
 	h.mu.Lock()
 	h.wills++
 	h.mu.Unlock()
+	h.signal()
 }
 
 func (h *hook) OnUnsubscribed(*mochi.Client, packets.Packet) { h.signal() }
+
+// OnPublish drops, unacknowledged, what Swallow names.
+func (h *hook) OnPublish(_ *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.swallow[pk.TopicName] {
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, nil
+}
 
 func (h *hook) OnPublished(_ *mochi.Client, pk packets.Packet) {
 	if h.record == "" || !strings.HasPrefix(pk.TopicName, h.record) {
