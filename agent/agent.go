@@ -13,6 +13,8 @@ import (
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/agent/sdnotify"
 	"github.com/edgeagent/edgeagent/bridge"
+	"github.com/edgeagent/edgeagent/bridge/rpc"
+	"github.com/edgeagent/edgeagent/bridge/topic"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -36,7 +38,9 @@ type Agent struct {
 	// wait in pending.
 	b        *bridge.Bridge
 	bTask    *loop.Task
-	topics   bridge.Topics
+	topics   topic.Layout
+	rpc      *rpc.Server
+	rpcTask  *loop.Task
 	pending  []pendingMsg
 	dropped  uint64 // publications lost while the bridge was replaced
 	pubErrs  uint64
@@ -234,6 +238,7 @@ func (a *Agent) main(t *loop.Task) error {
 	// in order within shutdown_timeout; what is still alive after that, the
 	// loop kills at the end of Run (and names).
 	a.bTask = a.l.Go("bridge", a.b.Run)
+	a.rpcTask = a.l.Go("requests", a.rpc.Run)
 	a.wdTask = a.l.Go("watchdog", a.notify.Watchdog)
 	a.aux = []*loop.Task{a.l.Go("commands", a.routeCommands), a.l.Go("reload", a.reloadTask),
 		a.l.Go("status", a.statusTask), a.l.Go("ready", a.readyTask)}
@@ -280,6 +285,9 @@ func (a *Agent) shutdown(t *loop.Task) error {
 		}
 		// The bridge publishes "offline" (retained), flushes the outbox
 		// and disconnects.
+		if err := stopTasks(t, a.rpcTask); err != nil {
+			return err
+		}
 		stage = "stopping the MQTT bridge (offline, outbox, disconnect)"
 		if a.bTask != nil {
 			a.bTask.Cancel()

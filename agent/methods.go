@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/bridge"
+	"github.com/edgeagent/edgeagent/bridge/rpc"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -25,10 +26,10 @@ const (
 var errStopping = errors.New("the agent is shutting down")
 
 // methods returns the agent's request handlers.
-func (a *Agent) methods() map[string]bridge.Handler {
-	return map[string]bridge.Handler{
+func (a *Agent) methods() map[string]rpc.Handler {
+	return map[string]rpc.Handler{
 		MethodPing:   a.ping,
-		MethodStatus: func(*loop.Task, *bridge.Request) (any, error) { return a.statusReport(), nil },
+		MethodStatus: func(*loop.Task, *rpc.Request) (any, error) { return a.statusReport(), nil },
 		MethodRead:   a.readMethod,
 		MethodReload: a.reloadMethod,
 		MethodAt:     a.atMethod,
@@ -37,8 +38,8 @@ func (a *Agent) methods() map[string]bridge.Handler {
 
 // guard refuses requests once the shutdown began and counts the ones in
 // progress, so the shutdown can wait for their replies.
-func (a *Agent) guard(h bridge.Handler) bridge.Handler {
-	return func(t *loop.Task, r *bridge.Request) (any, error) {
+func (a *Agent) guard(h rpc.Handler) rpc.Handler {
+	return func(t *loop.Task, r *rpc.Request) (any, error) {
 		if a.stopping {
 			return nil, errStopping
 		}
@@ -61,12 +62,12 @@ type Pong struct {
 	Time    string `json:"time"`
 }
 
-func (a *Agent) ping(*loop.Task, *bridge.Request) (any, error) {
+func (a *Agent) ping(*loop.Task, *rpc.Request) (any, error) {
 	return Pong{Pong: true, Node: a.cfg.MQTT.NodeID, Version: a.version, Time: a.l.Now().UTC().Format(TimeFormat)}, nil
 }
 
 // deviceParam reads the params of read and at: {"device": name} or "name".
-func deviceParam(r *bridge.Request) (string, error) {
+func deviceParam(r *rpc.Request) (string, error) {
 	if len(r.Params) == 0 {
 		return "", nil
 	}
@@ -93,7 +94,7 @@ type Readings struct {
 	Now    any                `json:"now,omitempty"`
 }
 
-func (a *Agent) readMethod(t *loop.Task, req *bridge.Request) (any, error) {
+func (a *Agent) readMethod(t *loop.Task, req *rpc.Request) (any, error) {
 	name, err := deviceParam(req)
 	if err != nil {
 		return nil, err
@@ -120,7 +121,7 @@ func (a *Agent) readMethod(t *loop.Task, req *bridge.Request) (any, error) {
 	return out, nil
 }
 
-func (a *Agent) atMethod(t *loop.Task, req *bridge.Request) (any, error) {
+func (a *Agent) atMethod(t *loop.Task, req *rpc.Request) (any, error) {
 	var p struct {
 		Command string `json:"command"`
 		Device  string `json:"device"`
@@ -219,8 +220,11 @@ func (a *Agent) statusReport() Status {
 		bs := a.b.Stats()
 		s.Connected, s.Broker, s.Outbox = bs.Connected, bs.Broker, bs.Outbox.Pending
 		s.MQTT = MQTTStatus{Connects: bs.Connects, ConnectFailures: bs.ConnectFailures, Delivered: bs.Delivered,
-			DroppedQoS0: bs.DroppedQoS0, PublishErrors: bs.PublishErrors, Received: bs.Received,
-			RequestsServed: bs.RequestsServed, RequestErrors: bs.RequestErrors}
+			DroppedQoS0: bs.DroppedQoS0, PublishErrors: bs.PublishErrors, Received: bs.Received}
+		if a.rpc != nil {
+			rs := a.rpc.Stats()
+			s.MQTT.RequestsServed, s.MQTT.RequestErrors = rs.Served, rs.ErrorReplies
+		}
 	}
 	return s
 }
@@ -276,7 +280,7 @@ func (a *Agent) statusTask(t *loop.Task) error {
 		a.statusDirty = false
 		if a.b != nil {
 			if b, err := json.Marshal(a.statusReport()); err == nil {
-				if err := a.b.TryPublish(a.topics.Status(), b, 0, false); err != nil {
+				if err := a.b.TryPublish(a.topics.Status(), b, bridge.Pub{}); err != nil {
 					a.log.Debug("status not published", "err", err)
 				}
 			}

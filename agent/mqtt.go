@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/bridge"
+	"github.com/edgeagent/edgeagent/bridge/rpc"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -78,12 +79,17 @@ func (a *Agent) setBridge(b *bridge.Bridge) {
 	} else {
 		a.haConfig = nil
 	}
+	s, err := rpc.NewServer(b)
+	if err != nil {
+		a.log.Error("cannot serve requests", "err", err)
+	}
+	a.rpc = s
 	for name, h := range a.methods() {
-		if err := b.Handle(name, a.guard(h)); err != nil {
+		if err := s.Handle(name, a.guard(h)); err != nil {
 			a.log.Error("cannot serve a method", "method", name, "err", err)
 		}
 	}
-	if err := b.Subscribe(a.topics.Command("+"), 1, a.commands, bridge.Wait); err != nil {
+	if err := b.Subscribe(a.topics.Command("+"), a.commands, bridge.Sub{QoS: 1, WhenFull: bridge.Hold}); err != nil {
 		a.log.Error("cannot subscribe to the commands", "err", err)
 	}
 	pending := a.pending
@@ -110,14 +116,28 @@ func (a *Agent) publish(topic string, payload []byte, p config.Publish) error {
 		a.pending = append(a.pending, pendingMsg{topic, payload, p})
 		return nil
 	}
-	// TODO(bridge-hardening): p.Delivery latest / max_age as the outbox's
-	// delivery policies once the bridge has them; until then every QoS ≥ 1
-	// message is delivered.
-	err := a.b.TryPublish(topic, payload, p.QoS, p.Retain)
+	err := a.b.TryPublish(topic, payload, pubOf(p))
 	if err != nil {
 		a.pubErrs++
 	}
 	return err
+}
+
+// pubOf is how the bridge publishes a value: its delivery across an
+// outage becomes the outbox's policy — latest keeps only the newest
+// undelivered message of the topic, max_age drops what is too old when it
+// could be sent, all delivers everything.
+func pubOf(p config.Publish) bridge.Pub {
+	pub := bridge.Pub{QoS: p.QoS, Retain: p.Retain}
+	if p.QoS > 0 {
+		switch p.Delivery {
+		case config.DeliveryLatest:
+			pub.Latest = true
+		case config.DeliveryMaxAge:
+			pub.MaxAge = p.MaxAge
+		}
+	}
+	return pub
 }
 
 // availabilityTopic is a device's own availability topic,
@@ -152,6 +172,9 @@ func bridgeKey(cfg *config.Config) string {
 // publish meanwhile waits in memory.
 func (a *Agent) replaceBridge(t *loop.Task, cfg *config.Config) error {
 	a.b = nil
+	if err := stopTasks(t, a.rpcTask); err != nil {
+		return err
+	}
 	if a.bTask != nil {
 		a.bTask.Cancel()
 		if err := a.bTask.Wait(t); err != nil && !errors.Is(err, loop.ErrCancelled) {
@@ -170,10 +193,12 @@ func (a *Agent) replaceBridge(t *loop.Task, cfg *config.Config) error {
 		}
 		a.setBridge(b)
 		a.bTask = a.l.Go("bridge", b.Run)
+		a.rpcTask = a.l.Go("requests", a.rpc.Run)
 		return err
 	}
 	a.setBridge(b)
 	a.bTask = a.l.Go("bridge", b.Run)
+	a.rpcTask = a.l.Go("requests", a.rpc.Run)
 	return nil
 }
 

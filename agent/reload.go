@@ -9,7 +9,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/agent/sdnotify"
-	"github.com/edgeagent/edgeagent/bridge"
+	"github.com/edgeagent/edgeagent/bridge/rpc"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -53,7 +53,7 @@ func (a *Agent) reloadTask(t *loop.Task) error {
 
 // reloadMethod serves the reload request: it reloads and replies with what
 // changed, or with every error of the new configuration.
-func (a *Agent) reloadMethod(t *loop.Task, _ *bridge.Request) (any, error) {
+func (a *Agent) reloadMethod(t *loop.Task, _ *rpc.Request) (any, error) {
 	j := &reloadJob{fromRequest: true}
 	if err := a.reloads.TryPut(j); err != nil {
 		return nil, errors.New("a reload is already in progress")

@@ -8,7 +8,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/agent/filter"
-	"github.com/edgeagent/edgeagent/bridge"
+	"github.com/edgeagent/edgeagent/bridge/topic"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -44,7 +44,7 @@ type output struct {
 	published uint64
 }
 
-func newOutput(l *loop.Loop, v *config.Value, tp bridge.Topics, pub publisher, onErr func(error)) (*output, error) {
+func newOutput(l *loop.Loop, v *config.Value, tp topic.Layout, pub publisher, onErr func(error)) (*output, error) {
 	o := &output{v: v, l: l, pub: pub, onErr: onErr, topic: tp.State(v.Entity)}
 	var err error
 	switch v.Kind {

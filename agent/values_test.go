@@ -10,6 +10,7 @@ import (
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/agent/filter"
 	"github.com/edgeagent/edgeagent/bridge"
+	"github.com/edgeagent/edgeagent/bridge/topic"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -34,7 +35,7 @@ func TestOutputFiltersOnLoopTime(t *testing.T) {
 	delta := 0.5
 	v := &config.Value{Entity: "temp", Kind: config.Numeric, Publish: config.Publish{QoS: 1, Retain: true,
 		Filter: filter.Spec{Delta: &delta, Throttle: 10 * time.Second, Heartbeat: time.Minute}}}
-	tp, err := bridge.NewTopics("edgeagent", "n")
+	tp, err := topic.New("edgeagent", "n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,5 +70,24 @@ func TestOutputFiltersOnLoopTime(t *testing.T) {
 	}
 	if strings.Join(rec.sent, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("published:\n%s\nwant:\n%s", strings.Join(rec.sent, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A value's delivery becomes the outbox's policy: states latest, events
+// max_age, all for neither; QoS 0 keeps nothing in the outbox.
+func TestPubOf(t *testing.T) {
+	cases := []struct {
+		p    config.Publish
+		want bridge.Pub
+	}{
+		{config.Publish{QoS: 1, Retain: true, Delivery: config.DeliveryLatest}, bridge.Pub{QoS: 1, Retain: true, Latest: true}},
+		{config.Publish{QoS: 1, Delivery: config.DeliveryMaxAge, MaxAge: time.Minute}, bridge.Pub{QoS: 1, MaxAge: time.Minute}},
+		{config.Publish{QoS: 2, Delivery: config.DeliveryAll}, bridge.Pub{QoS: 2}},
+		{config.Publish{QoS: 0, Retain: true, Delivery: config.DeliveryLatest}, bridge.Pub{Retain: true}},
+	}
+	for _, c := range cases {
+		if got := pubOf(c.p); got != c.want {
+			t.Errorf("%+v: %+v, want %+v", c.p, got, c.want)
+		}
 	}
 }
