@@ -433,14 +433,15 @@ func (a *Agent) status(s string) {
 
 // readyTask tells systemd the agent is ready once the first connection
 // attempt is over, whatever its outcome (a broker that is away must not
-// keep the service "activating": the agent works offline too).
+// keep the service "activating": the agent works offline too), and then
+// keeps the status line up to date with the connection.
 func (a *Agent) readyTask(t *loop.Task) error {
 	for !a.firstTry {
 		s := a.b.Stats()
 		if s.Connected || s.ConnectFailures > 0 {
 			break
 		}
-		if err := t.Sleep(20 * time.Millisecond); err != nil {
+		if err := a.b.WaitChange(t); err != nil {
 			return err
 		}
 	}
@@ -451,7 +452,30 @@ func (a *Agent) readyTask(t *loop.Task) error {
 	a.log.Info("ready", "node", a.cfg.MQTT.NodeID, "devices", len(a.devs), "connected", a.b.Connected(),
 		"took", a.l.Now().Sub(a.started).Round(time.Millisecond))
 	a.deviceChanged()
-	return nil
+	// From now on the line systemd shows follows the connection too.
+	connected := a.b.Connected()
+	for {
+		b := a.b
+		if b == nil { // being replaced by a reload
+			if err := t.Sleep(100 * time.Millisecond); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := b.WaitChange(t); err != nil {
+			if t.Cancelled() {
+				return err
+			}
+			if err := t.Sleep(time.Second); err != nil { // a bridge that ended: its successor comes
+				return err
+			}
+			continue
+		}
+		if c := b.Connected(); c != connected {
+			connected = c
+			a.summary()
+		}
+	}
 }
 
 // stopTasks cancels the tasks and waits until they have ended — or until
