@@ -11,7 +11,7 @@ STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Cooperative-scheduling checks (loop/loopvet); exits non-zero on a finding.
 LOOPVET     = $(GO) run ./cmd/loopvet
 
-.PHONY: all build run test test-short bench lint fuzz clean
+.PHONY: all build run test test-short bench lint fuzz clean deb deb-test
 
 all: lint test
 
@@ -21,9 +21,10 @@ build:
 run:
 	$(GO) run ./cmd/edgeagent demo
 
-# Every test, with the race detector.
+# Every test, with the race detector, then the package checks.
 test:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(MAKE) deb-test
 
 # Unit tests only (no containers, no child processes that need a build).
 test-short:
@@ -37,6 +38,7 @@ lint:
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
 	$(LOOPVET) $(PKGS)
+	cd $(PKGTOOLS) && $(GO) vet ./... && $(STATICCHECK) ./...
 
 # Runs every fuzz target for FUZZTIME each.
 FUZZTIME ?= 30s
@@ -48,4 +50,21 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DIST)
+
+# Debian packages. The builder and the checks live in their own module,
+# packaging/tools, so nfpm's modules stay out of edgeagent's go.mod.
+PKGTOOLS = packaging/tools
+DIST    ?= dist
+
+# edgeagent_<version>_{amd64,arm64,armhf}.deb in $(DIST)/.
+deb:
+	cd $(PKGTOOLS) && $(GO) run ./cmd/debbuild -root $(CURDIR) -out $(abspath $(DIST))
+
+# The builder's unit tests, then the package checks (packaging/tools/debtest):
+# lintian, reproducibility, systemd-analyze, install/upgrade/remove/purge in
+# a clean Debian root, systemd in a container, the ARM binaries under qemu.
+# The checks build their own packages; a missing tool fails under CI=true
+# and skips elsewhere.
+deb-test:
+	cd $(PKGTOOLS) && $(GO) test -count=1 ./build/ && $(GO) test -count=1 -timeout 40m -v ./debtest/
