@@ -87,11 +87,17 @@ func TestInstallUpgradeRemovePurge(t *testing.T) {
 		}
 	})
 
-	if !t.Run("upgrade keeps an edited conffile", func(t *testing.T) {
+	if !t.Run("upgrade keeps an edited conffile and the state, joins new groups", func(t *testing.T) {
 		c.sh(t, "echo '# edited on this machine' >> /etc/edgeagent/config.yaml")
 		c.sh(t, "echo queued > /var/lib/edgeagent/probe && chown edgeagent: /var/lib/edgeagent/probe")
 		uid := c.sh(t, "id -u edgeagent")
+		// A hardware group that appeared since the install (I2C enabled,
+		// say) is joined at the upgrade, as README.Debian says.
+		c.sh(t, "groupadd --system i2c")
 		c.sh(t, "dpkg -i /tmp/v2.deb")
+		if got := c.sh(t, "id -Gn edgeagent"); got != "edgeagent dialout i2c" {
+			t.Errorf("groups after upgrade %q, want edgeagent dialout i2c", got)
+		}
 		if got := c.sh(t, "dpkg-query -W -f '${Version}' edgeagent"); got != v2 {
 			t.Errorf("version after upgrade %q, want %q", got, v2)
 		}
