@@ -35,6 +35,7 @@ var shippedFiles = map[string]string{
 	"./usr/share/doc/edgeagent/copyright":                  "-rw-r--r-- root/root",
 	"./usr/share/doc/edgeagent/changelog.gz":               "-rw-r--r-- root/root",
 	"./usr/share/doc/edgeagent/README.Debian":              "-rw-r--r-- root/root",
+	"./usr/share/doc/edgeagent/configuration.md":           "-rw-r--r-- root/root",
 	"./usr/share/lintian/overrides/edgeagent":              "-rw-r--r-- root/root",
 }
 
@@ -44,6 +45,7 @@ var copiedFiles = map[string]string{
 	"usr/share/doc/edgeagent/examples/config.yaml": "examples/config.yaml",
 	"lib/systemd/system/edgeagent.service":         "edgeagent.service",
 	"usr/share/doc/edgeagent/README.Debian":        "README.Debian",
+	"usr/share/doc/edgeagent/configuration.md":     "../docs/configuration.md",
 	"usr/share/lintian/overrides/edgeagent":        "lintian-overrides",
 }
 
@@ -119,12 +121,44 @@ func TestPackageContents(t *testing.T) {
 					t.Errorf("/%s differs from packaging/%s", inPkg, inTree)
 				}
 			}
+			checkDocReferences(t, files)
 			checkBinary(t, p.Arch, filepath.Join(root, "usr/bin/edgeagent"))
 			checkCompletions(t, root)
 			checkChangelog(t, filepath.Join(root, "usr/share/doc/edgeagent/changelog.gz"))
 			checkCopyright(t, filepath.Join(root, "usr/share/doc/edgeagent/copyright"), filepath.Join(root, "usr/bin/edgeagent"))
 		})
 	}
+}
+
+// docPathRE finds paths into the package's documentation directory.
+var docPathRE = regexp.MustCompile(`/usr/share/doc/edgeagent/[A-Za-z0-9_./-]*[A-Za-z0-9_]`)
+
+// checkDocReferences: every /usr/share/doc/edgeagent path that a shipped
+// file names (the default configuration points to the reference and the
+// example) is in the package.
+func checkDocReferences(t *testing.T, files map[string]string) {
+	t.Helper()
+	for _, src := range []string{"config.yaml", "examples/config.yaml", "README.Debian", "edgeagent.service"} {
+		b, err := os.ReadFile(filepath.Join(env.root, "packaging", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range docPathRE.FindAllString(string(b), -1) {
+			if !holds(files, "."+ref) {
+				t.Errorf("packaging/%s names %s, which the package does not hold", src, ref)
+			}
+		}
+	}
+}
+
+// holds reports whether path is one of files or a directory above one.
+func holds(files map[string]string, path string) bool {
+	for f := range files {
+		if f == path || strings.HasPrefix(f, path+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkBinary: the right machine, statically linked, stripped, and on
