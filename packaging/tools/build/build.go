@@ -156,6 +156,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	recipe := filepath.Join(pkgdir, "nfpm.yaml")
+	// The changelog is signed by the recipe's maintainer; the recipe's
+	// variables do not matter for reading that field.
 	probe, err := nfpm.ParseFileWithEnvMapping(recipe, func(string) string { return "x" })
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", recipe, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +51,8 @@ func sweepContainers() {
 	}
 }
 
+var nameRE = regexp.MustCompile(`[^a-z0-9]+`)
+
 // container is a running container that the test removes when it ends,
 // whether it passed or failed.
 type container struct {
@@ -57,11 +60,12 @@ type container struct {
 	name string
 }
 
-// startContainer runs `docker run -d` with args (options, image, command).
-func startContainer(t *testing.T, name string, args ...string) *container {
+// startContainer runs `docker run -d` with args (options, image, command);
+// the container's name joins role, the test's name and the process id.
+func startContainer(t *testing.T, role string, args ...string) *container {
 	t.Helper()
 	needDocker(t)
-	full := fmt.Sprintf("edgeagent-debtest-%s-%d", name, os.Getpid())
+	full := fmt.Sprintf("edgeagent-debtest-%s-%s-%d", role, nameRE.ReplaceAllString(strings.ToLower(t.Name()), "-"), os.Getpid())
 	runArgs := append([]string{"run", "-d", "--name", full, "--label", fmt.Sprintf("%s=%d", pidLabel, os.Getpid())}, args...)
 	id := strings.TrimSpace(mustRun(t, 2*time.Minute, "docker", runArgs...))
 	c := &container{id: id, name: full}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,10 +33,21 @@ func mirror() string {
 	return "http://deb.debian.org/debian"
 }
 
-// baseRecipe is a clean minimal Debian (debootstrap's minbase) plus what
-// the package depends on, as apt would install it on a user's machine
-// (minbase already has adduser; procps brings /bin/kill).
-var baseRecipe = []string{"--variant=minbase", "--include=adduser,procps", suiteName}
+// baseRecipe is a clean minimal Debian (debootstrap's minbase) plus the
+// packages edgeagent depends on, as apt would install them on a user's
+// machine before it; deps is the amd64 package's Depends field.
+func baseRecipe(deps string) []string {
+	var names []string
+	for _, dep := range strings.Split(deps, ",") {
+		// "adduser (>= 3.11) | passwd" → adduser
+		name := strings.Fields(strings.SplitN(dep, "|", 2)[0])
+		if len(name) > 0 {
+			names = append(names, name[0])
+		}
+	}
+	sort.Strings(names)
+	return []string{"--variant=minbase", "--include=" + strings.Join(names, ","), suiteName}
+}
 
 // systemdPackages turn the base into a root that boots with systemd.
 var systemdPackages = []string{"systemd", "systemd-sysv"}
@@ -50,10 +62,13 @@ func recipeTag(role string, parts ...string) string {
 func (s *suite) baseImage(t *testing.T) string {
 	t.Helper()
 	needDocker(t)
-	tag := recipeTag("minbase", append([]string{mirror()}, baseRecipe...)...)
+	need(t, "dpkg-deb", "dpkg")
+	deps := strings.TrimSpace(mustRun(t, time.Minute, "dpkg-deb", "--field", s.debs["amd64"], "Depends"))
+	recipe := baseRecipe(deps)
+	tag := recipeTag("minbase", append([]string{mirror()}, recipe...)...)
 	return s.image(t, "minbase", tag, func() error {
 		need(t, "debootstrap", "debootstrap")
-		return buildBase(tag)
+		return buildBase(tag, recipe)
 	})
 }
 
@@ -121,7 +136,7 @@ func lockMachine() (func(), error) {
 
 // buildBase runs debootstrap into a scratch directory and imports the
 // root as an image.
-func buildBase(tag string) error {
+func buildBase(tag string, recipe []string) error {
 	scratch, err := os.MkdirTemp("/var/tmp", "edgeagent-debootstrap-")
 	if err != nil {
 		return err
@@ -136,7 +151,7 @@ func buildBase(tag string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	args := append([]string{"--cache-dir=" + cache}, baseRecipe...)
+	args := append([]string{"--cache-dir=" + cache}, recipe...)
 	args = append(args, root, mirror())
 	if res, err := runCmd(ctx, "debootstrap", args...); err != nil || res.code != 0 {
 		return fmt.Errorf("debootstrap %s: %v\n%s", strings.Join(args, " "), err, tail(res.out, 30))

@@ -2,6 +2,7 @@ package debtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -129,7 +130,8 @@ func runCmd(ctx context.Context, name string, args ...string) (cmdResult, error)
 	out, err := cmd.CombinedOutput()
 	res := cmdResult{out: string(out)}
 	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			res.code = ee.ExitCode()
 			return res, nil
 		}

@@ -11,6 +11,19 @@ import (
 // way a Raspberry Pi boots: the harness for checks of the running service.
 // --privileged does not work on this machine; systemd runs with the
 // host's cgroup tree mounted read-only and tmpfs on /run and /run/lock.
+//
+// A check of the running service reads like this:
+//
+//	s := bootSystemd(t, bootOptions{network: "container:" + brokerName})
+//	s.install(t, env.debs["amd64"])  // postinst enables and starts it
+//	s.waitFor(t, time.Minute, "systemctl show -P ActiveState edgeagent", "active") // Type=notify: READY=1 came
+//	s.sh(t, "systemctl reload edgeagent")
+//	s.journal(t, "edgeagent")          // what this invocation logged
+//	s.show(t, "edgeagent", "NRestarts") // restarts, by the watchdog among others
+//
+// where brokerName is a broker container started first: sharing its
+// network namespace makes the default configuration's localhost broker
+// that broker.
 type systemdContainer struct {
 	*container
 }
