@@ -171,14 +171,23 @@ func New(bus i2c.Bus, opts ...Option) (*Dev, error) {
 		return nil, err
 	}
 	cfg.errs = nil
-	return &Dev{
+	d := &Dev{
 		dev:  i2cdev.New(&i2c.Dev{Bus: bus, Addr: Address}, cfg.offload),
 		out:  i2cdev.NewOutlet(cfg.queue),
 		addr: Address,
 		bus:  bus.String(),
 		cfg:  cfg,
 		res:  RH12T14,
-	}, nil
+	}
+	// An abandoned transfer may have started a conversion or a reset:
+	// the sensor acknowledges nothing until the longest of them is over.
+	_, longest := RH12T14.MeasuringTime()
+	d.dev.AfterAbandoned = func(ended time.Time) {
+		if until := ended.Add(longest); until.After(d.busyUntil) {
+			d.busyUntil = until
+		}
+	}
+	return d, nil
 }
 
 // String names the device, e.g. "htu21d 0x40 on I2C1".

@@ -645,3 +645,94 @@ func TestBusPanicIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// lagBus makes its first transaction a slow one — it takes `slow` of real
+// time, as on a bit-banged bus — and records how many transactions were on
+// the bus at once.
+type lagBus struct {
+	i2c.Bus
+	slow    time.Duration
+	entered chan struct{} // closed when the first transaction starts
+
+	mu      sync.Mutex
+	n       int
+	active  int
+	overlap int // transactions that started while another was on the bus
+}
+
+func newLagBus(bus i2c.Bus, slow time.Duration) *lagBus {
+	return &lagBus{Bus: bus, slow: slow, entered: make(chan struct{})}
+}
+
+func (b *lagBus) Tx(addr uint16, w, r []byte) error {
+	b.mu.Lock()
+	b.n++
+	first := b.n == 1
+	if b.active > 0 {
+		b.overlap++
+	}
+	b.active++
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.active--
+		b.mu.Unlock()
+	}()
+	if first {
+		close(b.entered)
+		time.Sleep(b.slow) // the slow transfer itself
+	}
+	return b.Bus.Tx(addr, w, r)
+}
+
+func (b *lagBus) overlaps() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.overlap
+}
+
+// A Read cancelled during an offloaded transfer leaves that transfer
+// running on its goroutine. The next Read must not put a transfer on the
+// bus before it has ended: the chip would see two at once. It waits, then
+// reads normally.
+func TestAbandonedTransferIsNotOverlapped(t *testing.T) {
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
+	bus := newLagBus(sim, 50*ms)
+	d := mustNew(t, bus, htu21d.WithOffload())
+	var next htu21d.Reading
+	var nextErr error
+	w.Run(t, func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		first := g.Go("first", func(tk *loop.Task) error {
+			_, err := d.Read(tk)
+			return err
+		})
+		// Wait, off the loop, until the first transfer is on the bus.
+		if _, err := loop.Offload(tk, func(ctx context.Context) (struct{}, error) {
+			select {
+			case <-bus.entered:
+				return struct{}{}, nil
+			case <-ctx.Done():
+				return struct{}{}, ctx.Err()
+			}
+		}); err != nil {
+			return err
+		}
+		first.Cancel()
+		if err := first.Wait(tk); !errors.Is(err, loop.ErrCancelled) {
+			return fmt.Errorf("first Read: %v, want ErrCancelled", err)
+		}
+		next, nextErr = d.Read(tk)
+		return g.Wait(tk)
+	})
+	if n := bus.overlaps(); n != 0 {
+		t.Errorf("%d transfers started while the abandoned one was still on the bus", n)
+	}
+	if nextErr != nil || next.Celsius < 24.9 || next.Celsius > 25.1 {
+		t.Errorf("Read after the abandoned transfer: %+v, %v", next, nextErr)
+	}
+	if v := sim.Violations(); len(v) != 0 {
+		t.Errorf("violations: %v", v)
+	}
+}

@@ -1,6 +1,7 @@
 // Package i2cdev is the plumbing the I2C sensor drivers (htu21d, adxl345)
-// share: one device's bus transfers, inline or through loop.Offload, with a
-// panicking bus turned into an error; the lock that serialises a device's
+// share: one device's bus transfers, inline or on a goroutine of their own,
+// with a panicking bus turned into an error and an abandoned transfer never
+// overlapped by the next; the lock that serialises a device's
 // operations and the rule that a failed one makes the next initialise the
 // chip again; the back-off schedule of a polling task after failed readings;
 // and where such a task publishes.
@@ -10,13 +11,13 @@
 package i2cdev
 
 import (
-	"context"
 	"errors"
 	"runtime/debug"
 	"time"
 
 	"periph.io/x/conn/v3"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/await"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -28,29 +29,70 @@ type Dev struct {
 	conn    conn.Conn
 	offload bool
 
-	lock  primitives.Lock
-	ready bool // initialised, and no operation has failed since
+	lock      primitives.Lock
+	ready     bool      // initialised, and no operation has failed since
+	abandoned *transfer // an offloaded transfer whose task stopped waiting, until it ends
+
+	// AfterAbandoned, if set, is called by Locked, on the loop, when a
+	// transfer abandoned by an interrupted operation has ended, with the
+	// loop's time then, before the next operation starts: a chip that may
+	// still be busy with what that transfer began gets time to finish it.
+	AfterAbandoned func(ended time.Time)
 }
 
-// New returns a Dev that transfers through c, inline or, with offload,
-// through loop.Offload.
+// transfer is one offloaded bus transaction, seen from the loop.
+type transfer struct {
+	r    []byte
+	err  error
+	done bool
+	wq   loop.WaitQueue
+}
+
+// New returns a Dev that transfers through c, inline or, with offload, on a
+// goroutine per transfer.
 func New(c conn.Conn, offload bool) *Dev { return &Dev{conn: c, offload: offload} }
 
-// Tx writes w and then reads n bytes in one bus transaction, inline or
-// through loop.Offload. The read buffer is fresh each time: an offloaded
-// transfer abandoned by a cancelled task may still be writing into it.
+// Tx writes w and then reads n bytes in one bus transaction, inline or on
+// a goroutine of its own. The read buffer is fresh each time.
+//
+// Offloaded, a task interrupted during the transfer returns at once, and
+// the transfer goes on to its end on its goroutine: it is abandoned, and
+// the next operation under Locked waits until it has ended, so the chip
+// never sees two transactions at once. A virtual clock does not move while
+// a transfer is on the bus.
 func (d *Dev) Tx(t *loop.Task, w []byte, n int) ([]byte, error) {
 	name := t.Name()
 	if !d.offload {
-		return transfer(d.conn, name, w, n)
+		return doTransfer(d.conn, name, w, n)
 	}
-	return loop.Offload(t, func(context.Context) ([]byte, error) { return transfer(d.conn, name, w, n) })
+	if err := await.Checkpoint(t); err != nil {
+		return nil, err
+	}
+	l := t.Loop()
+	x := &transfer{}
+	p := l.Promise()
+	c := d.conn
+	go func() {
+		r, err := doTransfer(c, name, w, n)
+		_ = p.Post(func() {
+			x.r, x.err, x.done = r, err, true
+			x.wq.WakeAll()
+		})
+	}()
+	for !x.done {
+		if err := x.wq.Wait(t); err != nil {
+			d.abandoned = x
+			return nil, err
+		}
+	}
+	return x.r, x.err
 }
 
-// transfer does one bus transaction. A bus implementation that panics (a
-// test playback does on a mismatch) becomes a *loop.PanicError, as in an
-// Offload, so that the driver publishes an error state instead of dying.
-func transfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error) {
+// doTransfer does one bus transaction. A bus implementation that panics
+// (a test playback does on a mismatch) becomes a *loop.PanicError, as in
+// an Offload, so that the driver publishes an error state instead of
+// dying.
+func doTransfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r, err = nil, &loop.PanicError{Task: task, Value: p, Stack: debug.Stack()}
@@ -65,12 +107,39 @@ func transfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error) {
 // Locked runs fn holding the device's lock. A failure in it other than the
 // task's interruption makes NeedsInit true: the chip may have reset or
 // wedged, so the next operation starts by initialising it.
+//
+// Before fn, Locked waits for a transfer abandoned by an interrupted
+// operation to end (see Tx); the chip may be left mid-command then, so the
+// next operation initialises it again.
 func (d *Dev) Locked(t *loop.Task, fn loop.TaskFunc) error {
-	err := d.lock.With(t, fn)
+	err := d.lock.With(t, func(t *loop.Task) error {
+		if err := d.settle(t); err != nil {
+			return err
+		}
+		return fn(t)
+	})
 	if err != nil && !Interrupted(err) {
 		d.ready = false
 	}
 	return err
+}
+
+// settle waits until an abandoned transfer, if any, has ended.
+func (d *Dev) settle(t *loop.Task) error {
+	x := d.abandoned
+	if x == nil {
+		return nil
+	}
+	for !x.done {
+		if err := x.wq.Wait(t); err != nil {
+			return err
+		}
+	}
+	d.abandoned, d.ready = nil, false
+	if d.AfterAbandoned != nil {
+		d.AfterAbandoned(t.Loop().Now())
+	}
+	return nil
 }
 
 // NeedsInit reports whether the chip must be initialised before it is used:

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
@@ -170,5 +172,79 @@ func TestOutlet(t *testing.T) {
 	none.Publish(5)
 	if o.Latest().Value() != 4 || none.Latest().Value() != 5 || !none.Latest().IsSet() {
 		t.Errorf("latest %d and %d after a closed queue and none; want 4 and 5", o.Latest().Value(), none.Latest().Value())
+	}
+}
+
+// heldConn holds its first transaction until released, and logs the
+// order in which transactions start and end.
+type heldConn struct {
+	entered, release chan struct{}
+	mu               sync.Mutex
+	log              []string
+	n                int
+}
+
+func (c *heldConn) String() string { return "held" }
+func (c *heldConn) Duplex() conn.Duplex { return conn.Half }
+func (c *heldConn) Tx(w, r []byte) error {
+	c.mu.Lock()
+	c.n++
+	n := c.n
+	c.log = append(c.log, fmt.Sprintf("start %x", w))
+	c.mu.Unlock()
+	if n == 1 {
+		close(c.entered)
+		<-c.release
+	}
+	c.mu.Lock()
+	c.log = append(c.log, fmt.Sprintf("end %x", w))
+	c.mu.Unlock()
+	return nil
+}
+
+// An operation interrupted during an offloaded transfer returns at once;
+// the next one waits, under the lock, until that transfer has ended, then
+// needs initialising, and AfterAbandoned has been told when it ended.
+func TestAbandonedTransferWaitedFor(t *testing.T) {
+	c := &heldConn{entered: make(chan struct{}), release: make(chan struct{})}
+	d := i2cdev.New(c, true)
+	var ended []time.Time
+	d.AfterAbandoned = func(at time.Time) { ended = append(ended, at) }
+	var firstErr error
+	var needsInit bool
+	run(t, func(tk *loop.Task) error {
+		d.Initialised()
+		first := tk.Loop().Go("first", func(tk *loop.Task) error {
+			return d.Locked(tk, func(tk *loop.Task) error {
+				_, err := d.Tx(tk, []byte{1}, 0)
+				return err
+			})
+		})
+		if _, err := loop.Offload(tk, func(context.Context) (struct{}, error) {
+			<-c.entered
+			return struct{}{}, nil
+		}); err != nil {
+			return err
+		}
+		first.Cancel()
+		firstErr = first.Wait(tk)
+		tk.Loop().Go("release", func(tk *loop.Task) error {
+			close(c.release)
+			return nil
+		})
+		return d.Locked(tk, func(tk *loop.Task) error {
+			needsInit = d.NeedsInit()
+			_, err := d.Tx(tk, []byte{2}, 0)
+			return err
+		})
+	})
+	if !errors.Is(firstErr, loop.ErrCancelled) {
+		t.Errorf("first operation: %v, want ErrCancelled", firstErr)
+	}
+	if want := "[start 01 end 01 start 02 end 02]"; fmt.Sprint(c.log) != want {
+		t.Errorf("bus log %v, want %s", c.log, want)
+	}
+	if !needsInit || len(ended) != 1 {
+		t.Errorf("after the abandoned transfer: NeedsInit %v, AfterAbandoned called %d times; want true, once", needsInit, len(ended))
 	}
 }
