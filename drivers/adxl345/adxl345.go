@@ -124,6 +124,10 @@ const (
 	ErrDeviceID Error = "adxl345: wrong device id"
 	ErrLength   Error = "adxl345: wrong sample length"
 	ErrRate     Error = "adxl345: no such data rate"
+	// ErrReset: the chip has lost its configuration — it power-cycled or
+	// browned out without a bus error, and sits in standby with its
+	// power-up settings, its data registers reading zero.
+	ErrReset Error = "adxl345: chip reset (it is in standby with its power-up settings)"
 )
 
 // CheckDeviceID reports whether id, read from RegDevID, is an ADXL345's.

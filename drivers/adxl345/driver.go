@@ -387,9 +387,30 @@ func (d *Dev) Read(t *loop.Task) (Vector, error) {
 		if v, err = ParseSample(b, d.cfg.format); err != nil {
 			return d.fail("read DATAX0–DATAZ1", err)
 		}
+		if v == (Vector{}) {
+			return d.checkPower(t)
+		}
 		return nil
 	})
 	return v, err
+}
+
+// checkPower tells an all-zero sample from a reset chip. A chip that
+// power-cycled without a bus error answers from standby, its data
+// registers reset to zero; a measuring chip reads exactly zero on all
+// three axes only in rare moments of free fall. So only then POWER_CTL is
+// read (one more transfer), and a chip no longer measuring is an error
+// that makes the next operation initialise it again.
+func (d *Dev) checkPower(t *loop.Task) error {
+	const op = "check POWER_CTL after an all-zero sample"
+	b, err := d.dev.Tx(t, []byte{RegPowerCtl}, 1)
+	if err != nil {
+		return d.fail(op, err)
+	}
+	if b[0]&PowerMeasure == 0 {
+		return d.fail(op, ErrReset)
+	}
+	return nil
 }
 
 // Run polls the chip every period — the first poll at once, later ones a

@@ -509,3 +509,51 @@ func TestBusPanicIsAnError(t *testing.T) {
 		t.Errorf("published %+v", s)
 	}
 }
+
+// A chip that power-cycles without a bus error comes back in standby with
+// its registers reset, and its data registers read zero from then on. Run
+// sees the all-zero sample, finds POWER_CTL no longer measuring, publishes
+// the reset as an error state and initialises the chip again on the retry.
+func TestRunNoticesSilentPowerCycle(t *testing.T) {
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
+	q := primitives.NewQueue[adxl345.Sample](0)
+	d := mustNew(t, sim, adxl345.WithSmoothing(1), adxl345.WithQueue(q))
+	got := format(w, collect(t, w, sim, d, q, 4*time.Second, map[time.Duration]func(){
+		2*time.Second + 50*ms: func() {
+			sim.PowerCycle()
+			sim.SetAccel(adxl345.Vector{Y: 1})
+		},
+	}))
+	want := `81.1ms 0.0000 0.0000 1.0000
+2.1s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
+3.1811s 0.0000 1.0000 0.0000
+`
+	if got != want {
+		t.Errorf("published:\n%swant:\n%s", got, want)
+	}
+	if ctl := sim.Register(adxl345.RegPowerCtl); ctl&adxl345.PowerMeasure == 0 || len(sim.Violations()) != 0 {
+		t.Errorf("chip left with POWER_CTL %#02x; violations %q", ctl, sim.Violations())
+	}
+}
+
+// An all-zero sample from a chip that is still measuring — free fall — is
+// a reading like any other; only the extra POWER_CTL read shows it was
+// checked.
+func TestReadAllZeroWhileMeasuring(t *testing.T) {
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
+	sim.SetAccel(adxl345.Vector{})
+	d := mustNew(t, sim)
+	var v adxl345.Vector
+	var err error
+	w.Run(t, func(tk *loop.Task) error {
+		v, err = d.Read(tk)
+		return nil
+	})
+	ops := sim.Ops()
+	last := ops[len(ops)-1]
+	if err != nil || v != (adxl345.Vector{}) || len(last.W) != 1 || last.W[0] != adxl345.RegPowerCtl {
+		t.Errorf("Read = %+v, %v; last transaction %v", v, err, last)
+	}
+}
