@@ -507,3 +507,19 @@ func FuzzParseFinal(f *testing.F) {
 		}
 	})
 }
+
+// A multi-line URC — +CMT: with the text of an SMS on the next line —
+// arriving in the middle of a command's reply is taken whole: its body
+// line is not a line of the reply, and the URC carries both lines.
+func TestMultiLineURCInsideReply(t *testing.T) {
+	replies := map[string][]step{
+		"AT+CSQ": every(100*time.Millisecond, `+CMT: "+441234",,"24/05/01,12:00:00+04"`, "Meet at 6", "+CSQ: 21,99", "OK"),
+	}
+	virtualModem(t, func(cmd string) []step { return replies[cmd] }, nil, func(tk *loop.Task, m *Modem, d *fakeDevice) error {
+		rep, err := m.Command(tk, "AT+CSQ")
+		if err != nil || strings.Join(rep.Lines, "|") != "+CSQ: 21,99" {
+			return fmt.Errorf("AT+CSQ with a +CMT inside: %+v, %v", rep, err)
+		}
+		return nil
+	})
+}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/button"
-	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
 )
@@ -14,10 +14,10 @@ import (
 // A button wired from a GPIO to ground. On hardware the pin comes from
 // periph's host (gpioreg.ByName("GPIO17")); here a simulated pin is pressed
 // by a task on a virtual clock: a click, a double-click, then a long press.
-// Suppress keeps Release for plain clicks, reported once the double-click
+// Suppress keeps Release for plain clicks, reported once the double
 // window has closed.
 func ExampleNew() {
-	pin := gpioin.NewSimPin("GPIO17", gpio.High)
+	pin := gpiointest.NewPin("GPIO17", gpio.High)
 	b, err := button.New(pin, button.Suppress())
 	if err != nil {
 		fmt.Println(err)
@@ -42,10 +42,10 @@ func ExampleNew() {
 		}
 		ms := time.Millisecond
 		if err := pin.Play(t,
-			gpioin.Step{At: 0, Level: gpio.Low}, gpioin.Step{At: 120 * ms, Level: gpio.High}, // click
-			gpioin.Step{At: 1000 * ms, Level: gpio.Low}, gpioin.Step{At: 1100 * ms, Level: gpio.High}, // double-click
-			gpioin.Step{At: 1250 * ms, Level: gpio.Low}, gpioin.Step{At: 1350 * ms, Level: gpio.High},
-			gpioin.Step{At: 3000 * ms, Level: gpio.Low}, gpioin.Step{At: 4500 * ms, Level: gpio.High}, // long press
+			gpiointest.Step{At: 0, Level: gpio.Low}, gpiointest.Step{At: 120 * ms, Level: gpio.High}, // click
+			gpiointest.Step{At: 1000 * ms, Level: gpio.Low}, gpiointest.Step{At: 1100 * ms, Level: gpio.High}, // double
+			gpiointest.Step{At: 1250 * ms, Level: gpio.Low}, gpiointest.Step{At: 1350 * ms, Level: gpio.High},
+			gpiointest.Step{At: 3000 * ms, Level: gpio.Low}, gpiointest.Step{At: 4500 * ms, Level: gpio.High}, // long press
 		); err != nil {
 			return err
 		}
@@ -59,7 +59,7 @@ func ExampleNew() {
 	// 400ms release
 	// 1s press
 	// 1.25s press
-	// 1.25s double-click
+	// 1.25s double
 	// 3s press
-	// 4s long-press
+	// 4s long
 }

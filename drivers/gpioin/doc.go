@@ -15,14 +15,15 @@
 //     and reports changes. Used when the pin has no edge detection (In with
 //     gpio.BothEdges fails) or when asked for.
 //   - On the loop: a pin implementing LoopPin reports its own changes on the
-//     loop. SimPin is one: tests and demos drive it from a task at exact
-//     (virtual) times, so everything built on it is deterministic.
+//     loop. gpiointest.Pin is one: tests and demos drive it from a task at
+//     exact (virtual) times, so everything built on it is deterministic.
 //
 // Debouncer turns the raw edges of a mechanical contact into settled level
 // changes; package contact and package button build on it, package nec uses
 // the raw edge times.
 //
 // The package must not decide what an edge means (that is the drivers'), must
-// not touch loop state from its goroutine other than through Loop.Post, and
+// not touch loop state from its goroutine other than through its inlet (one
+// post in flight; WithEdgeBuffer bounds the edges waiting behind it), and
 // must not leave its goroutine running once Run has returned.
 package gpioin

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/inlet"
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
 )
@@ -179,13 +181,8 @@ func New(pin gpio.PinIn, opts ...Option) (*Input, error) {
 		wakeInterval: DefaultWakeInterval,
 		edgeBuffer:   DefaultEdgeBuffer,
 	}}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&in.cfg); err != nil {
-			return nil, fmt.Errorf("%w (pin %s)", err, pin)
-		}
+	if err := option.Apply(&in.cfg, opts); err != nil {
+		return nil, fmt.Errorf("%w (pin %s)", err, pin)
 	}
 	return in, nil
 }
@@ -311,7 +308,7 @@ func waitForever(t *loop.Task) error {
 func (in *Input) watchEdges(t *loop.Task) error {
 	l := t.Loop()
 	w := &watcher{
-		l:       l,
+		inlet:   inlet.New(l, "gpioin "+in.pin.String(), 1),
 		pin:     in.pin,
 		clock:   l.Clock(),
 		wake:    in.cfg.wakeInterval,
@@ -355,9 +352,13 @@ func (in *Input) watchEdges(t *loop.Task) error {
 	return err
 }
 
-// watcher is the edge goroutine and its hand-over buffer.
+// watcher is the edge goroutine and its hand-over buffer. Its way into
+// the loop is an inlet of one: a drain is posted when the buffer turns
+// non-empty and none is waiting, and it takes every edge buffered by the
+// time it runs, so a burst costs one post and a stalled loop holds one
+// post and EdgeBuffer edges, no more.
 type watcher struct {
-	l     *loop.Loop
+	inlet *inlet.Inlet
 	pin   gpio.PinIn
 	clock loop.Clock
 	wake  time.Duration
@@ -366,7 +367,8 @@ type watcher struct {
 	done  chan struct{}
 
 	mu      sync.Mutex
-	pending []Edge // edges waiting for the loop; a drain is posted when it turns non-empty
+	pending []Edge // edges waiting for the loop
+	posted  bool   // a drain is waiting for the loop
 	dropped uint64
 	drainFn func() // w.drain, made once: a method value allocates
 
@@ -396,23 +398,36 @@ func (w *watcher) run() {
 	}
 }
 
-// push queues e for the loop and posts a drain when the buffer was empty,
-// so a burst of edges costs one Post. It reports false once the loop is
+// push queues e for the loop and posts a drain unless one is waiting, so
+// a burst of edges costs one post. It reports false once the loop is
 // closed.
 func (w *watcher) push(e Edge) bool {
 	w.mu.Lock()
-	first := len(w.pending) == 0
 	if len(w.pending) < w.max {
 		w.pending = append(w.pending, e)
 	} else {
 		w.pending[len(w.pending)-1] = e
 		w.dropped++
 	}
+	post := !w.posted
+	w.posted = true
 	w.mu.Unlock()
-	if !first {
+	if !post {
 		return true
 	}
-	return w.l.Post(w.drainFn) == nil
+	switch err := w.inlet.TryPost(w.drainFn); {
+	case err == nil:
+		return true
+	case errors.Is(err, inlet.ErrFull):
+		// Cannot happen with one drain at a time; if it did, the edges
+		// wait in the buffer for the next edge's post.
+		w.mu.Lock()
+		w.posted = false
+		w.mu.Unlock()
+		return true
+	default:
+		return false // the loop has stopped
+	}
 }
 
 // drain delivers the buffered edges on the loop.
@@ -420,6 +435,7 @@ func (w *watcher) drain() {
 	w.mu.Lock()
 	batch := w.pending
 	w.pending = w.spare[:0]
+	w.posted = false
 	w.mu.Unlock()
 	if !w.closed {
 		for _, e := range batch {

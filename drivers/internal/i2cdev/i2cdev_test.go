@@ -184,7 +184,7 @@ type heldConn struct {
 	n                int
 }
 
-func (c *heldConn) String() string { return "held" }
+func (c *heldConn) String() string      { return "held" }
 func (c *heldConn) Duplex() conn.Duplex { return conn.Half }
 func (c *heldConn) Tx(w, r []byte) error {
 	c.mu.Lock()
