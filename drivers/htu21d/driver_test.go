@@ -13,11 +13,11 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/htu21d"
 	"github.com/edgeagent/edgeagent/drivers/htu21d/htu21dtest"
 	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
-	"github.com/edgeagent/edgeagent/primitives"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -112,8 +112,8 @@ func TestReadCorruptCRC(t *testing.T) {
 		return nil
 	})
 	const want = "htu21d 0x40 on playback: temperature: htu21d: CRC mismatch: reading 68 3a carries CRC 0x7d, computed 0x7c"
-	var de *htu21d.DeviceError
-	if !errors.Is(err1, htu21d.ErrCRC) || !errors.As(err1, &de) || de.Addr != 0x40 || de.Bus != "playback" || err1.Error() != want {
+	var de *drivers.DeviceError
+	if !errors.Is(err1, htu21d.ErrCRC) || !errors.As(err1, &de) || de.Device != "htu21d 0x40 on playback" || err1.Error() != want {
 		t.Errorf("first Read: %v\nwant %s", err1, want)
 	}
 	if err2 != nil {
@@ -204,8 +204,8 @@ func TestReadEveryResolution(t *testing.T) {
 func TestRunPeriodic(t *testing.T) {
 	w := drivertest.NewWorld()
 	sim := htu21dtest.New(w.VC.Now)
-	q := primitives.NewQueue[htu21d.Reading](8)
-	d := mustNew(t, sim, htu21d.WithPeriod(10*time.Second), htu21d.WithQueue(q))
+	d := mustNew(t, sim, htu21d.WithPeriod(10*time.Second), htu21d.WithQueueSize(64))
+	q := d.Events()
 	var got []string
 	var latest htu21d.Reading
 	w.Run(t, func(tk *loop.Task) error {
@@ -251,8 +251,8 @@ func TestRunBackoffAndRecovery(t *testing.T) {
 	w := drivertest.NewWorld()
 	sim := htu21dtest.New(w.VC.Now)
 	sim.SetPresent(false)
-	q := primitives.NewQueue[htu21d.Reading](0)
-	d := mustNew(t, sim, htu21d.WithPeriod(10*time.Second), htu21d.WithBackoff(time.Second, 4*time.Second), htu21d.WithQueue(q))
+	d := mustNew(t, sim, htu21d.WithPeriod(10*time.Second), htu21d.WithBackoff(time.Second, 4*time.Second), htu21d.WithQueueSize(64))
+	q := d.Events()
 	var got []string
 	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
@@ -270,7 +270,7 @@ func TestRunBackoffAndRecovery(t *testing.T) {
 				return err
 			}
 			s := fmt.Sprintf("%v failures=%d retry=%v", w.Since(r.Time), r.Failures, r.RetryIn)
-			var de *htu21d.DeviceError
+			var de *drivers.DeviceError
 			if errors.As(r.Err, &de) && errors.Is(r.Err, htu21dtest.ErrNACK) {
 				s += " " + de.Op
 			} else if r.Err != nil {
@@ -300,15 +300,15 @@ func TestRunBackoffAndRecovery(t *testing.T) {
 func TestRunCRCErrorThenRecovery(t *testing.T) {
 	w := drivertest.NewWorld()
 	sim := htu21dtest.New(w.VC.Now)
-	q := primitives.NewQueue[htu21d.Reading](0)
-	d := mustNew(t, sim, htu21d.WithQueue(q))
+	d := mustNew(t, sim, htu21d.WithQueueSize(64))
+	q := d.Events()
 	var got []string
 	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("htu21d", d.Run)
 		for i := range 5 {
 			if i == 1 || i == 3 {
-				sim.CorruptNext(1)
+				sim.CorruptNext(htu21dtest.FlipCRC(0))
 			}
 			r, err := q.Get(tk)
 			if err != nil {
@@ -434,7 +434,7 @@ func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
 		g.Go("htu21d", d.Run)
 		for i := range 100 {
 			if i%10 == 5 {
-				sim.CorruptNext(1)
+				sim.CorruptNext(htu21dtest.FlipCRC(0))
 			}
 			if i%25 == 7 {
 				sim.FailNext(3)
@@ -566,10 +566,11 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		want string
 	}{
 		{nil, nil, "htu21d: New: nil bus"},
-		{sim, []htu21d.Option{htu21d.WithPeriod(0)}, "htu21d: WithPeriod(0s): the period must be positive"},
+		{sim, []htu21d.Option{htu21d.WithPeriod(0)}, "htu21d: WithPeriod(0s): must be positive"},
 		{sim, []htu21d.Option{htu21d.WithBackoff(2*time.Second, time.Second)}, "htu21d: WithBackoff(2s, 1s): want 0 < first ≤ max"},
 		{sim, []htu21d.Option{htu21d.WithMeasurementResolution(0x42)}, "htu21d: WithMeasurementResolution(0x42): not one of RH12T14, RH8T12, RH10T13, RH11T11"},
-		{sim, []htu21d.Option{htu21d.WithQueue(nil), htu21d.WithPeriod(-time.Second)}, "htu21d: WithQueue(nil)\nhtu21d: WithPeriod(-1s): the period must be positive"},
+		{sim, []htu21d.Option{htu21d.WithQueueSize(0), htu21d.WithPeriod(-time.Second)}, "htu21d: WithQueueSize(0): must be at least 1\nhtu21d: WithPeriod(-1s): must be positive"},
+		{nil, []htu21d.Option{htu21d.WithOffload()}, "htu21d: New: nil bus"},
 	} {
 		d, err := htu21d.New(c.bus, c.opts...)
 		if d != nil || err == nil || err.Error() != c.want {
@@ -612,7 +613,7 @@ func FuzzRead(f *testing.F) {
 			r, err = d.Read(tk)
 			return nil
 		})
-		var de *htu21d.DeviceError
+		var de *drivers.DeviceError
 		switch {
 		case err != nil && !errors.As(err, &de):
 			t.Fatalf("Read: %v is not a *DeviceError", err)
@@ -638,7 +639,7 @@ func TestBusPanicIsAnError(t *testing.T) {
 			_, err = d.Read(tk)
 			return nil
 		})
-		var de *htu21d.DeviceError
+		var de *drivers.DeviceError
 		var pe *loop.PanicError
 		if !errors.As(err, &de) || de.Op != "soft reset" || !errors.As(err, &pe) || pe.Task != "main" {
 			t.Errorf("offload %v: Read: %v", offload, err)

@@ -3,11 +3,11 @@
 // with a panicking bus turned into an error and an abandoned transfer never
 // overlapped by the next; the lock that serialises a device's
 // operations and the rule that a failed one makes the next initialise the
-// chip again; the back-off schedule of a polling task after failed readings;
-// and where such a task publishes.
+// chip again; the back-off schedule and logging of a polling task after
+// failed readings; and the wrapping of failures as drivers.DeviceError.
 //
-// It must not know any chip: commands, timings and the errors users match
-// (each driver's DeviceError) stay in the drivers.
+// It must not know any chip: commands, timings and the sentinels users
+// match stay in the drivers.
 package i2cdev
 
 import (
@@ -17,6 +17,7 @@ import (
 
 	"periph.io/x/conn/v3"
 
+	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/internal/await"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
@@ -112,6 +113,9 @@ func doTransfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error)
 // operation to end (see Tx); the chip may be left mid-command then, so the
 // next operation initialises it again.
 func (d *Dev) Locked(t *loop.Task, fn loop.TaskFunc) error {
+	if err := await.Checkpoint(t); err != nil {
+		return err
+	}
 	err := d.lock.With(t, func(t *loop.Task) error {
 		if err := d.settle(t); err != nil {
 			return err
@@ -167,47 +171,41 @@ func Backoff(first, max time.Duration, n int) time.Duration {
 	return min(d, max)
 }
 
-// Retry counts a polling task's consecutive failures and spaces its
-// retries by Backoff(First, Max, failures).
-type Retry struct {
+// A Poller is a polling task's bookkeeping of failures: how many in a
+// row, the back-off before the next try (Backoff(First, Max, failures)),
+// and one log line when a run of failures starts and one when it ends,
+// not one per failure.
+type Poller struct {
+	Name       string // the device, for logs
 	First, Max time.Duration
 	failures   int
 }
 
-// Fail records a failure and returns how many there have been in a row,
-// this one included, and how long to wait before trying again.
-func (r *Retry) Fail() (failures int, wait time.Duration) {
-	r.failures++
-	return r.failures, Backoff(r.First, r.Max, r.failures)
-}
-
-// Succeed records a success and returns how many failures it ended (0 when
-// the previous attempt succeeded too).
-func (r *Retry) Succeed() (failures int) {
-	failures, r.failures = r.failures, 0
-	return failures
-}
-
-// An Outlet is where a polling task publishes: an event holding the latest
-// value, and optionally a queue that gets every value.
-type Outlet[T any] struct {
-	latest primitives.Event[T]
-	queue  *primitives.Queue[T]
-}
-
-// NewOutlet returns an outlet that also puts every value to q, if q is not
-// nil.
-func NewOutlet[T any](q *primitives.Queue[T]) *Outlet[T] { return &Outlet[T]{queue: q} }
-
-// Latest is the event Publish sets.
-func (o *Outlet[T]) Latest() *primitives.Event[T] { return &o.latest }
-
-// Publish sets the event to v and puts v to the queue with PutDropOldest, so
-// a slow consumer loses the oldest values rather than delaying the task.
-func (o *Outlet[T]) Publish(v T) {
-	o.latest.Set(v)
-	if o.queue != nil {
-		// ErrClosed: the consumer has gone; the event still carries it.
-		_, _, _ = o.queue.PutDropOldest(v)
+// Fail records a failed reading and returns the error state to publish.
+func (p *Poller) Fail(t *loop.Task, err error) drivers.Fault {
+	p.failures++
+	wait := Backoff(p.First, p.Max, p.failures)
+	if p.failures == 1 {
+		t.Loop().Logger().Warn("i2c: reading failed; retrying with back-off", "device", p.Name, "err", err, "retry_in", wait)
 	}
+	return drivers.Fault{Err: err, Failures: p.failures, RetryIn: wait}
+}
+
+// Succeed records a good reading and reports whether it ended a run of
+// failures.
+func (p *Poller) Succeed(t *loop.Task) (recovered bool) {
+	if p.failures > 0 {
+		t.Loop().Logger().Info("i2c: reading again", "device", p.Name, "after_failures", p.failures)
+	}
+	recovered, p.failures = p.failures > 0, 0
+	return recovered
+}
+
+// Fail wraps a failure of operation op on device as a
+// *drivers.DeviceError; the task's interruptions pass unchanged.
+func Fail(device, op string, err error) error {
+	if Interrupted(err) {
+		return err
+	}
+	return &drivers.DeviceError{Device: device, Op: op, Err: err}
 }

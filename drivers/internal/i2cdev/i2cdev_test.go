@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,9 +15,9 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/internal/i2cdev"
 	"github.com/edgeagent/edgeagent/loop"
-	"github.com/edgeagent/edgeagent/primitives"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -46,20 +48,55 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-// Retry counts failures in a row; a success reports how many it ended and
-// starts the schedule over.
-func TestRetry(t *testing.T) {
-	r := i2cdev.Retry{First: time.Second, Max: 4 * time.Second}
+// A Poller counts failures in a row and spaces retries by Backoff; a
+// success reports whether it ended a run of failures and starts the
+// schedule over. It logs the first failure of a run and the recovery, not
+// every failure.
+func TestPoller(t *testing.T) {
+	var logs strings.Builder
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()), loop.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))))
+	p := i2cdev.Poller{Name: "chip 0x40 on bus", First: time.Second, Max: 4 * time.Second}
 	var got []string
-	for range 3 {
-		n, wait := r.Fail()
-		got = append(got, fmt.Sprintf("%d:%v", n, wait))
+	err := l.Run(context.Background(), func(tk *loop.Task) error {
+		nack := errors.New("NACK")
+		for range 3 {
+			f := p.Fail(tk, nack)
+			got = append(got, fmt.Sprintf("%d:%v:%v", f.Failures, f.RetryIn, f.Err))
+		}
+		got = append(got, fmt.Sprint(p.Succeed(tk)), fmt.Sprint(p.Succeed(tk)))
+		f := p.Fail(tk, nack)
+		got = append(got, fmt.Sprintf("%d:%v", f.Failures, f.RetryIn))
+		return nil
+	})
+	if want := "[1:1s:NACK 2:2s:NACK 3:4s:NACK true false 1:1s]"; err != nil || fmt.Sprint(got) != want {
+		t.Errorf("got %v, %v; want %s", got, err, want)
 	}
-	got = append(got, fmt.Sprintf("ok after %d", r.Succeed()), fmt.Sprintf("ok after %d", r.Succeed()))
-	n, wait := r.Fail()
-	got = append(got, fmt.Sprintf("%d:%v", n, wait))
-	if want := "[1:1s 2:2s 3:4s ok after 3 ok after 0 1:1s]"; fmt.Sprint(got) != want {
-		t.Errorf("got %v, want %s", got, want)
+	want := `level=WARN msg="i2c: reading failed; retrying with back-off" device="chip 0x40 on bus" err=NACK retry_in=1s
+level=INFO msg="i2c: reading again" device="chip 0x40 on bus" after_failures=3
+level=WARN msg="i2c: reading failed; retrying with back-off" device="chip 0x40 on bus" err=NACK retry_in=1s
+`
+	if logs.String() != want {
+		t.Errorf("logs:\n%swant:\n%s", logs.String(), want)
+	}
+}
+
+// Fail wraps a device failure as a *drivers.DeviceError naming device and
+// step; an interruption passes unchanged.
+func TestFail(t *testing.T) {
+	nack := errors.New("NACK")
+	err := i2cdev.Fail("chip 0x40 on bus", "read", nack)
+	var de *drivers.DeviceError
+	if !errors.As(err, &de) || !errors.Is(err, nack) || err.Error() != "chip 0x40 on bus: read: NACK" {
+		t.Errorf("Fail = %v", err)
+	}
+	if err := i2cdev.Fail("chip", "read", loop.ErrCancelled); err != loop.ErrCancelled {
+		t.Errorf("Fail(ErrCancelled) = %v", err)
 	}
 }
 
@@ -150,28 +187,6 @@ func TestLockedSerialises(t *testing.T) {
 	})
 	if want := "[a in a out b in b out]"; fmt.Sprint(log) != want {
 		t.Errorf("log %v, want %s", log, want)
-	}
-}
-
-// Publish sets the event and puts to the queue, dropping the oldest when
-// it is full; a closed queue or none leaves the event working.
-func TestOutlet(t *testing.T) {
-	q := primitives.NewQueue[int](2)
-	o := i2cdev.NewOutlet(q)
-	for v := range 3 {
-		o.Publish(v + 1)
-	}
-	a, errA := q.TryGet()
-	b, errB := q.TryGet()
-	if o.Latest().Value() != 3 || errA != nil || errB != nil || a != 2 || b != 3 {
-		t.Errorf("latest %d, queue %d %v, %d %v; want 3, then 2 and 3", o.Latest().Value(), a, errA, b, errB)
-	}
-	q.Close()
-	o.Publish(4)
-	none := i2cdev.NewOutlet[int](nil)
-	none.Publish(5)
-	if o.Latest().Value() != 4 || none.Latest().Value() != 5 || !none.Latest().IsSet() {
-		t.Errorf("latest %d and %d after a closed queue and none; want 4 and 5", o.Latest().Value(), none.Latest().Value())
 	}
 }
 
