@@ -57,7 +57,7 @@ func TestModemOverPty(t *testing.T) {
 	master, path := drivertest.OpenPty(t)
 	defer master.Close()
 	l := loop.New()
-	s, err := uart.New(l, path, uart.WithLineEnding(uart.AnyEOL), uart.WithReadTimeout(5*time.Millisecond))
+	s, err := uart.New(path, uart.WithLineEnding(uart.AnyEOL), uart.WithReadTimeout(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

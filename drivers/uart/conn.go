@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/inlet"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.bug.st/serial"
 )
@@ -25,6 +27,8 @@ import (
 // seen at the next read timeout instead.
 type wire struct {
 	l      *loop.Loop
+	inlet  *inlet.Inlet // the reader's way into the loop: one drain waiting at most
+	first  *loop.Promise
 	path   string
 	mode   serial.Mode
 	open   Opener
@@ -36,7 +40,15 @@ type wire struct {
 	exited chan struct{} // closed by the reader goroutine as it returns
 	txc    chan txReq    // loop → writer, one batch at a time
 
-	lossPosted atomic.Bool // a loss-only post is on its way to the loop
+	// The hand-over of received bytes: the reader appends, a drain posted
+	// through the inlet takes the batch on the loop. Bytes after a loss in
+	// a batch are lost too, so a batch is its bytes, then its loss.
+	mu      sync.Mutex
+	pending []byte
+	lost    uint64 // bytes dropped after pending, for want of room
+	posted  bool   // a drain waits for the loop
+	spare   []byte // loop side: the last batch's buffer, for reuse
+	drainFn func() // made once: a method value allocates
 }
 
 // txReq is one batch for the writer: bytes, and the drain request it
@@ -46,8 +58,16 @@ type txReq struct {
 	drain uint64
 }
 
-// post hands fn to the loop; false once the loop has stopped.
-func (w *wire) post(fn func()) bool { return w.l.Post(fn) == nil }
+// post hands fn to the loop; false once the loop has stopped. The first
+// post of a connection attempt keeps the promise made when it was dialled,
+// so a virtual clock waits for the open to succeed or fail.
+func (w *wire) post(fn func()) bool {
+	if p := w.first; p != nil {
+		w.first = nil
+		return p.Post(fn) == nil
+	}
+	return w.l.Post(fn) == nil
+}
 
 func (w *wire) stopped() bool {
 	select {
@@ -68,6 +88,12 @@ func (w *wire) run(s *Stream, c *conn) {
 		w.post(func() { s.onEnded(c, err, 0) })
 		return
 	}
+	if lp, ok := port.(LoopPort); ok {
+		// A port that lives on the loop needs no goroutine: the loop
+		// takes the connection over.
+		w.post(func() { s.onOpenedLoop(c, lp) })
+		return
+	}
 	if err := port.SetReadTimeout(w.rt); err != nil {
 		port.Close()
 		err = fmt.Errorf("uart %s: set read timeout: %w", w.path, err)
@@ -83,52 +109,42 @@ func (w *wire) run(s *Stream, c *conn) {
 	wdone := make(chan struct{})
 	go w.write(s, c, port, wstop, wdone, wfail)
 
-	r := reader{w: w, s: s, c: c}
-	err = r.loop(port, wfail)
+	w.drainFn = func() { w.drain(s) }
+	err = w.readLoop(port, wfail)
 	close(wstop)
 	<-wdone
 	if cerr := port.Close(); cerr != nil && err == nil && !w.stopped() {
 		err = fmt.Errorf("uart %s: close: %w", w.path, cerr)
 	}
-	lost := r.lost
-	w.post(func() { s.onEnded(c, err, lost) })
+	// Posted after every drain of this goroutine's, so the loop has all
+	// the bytes before it hears of the end.
+	w.post(func() { s.onEnded(c, err, 0) })
 }
 
-// reader is the receive side of the reader goroutine.
-type reader struct {
-	w    *wire
-	s    *Stream
-	c    *conn
-	lost uint64 // bytes dropped and not yet reported to the loop
-}
-
-// loop reads until the stop request, a write failure, or a read error,
-// which it returns (nil for a stop).
-func (r *reader) loop(port Port, wfail <-chan error) error {
+// readLoop reads until the stop request, a write failure, or a read
+// error, which it returns (nil for a stop).
+func (w *wire) readLoop(port Port, wfail <-chan error) error {
 	buf := make([]byte, readChunk)
 	for {
 		select {
-		case <-r.w.stop:
+		case <-w.stop:
 			return nil
 		case err := <-wfail:
 			return err
 		default:
 		}
 		n, err := safeRead(port, buf)
-		if n > 0 && !r.deliver(buf[:n]) {
+		if n > 0 && !w.deliver(buf[:n]) {
 			return nil // the loop has stopped
 		}
 		if err != nil {
-			if r.w.stopped() {
+			if w.stopped() {
 				return nil
 			}
 			if vanished(err) {
-				return fmt.Errorf("uart %s: %w: %w", r.w.path, ErrVanished, err)
+				return fmt.Errorf("uart %s: %w: %w", w.path, ErrVanished, err)
 			}
-			return fmt.Errorf("uart %s: read: %w", r.w.path, err)
-		}
-		if n == 0 && !r.flushLoss() { // a read timeout: (0, nil)
-			return nil
+			return fmt.Errorf("uart %s: read: %w", w.path, err)
 		}
 	}
 }
@@ -157,39 +173,55 @@ func safeRead(port Port, buf []byte) (n int, err error) {
 	return port.Read(buf)
 }
 
-// deliver posts the bytes that fit the receive budget and counts the rest
-// as lost; false once the loop has stopped. Losses are reported in order:
-// with the next bytes that fit, or by a loss-only post, of which at most
-// one is in flight, so a flood does not flood the loop's inbox.
-func (r *reader) deliver(p []byte) bool {
-	room := r.w.budget - r.w.used.Load()
+// deliver adds the bytes that fit the receive budget to the batch waiting
+// for the loop, counts the rest as lost, and posts a drain unless one
+// waits; false once the loop has stopped. A flood therefore costs one post
+// at a time, and the budget bounds the bytes held: bytes are never lost
+// unseen, only counted and reported in order.
+func (w *wire) deliver(p []byte) bool {
+	room := w.budget - w.used.Load()
 	fit := int(max(min(int64(len(p)), room), 0))
-	if fit > 0 {
-		chunk := append([]byte(nil), p[:fit]...)
-		r.w.used.Add(int64(fit))
-		lost := r.lost
-		r.lost = 0
-		s, c := r.s, r.c
-		if !r.w.post(func() { s.onData(c, lost, chunk) }) {
-			return false
-		}
+	w.mu.Lock()
+	if w.lost > 0 {
+		fit = 0 // after a hole, this batch takes no more bytes
 	}
-	r.lost += uint64(len(p) - fit)
-	return r.flushLoss()
-}
-
-// flushLoss reports pending losses unless a loss-only post is in flight.
-func (r *reader) flushLoss() bool {
-	if r.lost == 0 || !r.w.lossPosted.CompareAndSwap(false, true) {
+	if fit > 0 {
+		w.used.Add(int64(fit))
+		w.pending = append(w.pending, p[:fit]...)
+	}
+	w.lost += uint64(len(p) - fit)
+	post := !w.posted
+	w.posted = true
+	w.mu.Unlock()
+	if !post {
 		return true
 	}
-	lost := r.lost
-	r.lost = 0
-	s, c, w := r.s, r.c, r.w
-	return w.post(func() {
-		w.lossPosted.Store(false)
-		s.onData(c, lost, nil)
-	})
+	switch err := w.inlet.TryPost(w.drainFn); {
+	case err == nil:
+		return true
+	case errors.Is(err, inlet.ErrFull):
+		// Cannot happen with one drain at a time; if it did, the batch
+		// waits for the next read's post.
+		w.mu.Lock()
+		w.posted = false
+		w.mu.Unlock()
+		return true
+	default:
+		return false
+	}
+}
+
+// drain hands the waiting batch to the stream, on the loop.
+func (w *wire) drain(s *Stream) {
+	w.mu.Lock()
+	batch, lost := w.pending, w.lost
+	w.pending, w.lost, w.posted = w.spare[:0], 0, false
+	w.mu.Unlock()
+	s.onData(nil, 0, batch) // copied into the receive buffer
+	if lost > 0 {
+		s.onData(nil, lost, nil)
+	}
+	w.spare = batch[:0]
 }
 
 // write is the writer goroutine: it writes each batch the loop hands over

@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/await"
+	"github.com/edgeagent/edgeagent/drivers/internal/inlet"
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -20,16 +23,16 @@ import (
 // loop; they work across reconnects. Like everything on the loop, a Stream
 // is used from the loop's tasks and callbacks only.
 type Stream struct {
-	l    *loop.Loop
+	l    *loop.Loop // Run's
 	path string
 	cfg  config
 
-	started, closed bool
+	running, closed bool
 	conn            *conn // the current connection attempt, nil between attempts
 
-	state   State
-	changes primitives.Event[State]
-	stateq  loop.WaitQueue
+	state  State
+	latest primitives.Event[State]
+	stateq loop.WaitQueue
 
 	rx   rxState
 	rxq  loop.WaitQueue // readers waiting for bytes
@@ -40,28 +43,24 @@ type Stream struct {
 	stats Stats
 }
 
-// New returns a stream for the serial device at path on l, configured by
-// opts; nothing is opened until Run. A bad option is an error naming it.
-// The path is reopened by name after each failure, so a stable name
-// (/dev/serial/by-id/…, a udev symlink) survives the device coming back as
-// a different ttyUSBn.
-func New(l *loop.Loop, path string, opts ...Option) (*Stream, error) {
+// New returns a stream for the serial device at path, configured by opts,
+// reporting every bad option; nothing is opened until Run, whose task's
+// loop the stream then belongs to. The path is reopened by name after each
+// failure, so a stable name (/dev/serial/by-id/…, a udev symlink) survives
+// the device coming back as a different ttyUSBn.
+func New(path string, opts ...Option) (*Stream, error) {
 	cfg := defaultConfig()
-	for _, o := range opts {
-		o(&cfg)
-	}
+	err := option.Apply(&cfg, opts)
 	if path == "" {
-		return nil, errors.New("uart: empty device path")
+		err = errors.Join(errors.New("uart: New: empty device path"), err)
 	}
-	if l == nil {
-		return nil, fmt.Errorf("uart %s: nil loop", path)
+	if err != nil {
+		return nil, err
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("uart %s: %w", path, err)
 	}
-	s := &Stream{l: l, path: path, cfg: cfg}
-	s.state = State{Status: Connecting, Since: l.Now()}
-	return s, nil
+	return &Stream{path: path, cfg: cfg}, nil
 }
 
 // Path returns the device path the stream opens.
@@ -70,14 +69,19 @@ func (s *Stream) Path() string { return s.path }
 // State returns the connection's current state.
 func (s *Stream) State() State { return s.state }
 
-// Changes returns the event set with every new State, from Connecting when
-// Run starts to Closed when it ends, for a task that publishes the
-// connection's health (say, to MQTT): it always holds the latest state.
-func (s *Stream) Changes() *primitives.Event[State] { return &s.changes }
+// Latest is the event set with every new State, from Connecting when Run
+// starts to Closed when it ends, for a task that publishes the
+// connection's health (say, to MQTT): it always holds the latest state,
+// and any number of tasks may follow it with WaitNext.
+func (s *Stream) Latest() *primitives.Event[State] { return &s.latest }
 
 // WaitState waits until ok accepts the current state and returns that
-// state; ok is checked at once and after every change.
+// state; ok is checked at once and after every change. Like every await
+// of the stream it fails at once for an interrupted task.
 func (s *Stream) WaitState(t *loop.Task, ok func(State) bool) (State, error) {
+	if err := await.Checkpoint(t); err != nil {
+		return s.state, err
+	}
 	for !ok(s.state) {
 		if err := s.stateq.Wait(t); err != nil {
 			return s.state, err
@@ -95,9 +99,11 @@ func (s *Stream) Stats() Stats {
 }
 
 func (s *Stream) setState(st State) {
-	st.Since = s.l.Now()
+	if s.l != nil {
+		st.Since = s.l.Now()
+	}
 	s.state = st
-	s.changes.Set(st)
+	s.latest.Set(st)
 	s.stateq.WakeAll()
 }
 
@@ -105,6 +111,8 @@ func (s *Stream) setState(st State) {
 // until it ended: loop-side bookkeeping plus the wire its goroutines use.
 type conn struct {
 	w        *wire
+	lp       LoopPort // a port on the loop (no goroutines), once open
+	detach   func()
 	up       bool      // opened and not yet ended
 	since    time.Time // when it opened
 	ended    bool
@@ -128,13 +136,19 @@ func (c *conn) await(t *loop.Task) error {
 // by path with back-off (see Backoff) whenever opening fails or the
 // connection ends: a vanished device is a Disconnected state, never a panic
 // or a busy loop. When t is cancelled Run stops the port's goroutines,
-// waits for them, sets the Closed state and returns t's error. Run once,
-// as a task: g.Go("uart", s.Run).
+// waits for them, sets the Closed state and returns t's error. Run it as a
+// task: g.Go("uart", s.Run). It may run again after it has returned (what
+// was received and not read is still there), never twice at once
+// (ErrRunning), and always on the same loop.
 func (s *Stream) Run(t *loop.Task) error {
-	if s.started {
-		return fmt.Errorf("uart %s: Run called twice", s.path)
+	if s.running {
+		return fmt.Errorf("uart %s: %w", s.path, ErrRunning)
 	}
-	s.started = true
+	if s.l != nil && s.l != t.Loop() {
+		return fmt.Errorf("uart %s: Run on another loop than before", s.path)
+	}
+	s.running, s.closed, s.l = true, false, t.Loop()
+	defer func() { s.running = false }()
 	s.setState(State{Status: Connecting})
 	defer s.close()
 	attempt := 0
@@ -162,6 +176,8 @@ func (s *Stream) Run(t *loop.Task) error {
 func (s *Stream) dial() *conn {
 	w := &wire{
 		l:      s.l,
+		inlet:  inlet.New(s.l, "uart "+s.path, 1),
+		first:  s.l.Promise(),
 		path:   s.path,
 		mode:   s.cfg.mode,
 		open:   s.cfg.open,
@@ -187,6 +203,9 @@ func (s *Stream) stop(t *loop.Task, c *conn) error {
 	if !c.stopping {
 		c.stopping = true
 		close(c.w.stop)
+	}
+	if c.lp != nil {
+		s.endLoop(c, nil)
 	}
 	limit := 2*time.Second + 2*s.cfg.readTimeout
 	exited := c.w.exited
