@@ -317,3 +317,56 @@ func TestTaskIgnoringCancellation(t *testing.T) {
 		t.Fatalf("warning logged %d times, want once:\n%s", n, logs)
 	}
 }
+
+// Checkpoint reports the pending interruption — after one trip through the
+// loop, so a task ignoring it cannot freeze the others — and nil, without
+// yielding, when there is none or a Shield holds it off.
+func TestCheckpoint(t *testing.T) {
+	l, vc, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		ran := false
+		l.Go("other", func(t *Task) error { ran = true; return nil })
+		if err := t.Checkpoint(); err != nil || ran {
+			return fmt.Errorf("uninterrupted: Checkpoint = %v, other ran %v; want nil without yielding", err, ran)
+		}
+		err := WaitFor(t, time.Second, func(t *Task) error {
+			if err := t.Checkpoint(); err != nil {
+				return fmt.Errorf("in a live scope: %v", err)
+			}
+			if err := t.Sleep(2 * time.Second); !errors.Is(err, ErrTimeout) {
+				return fmt.Errorf("sleep past the deadline: %v", err)
+			}
+			return t.Checkpoint()
+		})
+		if !errors.Is(err, ErrTimeout) || vc.Elapsed() != time.Second {
+			return fmt.Errorf("in an expired scope: Checkpoint = %v at %v, want ErrTimeout at 1s", err, vc.Elapsed())
+		}
+		var q WaitQueue
+		var shielded, plain error
+		var othersRan []bool
+		task := l.Go("cancelled", func(t *Task) error {
+			if err := q.Wait(t); err != nil { // woken, then cancelled: the wake wins
+				return err
+			}
+			shielded = Shield(t, func(t *Task) error { return t.Checkpoint() })
+			ran = false
+			plain = t.Checkpoint()
+			othersRan = append(othersRan, ran)
+			return plain
+		})
+		if err := t.Yield(); err != nil { // the task parks in q
+			return err
+		}
+		q.WakeOne()
+		task.Cancel()
+		l.Go("other", func(t *Task) error { ran = true; return nil })
+		if err := task.Wait(t); !errors.Is(err, ErrCancelled) {
+			return fmt.Errorf("task ended with %v", err)
+		}
+		if shielded != nil || !errors.Is(plain, ErrCancelled) || !othersRan[0] {
+			return fmt.Errorf("cancelled: shielded Checkpoint %v, plain %v, went through the loop %v; want nil, ErrCancelled, true",
+				shielded, plain, othersRan[0])
+		}
+		return nil
+	})
+}

@@ -17,8 +17,9 @@ type inbox struct {
 }
 
 type posted struct {
-	fn func()
-	at int64 // real time of the Post, for the latency histogram
+	fn    func()
+	at    int64  // real time of the Post, for the latency histogram
+	inlet *Inlet // the inlet that admitted it (nil for Post): it holds one of its places
 }
 
 func (in *inbox) init() { in.wake = make(chan struct{}, 1) }
@@ -28,11 +29,17 @@ func (in *inbox) pending() bool { return in.n.Load() != 0 }
 // Post hands fn to the loop, which runs it on its own goroutine as soon as
 // it can — before the tasks that are ready — so fn may use everything on
 // the loop: set an Event, put to a Queue, cancel a task. Posts from one
-// goroutine run in the order they were made. Post is the only Loop method
-// that is safe from any goroutine (the seed's interrupt handlers and
-// fast_io). It never blocks; after the loop has stopped it returns
-// ErrClosed and fn never runs. Posts made before Run wait for it.
-func (l *Loop) Post(fn func()) error {
+// goroutine run in the order they were made, Inlet posts included. Post is
+// safe from any goroutine (the seed's interrupt handlers and fast_io). It
+// never blocks; after the loop has stopped it returns ErrClosed and fn
+// never runs. Posts made before Run wait for it.
+//
+// Post has no bound: it is for what must not be lost and cannot flood — a
+// connection's end, a shutdown request, one report per event. A producer
+// that can outrun the loop (messages, edges, bytes) posts through an Inlet.
+func (l *Loop) Post(fn func()) error { return l.post(fn, nil) }
+
+func (l *Loop) post(fn func(), from *Inlet) error {
 	at := l.wallNow()
 	in := &l.inbox
 	in.mu.Lock()
@@ -40,7 +47,7 @@ func (l *Loop) Post(fn func()) error {
 		in.mu.Unlock()
 		return ErrClosed
 	}
-	in.q = append(in.q, posted{fn: fn, at: at})
+	in.q = append(in.q, posted{fn: fn, at: at, inlet: from})
 	in.n.Store(int32(len(in.q)))
 	in.mu.Unlock()
 	select {
@@ -89,7 +96,15 @@ func (l *Loop) drainInbox() {
 	now := l.wallNow()
 	for i := range batch {
 		l.stats.postLatency.record(now - batch[i].at)
-		l.callback(batch[i].fn)
+		l.runPosted(batch[i])
 	}
 	l.inbox.recycle(batch)
+}
+
+// runPosted runs a posted function, giving its inlet place back first.
+func (l *Loop) runPosted(p posted) {
+	if p.inlet != nil {
+		p.inlet.queued.Add(-1)
+	}
+	l.callback(p.fn)
 }

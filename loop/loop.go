@@ -23,8 +23,13 @@ var (
 	// deadline has passed, and so, usually, by WaitFor itself.
 	ErrTimeout = errors.New("loop: timed out")
 
-	// ErrClosed is returned by Post once the loop has stopped.
+	// ErrClosed is returned by Post and Inlet.TryPost once the loop has
+	// stopped.
 	ErrClosed = errors.New("loop: closed")
+
+	// ErrInletFull is returned by Inlet.TryPost when the inlet's limit of
+	// posts are queued and not yet run; the post is dropped and counted.
+	ErrInletFull = errors.New("loop: inlet full")
 
 	// ErrKilled is the error of a task that was still running when the
 	// loop's shutdown timeout passed, or that kept awaiting after
@@ -94,7 +99,7 @@ type Loop struct {
 	wallStart       time.Time // origin of real-time measurements (run time, post latency)
 
 	state    runState
-	ctx      context.Context  // the Run context; Offload derives from it
+	ctx      context.Context  // Run's context without its cancellation: Offload's parent
 	runq     ring.Ring[*Task] // ready tasks; nil stands for the next of callbacks
 	calls    ring.Ring[call]  // ready callbacks, in order
 	timers   timerHeap
@@ -102,6 +107,7 @@ type Loop struct {
 	tasks    taskList
 	current  *Task
 	inbox    inbox
+	inlets   []*Inlet
 	idleWait *time.Timer
 
 	promised int   // Promises (Offload calls among them) not yet kept
@@ -149,14 +155,20 @@ func (l *Loop) wallNow() int64 { return int64(time.Since(l.wallStart)) }
 
 // Run runs the loop until main returns (uasyncio's run_until_complete), and
 // returns main's error. Tasks still alive then are cancelled and awaited,
-// so their cleanup runs before Run returns. Cancelling ctx cancels main.
+// so their cleanup runs before Run returns, bounded by the shutdown timeout.
+//
+// Cancelling ctx cancels main — and through main's groups its children —
+// exactly like Task.Cancel: shielded cleanup still runs, Offload calls
+// included (their context is not ctx's; see Offload). This is the route a
+// signal takes (signal.NotifyContext). Values of ctx reach Offload calls.
+//
 // A Loop runs once; a second Run panics.
 func (l *Loop) Run(ctx context.Context, main TaskFunc) error {
 	if l.state != stateNew {
 		panic("loop: Run called on a loop that is running or has run; a Loop runs once")
 	}
 	l.state = stateRunning
-	l.ctx = ctx
+	l.ctx = context.WithoutCancel(ctx)
 	l.startWatchdog()
 	defer l.stopWatchdog()
 	mt := l.Go("main", main)
@@ -411,7 +423,7 @@ func (l *Loop) shutdown() {
 		l.idleWait.Stop()
 	}
 	for _, p := range l.inbox.close() {
-		l.callback(p.fn) // posted before the close: run, not lost
+		l.runPosted(p) // posted before the close: run, not lost
 	}
 	l.state = stateStopped
 }

@@ -7,9 +7,17 @@ import (
 
 // Offload runs a blocking call — a file sync, a DNS lookup, a slow bus
 // transfer — on a goroutine of its own and awaits its result, so the loop
-// goes on meanwhile. If t is cancelled or its WaitFor scope expires, Offload
-// returns at once with that error and cancels ctx; the call's result is then
-// dropped. A panic in fn becomes a *PanicError.
+// goes on meanwhile. A panic in fn becomes a *PanicError.
+//
+// ctx is cancelled when, and only when, this await of t is interrupted: t
+// is cancelled or an enclosing WaitFor scope expires. Offload then returns
+// at once with that error and the call's result is dropped. Inside Shield
+// the call is not interrupted by cancellation, so shielded cleanup that
+// offloads (a disk sync, a last publish) completes even while the loop
+// shuts down; a WaitFor inside the Shield bounds it, and so does the
+// loop's shutdown timeout (a task killed then cancels ctx on the way out).
+// Cancelling Run's context does not cancel ctx by itself — it cancels the
+// tasks — but ctx carries that context's values.
 //
 // The virtual clock does not move while an Offload is outstanding, so
 // tests that use it stay deterministic. At shutdown the loop waits, up to
@@ -20,7 +28,7 @@ func Offload[T any](t *Task, fn func(ctx context.Context) (T, error)) (T, error)
 		return zero, err
 	}
 	l := t.loop
-	ctx, cancel := context.WithCancel(l.ctx)
+	ctx, cancel := context.WithCancel(l.ctx) // l.ctx has no cancellation of its own
 	defer cancel()
 	var (
 		value T

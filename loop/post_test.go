@@ -337,3 +337,95 @@ func TestPromiseHoldsVirtualClock(t *testing.T) {
 		})
 	})
 }
+
+// Cancelling Run's context — what SIGTERM does through signal.NotifyContext —
+// cancels the tasks, but shielded cleanup that Offloads still completes: the
+// call's context is not Run's. An Offload outside a Shield is interrupted
+// (its task was cancelled) and its context cancelled. Run's context values
+// reach both calls.
+func TestRunContextCancelKeepsShieldedOffload(t *testing.T) {
+	l, _, _ := virtualLoop()
+	type key struct{}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "node-1"))
+	defer cancel()
+	cleanupStarted, release := make(chan struct{}), make(chan struct{})
+	var cleanup, plain error
+	var value any
+	err := l.Run(ctx, func(t *Task) error {
+		g := NewGroup(t)
+		g.Go("publisher", func(t *Task) error {
+			err := t.Sleep(time.Hour)
+			cleanup = Shield(t, func(t *Task) error {
+				_, err := Offload(t, func(ctx context.Context) (struct{}, error) {
+					value = ctx.Value(key{})
+					close(cleanupStarted) // Run's context is cancelled by now
+					select {
+					case <-release:
+						return struct{}{}, nil // "offline" published, outbox closed
+					case <-ctx.Done():
+						return struct{}{}, fmt.Errorf("cleanup's context: %w", ctx.Err())
+					}
+				})
+				return err
+			})
+			return err
+		})
+		g.Go("reader", func(t *Task) error {
+			_, err := Offload(t, func(ctx context.Context) (struct{}, error) {
+				<-ctx.Done() // a read that only ends when interrupted
+				return struct{}{}, ctx.Err()
+			})
+			plain = err
+			return err
+		})
+		if err := t.Yield(); err != nil { // both children start
+			return err
+		}
+		cancel() // SIGTERM
+		go func() {
+			<-cleanupStarted
+			close(release)
+		}()
+		return g.Wait(t)
+	})
+	if !errors.Is(err, ErrCancelled) {
+		t.Fatalf("Run = %v, want ErrCancelled", err)
+	}
+	if cleanup != nil {
+		t.Fatalf("shielded cleanup = %v, want it completed", cleanup)
+	}
+	if !errors.Is(plain, ErrCancelled) {
+		t.Fatalf("unshielded Offload = %v, want ErrCancelled", plain)
+	}
+	if value != "node-1" {
+		t.Fatalf("the Offload's context carries %v, want Run's value", value)
+	}
+}
+
+// A WaitFor inside the Shield still bounds a shielded Offload: its context
+// is cancelled when the scope expires, and Offload returns ErrTimeout. (Real
+// clock: a virtual one stands still while the call is outstanding.)
+func TestShieldedOffloadBoundedByWaitFor(t *testing.T) {
+	l := New(WithLogger(slog.New(slog.DiscardHandler)))
+	var sawCancel error
+	run(t, l, func(t *Task) error {
+		t.Cancel()
+		err := Shield(t, func(t *Task) error {
+			return WaitFor(t, time.Millisecond, func(t *Task) error {
+				_, err := Offload(t, func(ctx context.Context) (int, error) {
+					<-ctx.Done()
+					sawCancel = ctx.Err()
+					return 0, ctx.Err()
+				})
+				return err
+			})
+		})
+		if !errors.Is(err, ErrTimeout) {
+			return fmt.Errorf("shielded, bounded Offload = %v, want ErrTimeout", err)
+		}
+		return nil
+	})
+	if !errors.Is(sawCancel, context.Canceled) {
+		t.Fatalf("the call saw %v, want its context cancelled", sawCancel)
+	}
+}

@@ -23,7 +23,7 @@ type Stats struct {
 	Timers      int    // pending timers (sleeps, deadlines, CallLater)
 	TimersFired uint64 // timers that have fired
 	IdleWaits   uint64 // times the loop had nothing to run and waited
-	Inbox       int    // posted functions not yet run
+	Inbox       int    // posted functions not yet run (Post and inlets)
 	Promised    int    // Promises not yet kept, Offload calls included
 
 	// The hog detector samples the loop four times per threshold, so run
@@ -34,7 +34,9 @@ type Stats struct {
 	MaxHog     time.Duration // the longest of those
 	MaxHogTask string        // who ran it ("callback" for a callback)
 
-	PostLatency LatencyHistogram // Post to run of the posted function
+	PostLatency LatencyHistogram // Post (or Inlet.TryPost) to run of the posted function
+
+	Inlets map[string]InletStats // each inlet's counters, by name; nil without inlets
 }
 
 // Stats returns a snapshot of the loop's counters. It is called on the loop
@@ -55,7 +57,19 @@ func (l *Loop) Stats() Stats {
 		MaxHog:      time.Duration(l.stats.maxHog),
 		MaxHogTask:  l.stats.maxHogTask,
 		PostLatency: l.stats.postLatency,
+		Inlets:      l.inletStats(),
 	}
+}
+
+func (l *Loop) inletStats() map[string]InletStats {
+	if len(l.inlets) == 0 {
+		return nil
+	}
+	m := make(map[string]InletStats, len(l.inlets))
+	for _, in := range l.inlets {
+		m[in.name] = in.Stats()
+	}
+	return m
 }
 
 // LatencyHistogram counts durations in power-of-two buckets of

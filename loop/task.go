@@ -138,6 +138,26 @@ func (t *Task) Yield() error {
 	return nil
 }
 
+// Checkpoint reports what the task's next await would fail with:
+// ErrCancelled once it is cancelled, the timeout of an expired WaitFor
+// scope around it, or nil (also inside Shield). It does not yield when it
+// returns nil. Returning an error, it first goes once through the loop, as
+// every failing await does, so a task that ignores the error slows down
+// but cannot freeze the others.
+//
+// Every await in loop and primitives calls it on its fast path — an item
+// already queued, a free lock, a set event — so that every await is a
+// checkpoint and a cancelled task cannot carry on by never blocking.
+// Awaitables built elsewhere (a driver's buffered read, a bridge's queue)
+// call it first the same way. Like an await, it may only be called by the
+// task's own function.
+func (t *Task) Checkpoint() error {
+	if t.loop.current != t || t.cancelled || len(t.scopes) != 0 {
+		return t.enter()
+	}
+	return nil
+}
+
 // requeue puts the running task at the back of the run queue and switches
 // to the loop.
 func (t *Task) requeue() {

@@ -39,6 +39,6 @@ func ExampleAnalyzer() {
 	// Output:
 	// example.go:14: [blocking] time.Sleep blocks the loop in a function with a *loop.Task parameter; use t.Sleep(d), which lets the other tasks run meanwhile
 	// example.go:15: [cancellation] error of await t.Yield is dropped, so a cancelled task carries on; check it and return it (if err := …; err != nil { return err })
-	// example.go:17: [foreign-goroutine] (*primitives.Event).Set touches loop state from a go statement, which runs on a goroutine of its own; only Loop.Post is safe there: wrap the call in l.Post(func() { … })
+	// example.go:17: [foreign-goroutine] (*primitives.Event).Set touches loop state from a go statement, which runs on a goroutine of its own; only Loop.Post and Inlet.TryPost are safe there: wrap the call in l.Post(func() { … })
 	// example.go:18: [escape] task handle t is used in a go statement, which runs on a goroutine of its own; awaits there panic and Cancel races with the loop: use the task inside l.Post(func() { … }), and pass the goroutine only what it needs (the *loop.Loop, the name)
 }

@@ -4,19 +4,20 @@
 //   - blocking the loop: a call or channel operation that blocks the thread
 //     (time.Sleep, a mutex, a bare channel receive, network or serial I/O …)
 //     in code that runs on the loop — a function with a *loop.Task
-//     parameter, or a function literal given to Loop.Post, CallSoon or
-//     CallLater;
+//     parameter, or a function literal given to Loop.Post, Inlet.TryPost,
+//     CallSoon or CallLater;
 //   - ignored cancellation: the error of an await (a call taking a
 //     *loop.Task, or an await method of *loop.Task) dropped, so a cancelled
 //     task carries on;
 //   - a task handle escaping: a *loop.Task captured by or passed to a
 //     goroutine, sent on a channel or kept in a package-level variable;
 //   - loop state touched from a foreign goroutine: a primitives method or
-//     a loop method other than Post, Run and the few documented as safe,
+//     a loop method other than Post, TryPost, Run and the few documented as
+//     safe,
 //     called in a go statement, a function started by WaitGroup.Go or
 //     errgroup's Go, a loop.Offload function, a time.AfterFunc or
 //     context.AfterFunc callback, or an MQTT (paho) callback — except
-//     inside the function handed to Post, which runs on the loop.
+//     inside the function handed to Post or TryPost, which runs on the loop.
 //
 // A comment //loopvet:ok <reason> on the line of a finding, or on the line
 // before, suppresses it; one without a reason is reported itself.
@@ -56,13 +57,14 @@ loopvet reports four kinds of mistakes:
   - blocking the loop: time.Sleep, sync locks and waits, bare channel
     operations, select without default, network, file, serial and HTTP I/O
     in code that runs on the loop (functions with a *loop.Task parameter and
-    callbacks given to Loop.Post, CallSoon, CallLater);
+    callbacks given to Loop.Post, Inlet.TryPost, CallSoon, CallLater);
   - ignored cancellation: an await's error discarded (expression statement
     or assignment to _);
   - task handle escaping: a *loop.Task used by a goroutine, sent on a
     channel or stored in a package-level variable;
   - loop state used from a foreign goroutine: primitives methods and loop
-    methods other than Post (and Run, which makes its goroutine the loop's)
+    methods other than Post and TryPost (and Run, which makes its goroutine
+    the loop's)
     called from a go statement, a WaitGroup/errgroup Go function, a
     loop.Offload function, a time/context AfterFunc callback or an MQTT
     callback.
@@ -299,7 +301,7 @@ func (c *checker) call(call *ast.CallExpr, s scope) bool {
 // their callee runs them in. inGo is set for the call of a go statement,
 // whose callee runs on a new goroutine.
 func (c *checker) args(call *ast.CallExpr, fn *types.Func, s scope, inGo bool) {
-	isPost := fn != nil && isMethod(fn, loopPath, "Loop", "Post")
+	isPost := isPostCall(fn)
 	for i, a := range call.Args {
 		lit, isLit := ast.Unparen(a).(*ast.FuncLit)
 		if !isLit {
@@ -324,7 +326,7 @@ func (c *checker) args(call *ast.CallExpr, fn *types.Func, s scope, inGo bool) {
 func (c *checker) litScope(call *ast.CallExpr, fn *types.Func, i int) (scope, bool) {
 	if fn != nil {
 		switch {
-		case isMethod(fn, loopPath, "Loop", "Post"):
+		case isPostCall(fn):
 			return scope{kind: onLoop, where: "a function posted to the loop"}, true
 		case isMethod(fn, loopPath, "Loop", "CallSoon"), isMethod(fn, loopPath, "Loop", "CallLater"):
 			return scope{kind: onLoop, where: "a " + fn.Name() + " callback"}, true
@@ -363,7 +365,7 @@ func (c *checker) goStmt(g *ast.GoStmt, s scope) {
 	} else if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && c.isMethodCall(sel) {
 		c.taskArg(sel.X)
 	}
-	isPost := fn != nil && isMethod(fn, loopPath, "Loop", "Post")
+	isPost := isPostCall(fn)
 	if !isPost {
 		for _, a := range call.Args {
 			c.taskArg(a)
@@ -432,7 +434,7 @@ func (c *checker) reportForeign(call *ast.CallExpr, fn *types.Func, s scope) {
 		}
 	}
 	c.report(call.Pos(), catForeign, c.callName(call, fn)+" touches loop state from "+s.where+
-		"; only Loop.Post is safe there: wrap the call in l.Post(func() { … })")
+		"; only Loop.Post and Inlet.TryPost are safe there: wrap the call in l.Post(func() { … })")
 }
 
 // callName names the function a call calls, for messages. A method

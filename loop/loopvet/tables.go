@@ -172,6 +172,9 @@ func blockingIOType(t types.Type) bool {
 // the calling goroutine the loop's.
 var safeLoopMethods = map[string]bool{
 	"Loop.Post":                 true,
+	"Inlet.TryPost":             true, // Post with a bound
+	"Inlet.Stats":               true, // atomic counters
+	"Inlet.Name":                true,
 	"Promise.Post":              true, // kept from the goroutine it was made for
 	"Promise.Drop":              true,
 	"Loop.Run":                  true, // the calling goroutine becomes the loop's
@@ -271,6 +274,12 @@ func isMethod(fn *types.Func, path, typ, name string) bool {
 func isFunc(fn *types.Func, path, name string) bool {
 	return fn.Pkg() != nil && fn.Pkg().Path() == path && fn.Name() == name &&
 		fn.Type().(*types.Signature).Recv() == nil
+}
+
+// isPostCall reports whether fn hands its function argument to the loop,
+// which runs it there: Loop.Post or Inlet.TryPost.
+func isPostCall(fn *types.Func) bool {
+	return fn != nil && (isMethod(fn, loopPath, "Loop", "Post") || isMethod(fn, loopPath, "Inlet", "TryPost"))
 }
 
 // isTask reports whether t is *loop.Task.

@@ -206,12 +206,16 @@ func literals(l *loop.Loop, d *device) {
 
 func consume(int) {}
 
-// A Post from a goroutine still runs its function on the loop.
-func fromGoroutine(l *loop.Loop, d *device) {
+// A Post from a goroutine still runs its function on the loop, and so does
+// an inlet's TryPost.
+func fromGoroutine(l *loop.Loop, in *loop.Inlet, d *device) {
 	go func() {
 		v := <-d.ch // the goroutine may block
 		_ = l.Post(func() {
 			d.ch <- v // want `channel send blocks the loop in a function posted to the loop`
+		})
+		_ = in.TryPost(func() {
+			time.Sleep(1) // want `time.Sleep blocks the loop in a function posted to the loop`
 		})
 	}()
 }

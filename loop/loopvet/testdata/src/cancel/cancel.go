@@ -19,6 +19,7 @@ func read(t *loop.Task) (reading, error) { return reading{}, nil }
 func dropped(t *loop.Task, q *primitives.Queue[int], ev *primitives.Event, wq *loop.WaitQueue, g *loop.Group, other *loop.Task) {
 	t.Sleep(time.Second)                                                  // want `error of await t.Sleep is dropped`
 	t.Yield()                                                             // want `error of await t.Yield is dropped`
+	t.Checkpoint()                                                        // want `error of await t.Checkpoint is dropped`
 	other.Wait(t)                                                         // want `error of await other.Wait is dropped`
 	_ = t.Sleep(time.Second)                                              // want `error of await t.Sleep is assigned to _`
 	(t.Sleep(time.Second))                                                // want `error of await t.Sleep is dropped`

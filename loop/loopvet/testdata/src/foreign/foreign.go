@@ -15,6 +15,7 @@ import (
 
 type bridge struct {
 	l   *loop.Loop
+	in  *loop.Inlet
 	q   *primitives.Queue[string]
 	ev  *primitives.Event
 	wq  *loop.WaitQueue
@@ -27,7 +28,7 @@ type bridge struct {
 func (b *bridge) racy(in <-chan string) {
 	go func() {
 		for m := range in {
-			b.q.TryPut(m) // want `\(\*primitives.Queue\).TryPut touches loop state from a go statement, which runs on a goroutine of its own; only Loop.Post is safe there`
+			b.q.TryPut(m) // want `\(\*primitives.Queue\).TryPut touches loop state from a go statement, which runs on a goroutine of its own; only Loop.Post and Inlet.TryPost are safe there`
 		}
 		b.ev.Set()                                                                // want `\(\*primitives.Event\).Set touches loop state from a go statement`
 		_ = b.ev.IsSet()                                                          // want `\(\*primitives.Event\).IsSet touches loop state`
@@ -40,6 +41,7 @@ func (b *bridge) racy(in <-chan string) {
 		b.w.task.Cancel()                                                         // want `\(\*loop.Task\).Cancel touches loop state`
 		b.tm.Stop()                                                               // want `\(\*loop.Timer\).Stop touches loop state`
 		_ = b.l.Stats()                                                           // want `\(\*loop.Loop\).Stats touches loop state`
+		_ = b.l.NewInlet("rx", 8)                                                 // want `\(\*loop.Loop\).NewInlet touches loop state`
 		_ = b.fut.Task()                                                          // want `\(\*loop.Future\).Task touches loop state`
 		_ = loop.Spawn(b.l, "y", func(*loop.Task) (int, error) { return 0, nil }) // want `loop.Spawn touches loop state`
 		(*primitives.Event).Set(b.ev)                                             // want `\(\*primitives.Event\).Set touches loop state`
@@ -66,6 +68,14 @@ func (b *bridge) correct(in <-chan string) {
 				b.g.Task("led").Cancel()
 			})
 		}
+		// An inlet's TryPost is Post with a bound: its function runs on
+		// the loop, and its counters may be read from anywhere.
+		for m := range in {
+			_ = b.in.TryPost(func() { b.q.TryPut(m) })
+		}
+		_ = b.in.TryPost(b.ev.Set)
+		_ = b.in.Stats().Dropped
+		_ = b.in.Name()
 		// A method value handed to Post runs on the loop too.
 		_ = b.l.Post(b.ev.Set)
 		_ = b.l.Post(b.g.Cancel)

@@ -19,6 +19,7 @@ type Task struct {
 
 func (t *Task) Sleep(d time.Duration) error { return nil }
 func (t *Task) Yield() error                { return nil }
+func (t *Task) Checkpoint() error           { return nil }
 func (t *Task) Wait(caller *Task) error     { return nil }
 func (t *Task) Cancel()                     {}
 func (t *Task) Cancelled() bool             { return false }
@@ -44,6 +45,7 @@ func (l *Loop) RunForever(ctx context.Context) error         { return nil }
 func (l *Loop) Go(name string, fn TaskFunc) *Task            { return &Task{name: name, l: l} }
 func (l *Loop) Post(fn func()) error                         { return nil }
 func (l *Loop) Promise() *Promise                            { return &Promise{} }
+func (l *Loop) NewInlet(name string, limit int) *Inlet       { return &Inlet{} }
 func (l *Loop) CallSoon(fn func())                           {}
 func (l *Loop) CallLater(d time.Duration, fn func()) *Timer  { return &Timer{} }
 func (l *Loop) Now() time.Time                               { return time.Time{} }
@@ -94,3 +96,11 @@ type Promise struct{}
 
 func (p *Promise) Post(fn func()) error { return nil }
 func (p *Promise) Drop()                {}
+
+type Inlet struct{}
+
+func (in *Inlet) TryPost(fn func()) error { return nil }
+func (in *Inlet) Stats() InletStats       { return InletStats{} }
+func (in *Inlet) Name() string            { return "" }
+
+type InletStats struct{ Dropped uint64 }
