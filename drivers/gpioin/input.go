@@ -168,6 +168,9 @@ type Input struct {
 	stats   Stats
 	fn      func(Edge)
 	w       *watcher // the edge goroutine's, while it runs
+
+	inlet     *inlet.Inlet // the edge goroutine's way into inletLoop
+	inletLoop *loop.Loop
 }
 
 // New returns an Input for pin configured by opts. It does not touch the pin
@@ -307,8 +310,13 @@ func waitForever(t *loop.Task) error {
 // and waits, without blocking the loop, until it has ended.
 func (in *Input) watchEdges(t *loop.Task) error {
 	l := t.Loop()
+	if in.inlet == nil || in.inletLoop != l {
+		// One inlet per input and loop: inlets live as long as the loop.
+		// Two places: a drain of the previous Run may still be queued.
+		in.inlet, in.inletLoop = inlet.New(l, "gpioin "+in.pin.String(), 2), l
+	}
 	w := &watcher{
-		inlet:   inlet.New(l, "gpioin "+in.pin.String(), 1),
+		inlet:   in.inlet,
 		pin:     in.pin,
 		clock:   l.Clock(),
 		wake:    in.cfg.wakeInterval,
@@ -386,6 +394,7 @@ func (w *watcher) run() {
 	}
 	for !w.stop.Load() {
 		if !w.pin.WaitForEdge(timeout) {
+			w.retry()
 			continue // timed out, or interrupted by In: look at stop
 		}
 		if w.stop.Load() {
@@ -415,18 +424,34 @@ func (w *watcher) push(e Edge) bool {
 	if !post {
 		return true
 	}
+	return w.post()
+}
+
+// post posts a drain; false once the loop has stopped. A full inlet (a
+// drain of the previous Run still queued) leaves the edges buffered for
+// the next edge, or the next wait's timeout, to post again.
+func (w *watcher) post() bool {
 	switch err := w.inlet.TryPost(w.drainFn); {
 	case err == nil:
 		return true
 	case errors.Is(err, inlet.ErrFull):
-		// Cannot happen with one drain at a time; if it did, the edges
-		// wait in the buffer for the next edge's post.
 		w.mu.Lock()
 		w.posted = false
 		w.mu.Unlock()
 		return true
 	default:
 		return false // the loop has stopped
+	}
+}
+
+// retry posts a drain for edges a full inlet left waiting.
+func (w *watcher) retry() {
+	w.mu.Lock()
+	post := len(w.pending) > 0 && !w.posted
+	w.posted = w.posted || post
+	w.mu.Unlock()
+	if post {
+		w.post()
 	}
 }
 

@@ -737,3 +737,32 @@ func TestAbandonedTransferIsNotOverlapped(t *testing.T) {
 		t.Errorf("violations: %v", v)
 	}
 }
+
+// Read is a checkpoint: a cancelled task, or one inside an expired
+// WaitFor scope, gets its interruption and puts nothing on the bus.
+func TestReadCheckpoint(t *testing.T) {
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
+	d := mustNew(t, sim)
+	var errs []error
+	var ops int
+	w.Run(t, func(tk *loop.Task) error {
+		if _, err := d.Read(tk); err != nil { // initialises the sensor
+			return err
+		}
+		ops = len(sim.Ops())
+		_ = loop.WaitFor(tk, time.Millisecond, func(tk *loop.Task) error {
+			_ = tk.Sleep(time.Second)
+			_, err := d.Read(tk)
+			errs = append(errs, err)
+			return nil
+		})
+		tk.Cancel()
+		_, err := d.Read(tk)
+		errs = append(errs, err)
+		return nil
+	})
+	if len(errs) != 2 || !errors.Is(errs[0], loop.ErrTimeout) || !errors.Is(errs[1], loop.ErrCancelled) || len(sim.Ops()) != ops {
+		t.Errorf("Reads: %v, %d transactions after them; want ErrTimeout, ErrCancelled, none", errs, len(sim.Ops())-ops)
+	}
+}

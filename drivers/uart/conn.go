@@ -137,6 +137,9 @@ func (w *wire) readLoop(port Port, wfail <-chan error) error {
 		if n > 0 && !w.deliver(buf[:n]) {
 			return nil // the loop has stopped
 		}
+		if n == 0 && !w.retry() { // a read timeout: (0, nil)
+			return nil
+		}
 		if err != nil {
 			if w.stopped() {
 				return nil
@@ -196,12 +199,17 @@ func (w *wire) deliver(p []byte) bool {
 	if !post {
 		return true
 	}
+	return w.postDrain()
+}
+
+// postDrain posts a drain; false once the loop has stopped. A full inlet
+// (the previous connection's last drain still queued) leaves the batch
+// for the next read, or read timeout, to post again.
+func (w *wire) postDrain() bool {
 	switch err := w.inlet.TryPost(w.drainFn); {
 	case err == nil:
 		return true
 	case errors.Is(err, inlet.ErrFull):
-		// Cannot happen with one drain at a time; if it did, the batch
-		// waits for the next read's post.
 		w.mu.Lock()
 		w.posted = false
 		w.mu.Unlock()
@@ -209,6 +217,19 @@ func (w *wire) deliver(p []byte) bool {
 	default:
 		return false
 	}
+}
+
+// retry posts a drain for a batch a full inlet left waiting; false once
+// the loop has stopped.
+func (w *wire) retry() bool {
+	w.mu.Lock()
+	post := (len(w.pending) > 0 || w.lost > 0) && !w.posted
+	w.posted = w.posted || post
+	w.mu.Unlock()
+	if !post {
+		return true
+	}
+	return w.postDrain()
 }
 
 // drain hands the waiting batch to the stream, on the loop.

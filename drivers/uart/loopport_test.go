@@ -172,3 +172,34 @@ func TestLoopPortWrite(t *testing.T) {
 		t.Errorf("peer received %q, stats %+v", r, s.Stats())
 	}
 }
+
+// Inside a WaitFor scope that has expired, a read with a line waiting
+// fails with the timeout and takes nothing, like every await.
+func TestReadInExpiredScope(t *testing.T) {
+	peer := uarttest.NewPeer()
+	peer.Say("waiting")
+	s, err := uart.New("/dev/sim", uart.WithOpener(peer.Opener()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inScope error
+	var after string
+	virtual(t, func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("uart", s.Run)
+		if _, err := s.WaitState(tk, connected); err != nil {
+			return err
+		}
+		_ = loop.WaitFor(tk, time.Millisecond, func(tk *loop.Task) error {
+			_ = tk.Sleep(time.Second) // the scope expires; the line arrives meanwhile
+			_, inScope = s.ReadLine(tk)
+			return nil
+		})
+		line, err := s.ReadLine(tk)
+		after = fmt.Sprintf("%s %v", line, err)
+		return g.Stop(tk)
+	})
+	if !errors.Is(inScope, loop.ErrTimeout) || after != "waiting <nil>" {
+		t.Errorf("read in the expired scope: %v; after it: %s; want ErrTimeout, the line", inScope, after)
+	}
+}

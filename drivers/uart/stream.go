@@ -34,6 +34,8 @@ type Stream struct {
 	latest primitives.Event[State]
 	stateq loop.WaitQueue
 
+	inlet *inlet.Inlet // the reader goroutines' way into the loop
+
 	rx   rxState
 	rxq  loop.WaitQueue // readers waiting for bytes
 	used atomic.Int64   // bytes posted by the reader and not yet consumed
@@ -174,9 +176,15 @@ func (s *Stream) Run(t *loop.Task) error {
 
 // dial starts a connection attempt: its reader goroutine opens the port.
 func (s *Stream) dial() *conn {
+	if s.inlet == nil {
+		// One inlet per stream: inlets live as long as the loop. Two
+		// places: the last drain of the previous connection may still be
+		// queued when the next one starts reading.
+		s.inlet = inlet.New(s.l, "uart "+s.path, 2)
+	}
 	w := &wire{
 		l:      s.l,
-		inlet:  inlet.New(s.l, "uart "+s.path, 1),
+		inlet:  s.inlet,
 		first:  s.l.Promise(),
 		path:   s.path,
 		mode:   s.cfg.mode,

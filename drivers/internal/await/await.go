@@ -1,8 +1,7 @@
 // Package await holds what the drivers' own awaits share: the checkpoint
 // each of them passes before it returns data it already has, so that a
 // cancelled task, or one whose WaitFor scope has expired, is told so at
-// once instead of being handed more work (issue 10's rule: every await is
-// a checkpoint).
+// once instead of being handed more work (every await is a checkpoint).
 //
 // It must stay a thin layer over package loop: no state, no policy.
 package await
@@ -10,13 +9,7 @@ package await
 import "github.com/edgeagent/edgeagent/loop"
 
 // Checkpoint returns the error t's next await would fail with — the
-// cancellation, or an expired timeout scope — or nil. A driver calls it on
-// its fast paths, where it returns without parking.
-func Checkpoint(t *loop.Task) error {
-	// Until loop.Task.Checkpoint lands, only cancellation is seen here; an
-	// expired scope shows at the task's next park.
-	if t.Cancelled() {
-		return loop.ErrCancelled
-	}
-	return nil
-}
+// cancellation, or an expired timeout scope — or nil (loop.Task's
+// Checkpoint). A driver calls it on its fast paths, where it returns
+// without parking.
+func Checkpoint(t *loop.Task) error { return t.Checkpoint() }

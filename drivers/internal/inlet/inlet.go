@@ -1,59 +1,36 @@
-// Package inlet is the drivers' bounded way into the loop from their
-// goroutines (GPIO edge watchers, serial readers): at most a set number
-// of posted functions wait for the loop, and what does not fit is refused
-// and counted, so a stalled loop cannot make a flooding device grow memory
-// without bound.
+// Package inlet gives the drivers' goroutines (GPIO edge watchers, serial
+// readers) their loop.Inlet: the bounded way into the loop, whose refusals
+// are counted in the loop's Stats. It adds one thing: a name that is
+// unique on the loop, which loop.NewInlet requires, from a driver's name
+// that need not be (two pins may share a name in a test).
 //
-// It stands in for loop.Inlet (issue 10) with the same shape, New(l, name,
-// limit) and TryPost; once that lands, this package becomes an alias of it.
 // It must not hold package-level state.
 package inlet
 
 import (
-	"errors"
-	"sync/atomic"
+	"fmt"
 
 	"github.com/edgeagent/edgeagent/loop"
 )
 
-// ErrFull is returned by TryPost when the limit of waiting functions is
-// reached; the function is not posted.
-var ErrFull = errors.New("loop: inlet full")
+// Inlet is the loop's.
+type Inlet = loop.Inlet
 
-// An Inlet posts functions to a loop, at most limit of them waiting at a
-// time. It is safe from any goroutine.
-type Inlet struct {
-	l       *loop.Loop
-	name    string
-	limit   int64
-	waiting atomic.Int64
-	dropped atomic.Uint64
-}
+// ErrFull is returned by TryPost when the inlet's limit is reached.
+var ErrFull = loop.ErrInletFull
 
-// New returns an inlet into l named name, letting at most limit posted
-// functions (at least 1) wait for the loop.
+// New returns an inlet into l holding at most limit functions queued,
+// named name, or name with " #2", " #3" … if the loop has one of that name
+// already. It is called on the loop (or before Run), once per driver and
+// loop: inlets live as long as their loop.
 func New(l *loop.Loop, name string, limit int) *Inlet {
-	return &Inlet{l: l, name: name, limit: int64(max(limit, 1))}
-}
-
-// TryPost posts fn unless limit functions already wait, then it returns
-// ErrFull and counts the refusal; after the loop has stopped it returns
-// loop.ErrClosed.
-func (in *Inlet) TryPost(fn func()) error {
-	if in.waiting.Add(1) > in.limit {
-		in.waiting.Add(-1)
-		in.dropped.Add(1)
-		return ErrFull
+	taken := l.Stats().Inlets
+	unique := name
+	for i := 2; ; i++ {
+		if _, dup := taken[unique]; !dup {
+			break
+		}
+		unique = fmt.Sprintf("%s #%d", name, i)
 	}
-	if err := in.l.Post(func() { in.waiting.Add(-1); fn() }); err != nil {
-		in.waiting.Add(-1)
-		return err
-	}
-	return nil
+	return l.NewInlet(unique, limit)
 }
-
-// Dropped reports how many posts were refused.
-func (in *Inlet) Dropped() uint64 { return in.dropped.Load() }
-
-// Name returns the inlet's name.
-func (in *Inlet) Name() string { return in.name }

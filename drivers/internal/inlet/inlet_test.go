@@ -2,54 +2,38 @@ package inlet_test
 
 import (
 	"context"
-	"errors"
-	"sync"
+	"strings"
 	"testing"
 
 	"github.com/edgeagent/edgeagent/drivers/internal/inlet"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
-// While the loop is held, at most limit posts wait and the rest are
-// refused and counted, from any number of goroutines; once the loop runs
-// them, there is room again. After the loop has stopped, TryPost says so.
-func TestBoundAndCount(t *testing.T) {
+// Inlets of the same name on one loop get distinct names, and their
+// refusals show in the loop's Stats under them.
+func TestUniqueNames(t *testing.T) {
 	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
-	in := inlet.New(l, "test", 3)
-	ran := 0
-	var results [8][2]error
+	var names []string
+	var stats loop.Stats
 	err := l.Run(context.Background(), func(tk *loop.Task) error {
-		// The loop runs nothing else until this task awaits: it is held.
-		var wg sync.WaitGroup
-		for g := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[g][0] = in.TryPost(func() { ran++ })
-			}()
-		}
-		wg.Wait()
-		if err := tk.Yield(); err != nil { // the posts run
+		a, b, c := inlet.New(l, "gpioin sim:b", 1), inlet.New(l, "gpioin sim:b", 1), inlet.New(l, "uart", 1)
+		names = []string{a.Name(), b.Name(), c.Name()}
+		if err := a.TryPost(func() {}); err != nil {
 			return err
 		}
-		results[0][1] = in.TryPost(func() { ran++ })
-		return tk.Yield()
+		if err := a.TryPost(func() {}); err != inlet.ErrFull {
+			t.Errorf("second post into a full inlet: %v", err)
+		}
+		stats = tk.Loop().Stats()
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepted := 0
-	for _, r := range results {
-		if r[0] == nil {
-			accepted++
-		} else if !errors.Is(r[0], inlet.ErrFull) {
-			t.Errorf("TryPost: %v", r[0])
-		}
+	if got := strings.Join(names, "|"); got != "gpioin sim:b|gpioin sim:b #2|uart" {
+		t.Errorf("names %s, want gpioin sim:b|gpioin sim:b #2|uart", got)
 	}
-	if accepted != 3 || in.Dropped() != 5 || results[0][1] != nil || ran != 4 || in.Name() != "test" {
-		t.Errorf("accepted %d, dropped %d, after the drain %v, ran %d; want 3, 5, nil, 4", accepted, in.Dropped(), results[0][1], ran)
-	}
-	if err := in.TryPost(func() {}); !errors.Is(err, loop.ErrClosed) {
-		t.Errorf("after the loop stopped: %v", err)
+	if st := stats.Inlets["gpioin sim:b"]; st.Dropped != 1 || st.Posted != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }
