@@ -43,10 +43,11 @@ func ExampleNew() {
 				fmt.Println(vc.Elapsed(), "log:", map[bool]string{true: "closed", false: "opened"}[e.Closed])
 			}
 		})
-		if err := t.Yield(); err != nil {
+		start, err := door.Latest().Wait(t) // the state Run reads when it starts
+		if err != nil {
 			return err
 		}
-		fmt.Println("closed at start:", door.Closed())
+		fmt.Println("closed at start:", start.Closed)
 		ms := time.Millisecond
 		if err := pin.Play(t,
 			gpiointest.Step{At: 2000 * ms, Level: gpio.High}, gpiointest.Step{At: 2001 * ms, Level: gpio.Low},

@@ -31,9 +31,6 @@ func ExampleInput() {
 				fmt.Println(vc.Elapsed(), e.Level, e.Initial)
 			})
 		})
-		if err := t.Yield(); err != nil { // let the input start
-			return err
-		}
 		if err := pin.Play(t,
 			gpiointest.Step{At: 100 * time.Millisecond, Level: gpio.Low},
 			gpiointest.Step{At: 350 * time.Millisecond, Level: gpio.High},
@@ -66,9 +63,6 @@ func ExampleDebouncer() {
 		defer db.Stop()
 		g := loop.NewGroup(t)
 		g.Go("input", func(t *loop.Task) error { return in.Run(t, db.Edge) })
-		if err := t.Yield(); err != nil {
-			return err
-		}
 		var script []gpiointest.Step
 		for i := range 5 { // Low, High, Low, High, Low: 1 ms apart from 10 ms
 			script = append(script, gpiointest.Step{At: time.Duration(10+i) * time.Millisecond, Level: gpio.Level(i%2 == 1)})

@@ -9,15 +9,11 @@ import (
 )
 
 // Play runs run — a driver's Run, or an Input's — as the task name in a
-// group of tk's, yields once so that it starts watching pin, plays steps on
-// pin, waits tail more, and stops the task. It returns the first error of
-// these steps.
+// group of tk's, plays steps on pin once it is watched, waits tail more,
+// and stops the task. It returns the first error of these steps.
 func Play(tk *loop.Task, name string, run loop.TaskFunc, pin *gpiointest.Pin, tail time.Duration, steps ...gpiointest.Step) error {
 	g := loop.NewGroup(tk)
 	g.Go(name, run)
-	if err := tk.Yield(); err != nil {
-		return err
-	}
 	if err := pin.Play(tk, steps...); err != nil {
 		return err
 	}
