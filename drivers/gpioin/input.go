@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -316,16 +315,14 @@ func (in *Input) watchEdges(t *loop.Task) error {
 		in.inlet, in.inletLoop = inlet.New(l, "gpioin "+in.pin.String(), 2), l
 	}
 	w := &watcher{
-		inlet:   in.inlet,
-		pin:     in.pin,
-		clock:   l.Clock(),
-		wake:    in.cfg.wakeInterval,
-		max:     in.cfg.edgeBuffer,
-		done:    make(chan struct{}),
-		pending: make([]Edge, 0, 8),
-		in:      in,
+		pin:   in.pin,
+		clock: l.Clock(),
+		wake:  in.cfg.wakeInterval,
+		max:   in.cfg.edgeBuffer,
+		done:  make(chan struct{}),
+		in:    in,
 	}
-	w.drainFn = w.drain
+	w.batch = inlet.NewBatch(in.inlet, w.drain)
 	in.w = w
 	go w.run()
 	err := waitForever(t)
@@ -360,13 +357,11 @@ func (in *Input) watchEdges(t *loop.Task) error {
 	return err
 }
 
-// watcher is the edge goroutine and its hand-over buffer. Its way into
-// the loop is an inlet of one: a drain is posted when the buffer turns
-// non-empty and none is waiting, and it takes every edge buffered by the
-// time it runs, so a burst costs one post and a stalled loop holds one
-// post and EdgeBuffer edges, no more.
+// watcher is the edge goroutine and its hand-over batch (inlet.Batch,
+// through an inlet of the Input's): a burst of edges costs one post, and a
+// stalled loop holds one post and EdgeBuffer edges, no more.
 type watcher struct {
-	inlet *inlet.Inlet
+	batch *inlet.Batch[Edge]
 	pin   gpio.PinIn
 	clock loop.Clock
 	wake  time.Duration
@@ -374,14 +369,7 @@ type watcher struct {
 	stop  atomic.Bool
 	done  chan struct{}
 
-	mu      sync.Mutex
-	pending []Edge // edges waiting for the loop
-	posted  bool   // a drain is waiting for the loop
-	dropped uint64
-	drainFn func() // w.drain, made once: a method value allocates
-
 	// Loop side.
-	spare  []Edge
 	closed bool
 	in     *Input
 }
@@ -394,7 +382,7 @@ func (w *watcher) run() {
 	}
 	for !w.stop.Load() {
 		if !w.pin.WaitForEdge(timeout) {
-			w.retry()
+			w.batch.Retry()
 			continue // timed out, or interrupted by In: look at stop
 		}
 		if w.stop.Load() {
@@ -407,72 +395,28 @@ func (w *watcher) run() {
 	}
 }
 
-// push queues e for the loop and posts a drain unless one is waiting, so
-// a burst of edges costs one post. It reports false once the loop is
-// closed.
+// push adds e to the batch for the loop; when the loop has fallen EdgeBuffer
+// edges behind, e overwrites the last one, so the level the loop ends up
+// with is still the pin's, and the loss is counted. It reports false once
+// the loop is closed.
 func (w *watcher) push(e Edge) bool {
-	w.mu.Lock()
-	if len(w.pending) < w.max {
-		w.pending = append(w.pending, e)
-	} else {
-		w.pending[len(w.pending)-1] = e
-		w.dropped++
-	}
-	post := !w.posted
-	w.posted = true
-	w.mu.Unlock()
-	if !post {
-		return true
-	}
-	return w.post()
-}
-
-// post posts a drain; false once the loop has stopped. A full inlet (a
-// drain of the previous Run still queued) leaves the edges buffered for
-// the next edge, or the next wait's timeout, to post again.
-func (w *watcher) post() bool {
-	switch err := w.inlet.TryPost(w.drainFn); {
-	case err == nil:
-		return true
-	case errors.Is(err, inlet.ErrFull):
-		w.mu.Lock()
-		w.posted = false
-		w.mu.Unlock()
-		return true
-	default:
-		return false // the loop has stopped
-	}
-}
-
-// retry posts a drain for edges a full inlet left waiting.
-func (w *watcher) retry() {
-	w.mu.Lock()
-	post := len(w.pending) > 0 && !w.posted
-	w.posted = w.posted || post
-	w.mu.Unlock()
-	if post {
-		w.post()
-	}
-}
-
-// drain delivers the buffered edges on the loop.
-func (w *watcher) drain() {
-	w.mu.Lock()
-	batch := w.pending
-	w.pending = w.spare[:0]
-	w.posted = false
-	w.mu.Unlock()
-	if !w.closed {
-		for _, e := range batch {
-			w.in.deliver(e)
+	return w.batch.Add(func(pending []Edge, lost uint64) ([]Edge, uint64) {
+		if len(pending) < w.max {
+			return append(pending, e), lost
 		}
-	}
-	clear(batch)
-	w.spare = batch[:0]
+		pending[len(pending)-1] = e
+		return pending, lost + 1
+	})
 }
 
-func (w *watcher) droppedTotal() uint64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.dropped
+// drain delivers a batch of edges on the loop.
+func (w *watcher) drain(batch []Edge, _ uint64) {
+	if w.closed {
+		return
+	}
+	for _, e := range batch {
+		w.in.deliver(e)
+	}
 }
+
+func (w *watcher) droppedTotal() uint64 { return w.batch.Dropped() }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,15 +39,8 @@ type wire struct {
 	exited chan struct{} // closed by the reader goroutine as it returns
 	txc    chan txReq    // loop → writer, one batch at a time
 
-	// The hand-over of received bytes: the reader appends, a drain posted
-	// through the inlet takes the batch on the loop. Bytes after a loss in
-	// a batch are lost too, so a batch is its bytes, then its loss.
-	mu      sync.Mutex
-	pending []byte
-	lost    uint64 // bytes dropped after pending, for want of room
-	posted  bool   // a drain waits for the loop
-	spare   []byte // loop side: the last batch's buffer, for reuse
-	drainFn func() // made once: a method value allocates
+	// The hand-over of received bytes to the loop (see deliver).
+	batch *inlet.Batch[byte]
 }
 
 // txReq is one batch for the writer: bytes, and the drain request it
@@ -109,7 +101,12 @@ func (w *wire) run(s *Stream, c *conn) {
 	wdone := make(chan struct{})
 	go w.write(s, c, port, wstop, wdone, wfail)
 
-	w.drainFn = func() { w.drain(s) }
+	w.batch = inlet.NewBatch(w.inlet, func(b []byte, lost uint64) {
+		s.onData(nil, 0, b) // copied into the receive buffer
+		if lost > 0 {
+			s.onData(nil, lost, nil)
+		}
+	})
 	err = w.readLoop(port, wfail)
 	close(wstop)
 	<-wdone
@@ -137,7 +134,7 @@ func (w *wire) readLoop(port Port, wfail <-chan error) error {
 		if n > 0 && !w.deliver(buf[:n]) {
 			return nil // the loop has stopped
 		}
-		if n == 0 && !w.retry() { // a read timeout: (0, nil)
+		if n == 0 && !w.batch.Retry() { // a read timeout: (0, nil)
 			return nil
 		}
 		if err != nil {
@@ -177,72 +174,21 @@ func safeRead(port Port, buf []byte) (n int, err error) {
 }
 
 // deliver adds the bytes that fit the receive budget to the batch waiting
-// for the loop, counts the rest as lost, and posts a drain unless one
-// waits; false once the loop has stopped. A flood therefore costs one post
-// at a time, and the budget bounds the bytes held: bytes are never lost
-// unseen, only counted and reported in order.
+// for the loop, and counts the rest as lost; a batch is its bytes, then
+// its loss, so after a loss it takes no more bytes until drained. A flood
+// therefore costs one post at a time, and the budget bounds the bytes
+// held: bytes are never lost unseen, only counted and reported in order.
+// It reports false once the loop has stopped.
 func (w *wire) deliver(p []byte) bool {
-	room := w.budget - w.used.Load()
-	fit := int(max(min(int64(len(p)), room), 0))
-	w.mu.Lock()
-	if w.lost > 0 {
-		fit = 0 // after a hole, this batch takes no more bytes
-	}
-	if fit > 0 {
+	return w.batch.Add(func(pending []byte, lost uint64) ([]byte, uint64) {
+		room := w.budget - w.used.Load()
+		fit := int(max(min(int64(len(p)), room), 0))
+		if lost > 0 {
+			fit = 0
+		}
 		w.used.Add(int64(fit))
-		w.pending = append(w.pending, p[:fit]...)
-	}
-	w.lost += uint64(len(p) - fit)
-	post := !w.posted
-	w.posted = true
-	w.mu.Unlock()
-	if !post {
-		return true
-	}
-	return w.postDrain()
-}
-
-// postDrain posts a drain; false once the loop has stopped. A full inlet
-// (the previous connection's last drain still queued) leaves the batch
-// for the next read, or read timeout, to post again.
-func (w *wire) postDrain() bool {
-	switch err := w.inlet.TryPost(w.drainFn); {
-	case err == nil:
-		return true
-	case errors.Is(err, inlet.ErrFull):
-		w.mu.Lock()
-		w.posted = false
-		w.mu.Unlock()
-		return true
-	default:
-		return false
-	}
-}
-
-// retry posts a drain for a batch a full inlet left waiting; false once
-// the loop has stopped.
-func (w *wire) retry() bool {
-	w.mu.Lock()
-	post := (len(w.pending) > 0 || w.lost > 0) && !w.posted
-	w.posted = w.posted || post
-	w.mu.Unlock()
-	if !post {
-		return true
-	}
-	return w.postDrain()
-}
-
-// drain hands the waiting batch to the stream, on the loop.
-func (w *wire) drain(s *Stream) {
-	w.mu.Lock()
-	batch, lost := w.pending, w.lost
-	w.pending, w.lost, w.posted = w.spare[:0], 0, false
-	w.mu.Unlock()
-	s.onData(nil, 0, batch) // copied into the receive buffer
-	if lost > 0 {
-		s.onData(nil, lost, nil)
-	}
-	w.spare = batch[:0]
+		return append(pending, p[:fit]...), lost + uint64(len(p)-fit)
+	})
 }
 
 // write is the writer goroutine: it writes each batch the loop hands over
