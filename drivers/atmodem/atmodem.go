@@ -637,9 +637,12 @@ func (m *Modem) wait(t *loop.Task, ex *exchange, until func() bool) error {
 // it did not get, so the device does not take the next command as one. It
 // runs shielded: the command may have ended by its task's interruption.
 func (m *Modem) cancelBody(t *loop.Task) {
-	_ = loop.Shield(t, func(t *loop.Task) error {
+	err := loop.Shield(t, func(t *loop.Task) error {
 		return loop.WaitFor(t, m.cfg.quiet, func(t *loop.Task) error { return m.io.Write(t, []byte(esc)) })
 	})
+	if err != nil {
+		t.Loop().Logger().Warn("atmodem: could not cancel a body the device may wait for", "err", err)
+	}
 }
 
 // ParseFinal tells whether line is a final result code and, if so, the

@@ -751,12 +751,17 @@ func TestReadCheckpoint(t *testing.T) {
 			return err
 		}
 		ops = len(sim.Ops())
-		_ = loop.WaitFor(tk, time.Millisecond, func(tk *loop.Task) error {
-			_ = tk.Sleep(time.Second)
+		scope := loop.WaitFor(tk, time.Millisecond, func(tk *loop.Task) error {
+			if err := tk.Sleep(time.Second); !errors.Is(err, loop.ErrTimeout) {
+				return fmt.Errorf("sleep in the scope: %v, want ErrTimeout", err)
+			}
 			_, err := d.Read(tk)
 			errs = append(errs, err)
-			return nil
+			return err
 		})
+		if !errors.Is(scope, loop.ErrTimeout) {
+			return fmt.Errorf("the scope: %v, want ErrTimeout", scope)
+		}
 		tk.Cancel()
 		_, err := d.Read(tk)
 		errs = append(errs, err)

@@ -190,11 +190,16 @@ func TestReadInExpiredScope(t *testing.T) {
 		if _, err := s.WaitState(tk, connected); err != nil {
 			return err
 		}
-		_ = loop.WaitFor(tk, time.Millisecond, func(tk *loop.Task) error {
-			_ = tk.Sleep(time.Second) // the scope expires; the line arrives meanwhile
+		scope := loop.WaitFor(tk, time.Millisecond, func(tk *loop.Task) error {
+			if err := tk.Sleep(time.Second); !errors.Is(err, loop.ErrTimeout) { // the scope expires; the line arrives meanwhile
+				return fmt.Errorf("sleep in the scope: %v, want ErrTimeout", err)
+			}
 			_, inScope = s.ReadLine(tk)
-			return nil
+			return inScope
 		})
+		if !errors.Is(scope, loop.ErrTimeout) {
+			return fmt.Errorf("the scope: %v, want ErrTimeout", scope)
+		}
 		line, err := s.ReadLine(tk)
 		after = fmt.Sprintf("%s %v", line, err)
 		return g.Stop(tk)

@@ -33,7 +33,10 @@ func ExamplePlayer() {
 			return err
 		}
 		for !b.Events().Empty() {
-			e, _ := b.Events().Get(t)
+			e, err := b.Events().Get(t)
+			if err != nil {
+				return err
+			}
 			if e.Kind != button.Press {
 				fmt.Println(e.Time.Sub(loop.VirtualEpoch()), e.Kind)
 			}

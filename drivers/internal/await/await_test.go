@@ -3,6 +3,7 @@ package await_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -17,11 +18,16 @@ func TestCheckpoint(t *testing.T) {
 	var before, expired, after error
 	err := l.Run(context.Background(), func(tk *loop.Task) error {
 		before = await.Checkpoint(tk)
-		_ = loop.WaitFor(tk, time.Millisecond, func(tk *loop.Task) error {
-			_ = tk.Sleep(time.Second) // times out; the scope stays expired
+		scope := loop.WaitFor(tk, time.Millisecond, func(tk *loop.Task) error {
+			if err := tk.Sleep(time.Second); !errors.Is(err, loop.ErrTimeout) { // times out; the scope stays expired
+				return fmt.Errorf("sleep in the scope: %v, want ErrTimeout", err)
+			}
 			expired = await.Checkpoint(tk)
-			return nil
+			return expired
 		})
+		if !errors.Is(scope, loop.ErrTimeout) {
+			return fmt.Errorf("the scope: %v, want ErrTimeout", scope)
+		}
 		tk.Cancel()
 		after = await.Checkpoint(tk)
 		return nil

@@ -32,7 +32,10 @@ func ExampleRemote_Hold() {
 			return err
 		}
 		for !r.Events().Empty() {
-			res, _ := r.Events().Get(t)
+			res, err := r.Events().Get(t)
+			if err != nil {
+				return err
+			}
 			fmt.Println(res.Time.Sub(loop.VirtualEpoch()), res)
 		}
 		return g.Stop(t)
