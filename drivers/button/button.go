@@ -1,7 +1,7 @@
 // Package button is the pushbutton driver (the seed's aswitch Pushbutton):
 // from one debounced input it recognises press, release, double-click and
-// long press, and publishes them as typed, timestamped events in a Queue
-// and to an optional callback.
+// long press, and publishes them as typed, timestamped events (Events,
+// Subscribe, OnEvent), in the shape every driver has (see package drivers).
 //
 // Gestures follow the seed (aswitch.py, final V2) with its V3 fixes:
 //

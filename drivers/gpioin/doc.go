@@ -5,12 +5,13 @@
 // A pin is watched in one of three ways, chosen when Input.Run starts:
 //
 //   - Edges: a goroutine blocks in the pin's WaitForEdge, reads the level and
-//     the loop clock right after each edge, and Posts the edge into the loop
-//     (the seed's interrupt handler). An idle pin costs nothing: no wake-ups
-//     on the loop, and on the goroutine one bounded wait per WakeInterval
-//     (default 1 s), a backstop for pin drivers whose WaitForEdge cannot be
-//     interrupted. Edges that arrive faster than the loop drains them are
-//     batched into one Post.
+//     the loop clock right after each edge, and hands the edge to the loop
+//     through a loop.Inlet (the seed's interrupt handler). An idle pin costs
+//     nothing: no wake-ups on the loop, and on the goroutine one bounded wait
+//     per WakeInterval (default 1 s), a backstop for pin drivers whose
+//     WaitForEdge cannot be interrupted. Edges that arrive faster than the
+//     loop drains them are batched into one post; at most EdgeBuffer of them
+//     wait, and what is lost beyond is counted.
 //   - Polling: a loop task reads the level every poll period (default 10 ms)
 //     and reports changes. Used when the pin has no edge detection (In with
 //     gpio.BothEdges fails) or when asked for.

@@ -17,7 +17,7 @@
 // Receiver is the driver on the loop: fed by package gpioin, whose goroutine
 // stamps each edge of the pin, it waits BlockWait (or ExtendedBlockWait) from
 // a burst's first edge, decodes the burst with a Decoder, and delivers frames,
-// repeats and decode errors, as values, to a Queue. Decode, Decoder and
+// repeats and decode errors, as values, to its queue (Events). Decode, Decoder and
 // Encode remain pure: they only interpret timestamps.
 //
 // Decision thresholds are the seed's: a leader mark must exceed 4 ms; a

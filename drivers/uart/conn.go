@@ -16,7 +16,7 @@ import (
 // A wire is what a connection's goroutines share with the loop: settings
 // fixed at dial, channels and atomics. The goroutines — the seed's
 // interrupt side — never touch the Stream: everything they learn reaches
-// the loop through Post.
+// the loop through Post (a few per connection) or the stream's inlet (bytes).
 //
 // The reader goroutine owns the port: it opens it, starts the writer,
 // and closes it only after the writer has finished and its own Read has
