@@ -143,7 +143,7 @@ func decodeBits(edges []time.Duration, extended bool) (Frame, error) {
 	edges = edges[:FrameEdges] // one bounds check instead of 64
 	for i := 3; i < FrameEdges; i++ {
 		if edges[i] <= edges[i-1] {
-			return Frame{}, &DecodeError{Err: ErrBadBlock, Edges: FrameEdges, what: whatOrder, index: i, measured: edges[i] - edges[i-1]}
+			return Frame{}, &DecodeError{Err: ErrBadBlock, Edges: FrameEdges, what: whatOrder, index: uint8(i), measured: edges[i] - edges[i-1]}
 		}
 	}
 	var v uint32
