@@ -31,6 +31,9 @@ func TestWireFormat(t *testing.T) {
 	nack := errors.New("remote I/O error")
 	fault := drivers.Fault{Err: &drivers.DeviceError{Device: "htu21d 0x40 on I2C1", Op: "read temperature", Err: nack}, Failures: 2, RetryIn: 2 * time.Second}
 	_, badStartErr := nec.Decode([]time.Duration{0, 3100 * time.Microsecond, 7600 * time.Microsecond}, false)
+	_, overrunErr := nec.Decode(make([]time.Duration, 70), false)
+	extended, _ := nec.Encode(nec.Frame{Address: 0x1234, Command: 0x42, Extended: true})
+	_, badAddressErr := nec.Decode(extended, false)
 	cases := []struct {
 		name string
 		v    any
@@ -44,8 +47,8 @@ func TestWireFormat(t *testing.T) {
 		{"nec frame", nec.Received{Frame: nec.Frame{Address: 0x04, Command: 0x08}, Time: at, Edges: 68}},
 		{"nec repeat, extended", nec.Received{Frame: nec.Frame{Address: 0x1234, Command: 0x42, Extended: true, Repeat: true}, Time: at, Edges: 4}},
 		{"nec bad start", nec.Received{Err: badStartErr, Time: at, Edges: 3}},
-		{"nec overrun", nec.Received{Err: &nec.DecodeError{Err: nec.ErrOverrun, Edges: 70}, Time: at, Edges: 70}},
-		{"nec bad address", nec.Received{Err: &nec.DecodeError{Err: nec.ErrBadAddress, Edges: 68}, Time: at, Edges: 68}},
+		{"nec overrun", nec.Received{Err: overrunErr, Time: at, Edges: 70}},
+		{"nec bad address", nec.Received{Err: badAddressErr, Time: at, Edges: 68}},
 		{"htu21d reading", htu21d.Reading{Celsius: 21.5, Humidity: 45.25, RawTemperature: 0x6A3C, RawHumidity: 0x6E2E, Time: at}},
 		{"htu21d error state", htu21d.Reading{Time: at, Fault: fault}},
 		{"adxl345 sample", adxl345.Sample{Smoothed: adxl345.Vector{X: 0.5, Z: 0.875}, Raw: adxl345.Vector{X: 0.5078125, Z: 0.87109375}, Time: at}},

@@ -28,19 +28,33 @@ var (
 	ErrBadAddress = errors.New("nec: bad address")
 )
 
-// kinds gives each decode error its wire word and the seed's result code
-// (BADSTART = -2 … BADADDR = -7).
-var kinds = []struct {
+// A kind is a decode error's kind: an index into kinds. DecodeError keeps
+// it instead of the sentinel so that it holds no pointer: the allocator
+// then neither zeroes nor scans it, and Decode's failure path stays cheap.
+type kind uint8
+
+const (
+	kindBadStart kind = iota
+	kindBadBlock
+	kindBadRepeat
+	kindOverrun
+	kindBadData
+	kindBadAddress
+)
+
+// kinds gives each kind its sentinel, wire word and the seed's result
+// code (BADSTART = -2 … BADADDR = -7).
+var kinds = [...]struct {
 	err  error
 	name string
 	code int
 }{
-	{ErrBadStart, "bad_start", -2},
-	{ErrBadBlock, "bad_block", -3},
-	{ErrBadRepeat, "bad_repeat", -4},
-	{ErrOverrun, "overrun", -5},
-	{ErrBadData, "bad_data", -6},
-	{ErrBadAddress, "bad_address", -7},
+	kindBadStart:   {ErrBadStart, "bad_start", -2},
+	kindBadBlock:   {ErrBadBlock, "bad_block", -3},
+	kindBadRepeat:  {ErrBadRepeat, "bad_repeat", -4},
+	kindOverrun:    {ErrOverrun, "overrun", -5},
+	kindBadData:    {ErrBadData, "bad_data", -6},
+	kindBadAddress: {ErrBadAddress, "bad_address", -7},
 }
 
 // ErrorName returns the wire word of a decode error — "bad_start",
@@ -84,13 +98,15 @@ const (
 // DecodeError is the error Decode and Decoder.Decode return: what kind of
 // failure, and what was measured. Its message says both, e.g.
 // "nec: bad start: leader mark 3.1ms, want ≈9ms (more than 4ms)".
+//
+// Match its kind with errors.Is(err, nec.ErrBadStart) and so on (Unwrap
+// returns the sentinel).
 type DecodeError struct {
-	Err   error // the kind of failure: ErrBadStart … ErrBadAddress
-	Edges int   // number of edges in the burst
+	Edges int // number of edges in the burst
 
-	// Small fields last, so the error stays in the allocator's 48-byte
-	// class: Decode's failure path allocates nothing else.
+	// No pointers (see kind), small fields last: one small allocation.
 	measured time.Duration
+	kind     kind
 	index    uint8 // an edge of a 68-edge frame
 	what     what
 	got      uint8
@@ -98,7 +114,7 @@ type DecodeError struct {
 }
 
 // Unwrap returns the kind of failure, so errors.Is matches it.
-func (e *DecodeError) Unwrap() error { return e.Err }
+func (e *DecodeError) Unwrap() error { return kinds[e.kind].err }
 
 func (e *DecodeError) Error() string {
 	var detail string
@@ -117,21 +133,21 @@ func (e *DecodeError) Error() string {
 		detail = fmt.Sprintf("edge %d is %v after edge %d, want a positive gap", e.index, e.measured, e.index-1)
 	case whatCheck:
 		name := "command"
-		if e.Err == ErrBadAddress {
+		if e.kind == kindBadAddress {
 			name = "address"
 		}
 		detail = fmt.Sprintf("%s 0x%02x has check byte 0x%02x, want 0x%02x", name, e.got, e.check, ^e.got)
-		if e.Err == ErrBadAddress {
+		if e.kind == kindBadAddress {
 			detail += fmt.Sprintf(" (or 16-bit address 0x%04x, not accepted)", uint16(e.check)<<8|uint16(e.got))
 		}
 	case whatOrphanRepeat:
 		detail = "repeat code with no frame before it"
 	case 0:
-		if e.Err == ErrOverrun {
+		if e.kind == kindOverrun {
 			detail = fmt.Sprintf("%d edges, a frame has %d", e.Edges, FrameEdges)
 		} else {
 			detail = fmt.Sprintf("%d edges", e.Edges)
 		}
 	}
-	return e.Err.Error() + ": " + detail
+	return kinds[e.kind].err.Error() + ": " + detail
 }

@@ -112,28 +112,28 @@ func (f Frame) String() string {
 func Decode(edges []time.Duration, extended bool) (Frame, error) {
 	n := len(edges)
 	if n > FrameEdges {
-		return Frame{}, &DecodeError{Err: ErrOverrun, Edges: n}
+		return Frame{}, &DecodeError{kind: kindOverrun, Edges: n}
 	}
 	if n < 3 {
-		return Frame{}, &DecodeError{Err: ErrBadStart, Edges: n, what: whatTooFew}
+		return Frame{}, &DecodeError{kind: kindBadStart, Edges: n, what: whatTooFew}
 	}
 	if mark := edges[1] - edges[0]; mark <= minLeaderMark {
-		return Frame{}, &DecodeError{Err: ErrBadStart, Edges: n, what: whatLeaderMark, measured: mark}
+		return Frame{}, &DecodeError{kind: kindBadStart, Edges: n, what: whatLeaderMark, measured: mark}
 	}
 	space := edges[2] - edges[1]
 	switch {
 	case space > minBlockSpace:
 		if n != FrameEdges {
-			return Frame{}, &DecodeError{Err: ErrBadBlock, Edges: n, what: whatBlockEdges, measured: space}
+			return Frame{}, &DecodeError{kind: kindBadBlock, Edges: n, what: whatBlockEdges, measured: space}
 		}
 		return decodeBits(edges, extended)
 	case space > minRepeatSpace:
 		if n != RepeatEdges {
-			return Frame{}, &DecodeError{Err: ErrBadRepeat, Edges: n, what: whatRepeatEdges, measured: space}
+			return Frame{}, &DecodeError{kind: kindBadRepeat, Edges: n, what: whatRepeatEdges, measured: space}
 		}
 		return Frame{Repeat: true}, nil
 	default:
-		return Frame{}, &DecodeError{Err: ErrBadStart, Edges: n, what: whatLeaderSpace, measured: space}
+		return Frame{}, &DecodeError{kind: kindBadStart, Edges: n, what: whatLeaderSpace, measured: space}
 	}
 }
 
@@ -143,7 +143,7 @@ func decodeBits(edges []time.Duration, extended bool) (Frame, error) {
 	edges = edges[:FrameEdges] // one bounds check instead of 64
 	for i := 3; i < FrameEdges; i++ {
 		if edges[i] <= edges[i-1] {
-			return Frame{}, &DecodeError{Err: ErrBadBlock, Edges: FrameEdges, what: whatOrder, index: uint8(i), measured: edges[i] - edges[i-1]}
+			return Frame{}, &DecodeError{kind: kindBadBlock, Edges: FrameEdges, what: whatOrder, index: uint8(i), measured: edges[i] - edges[i-1]}
 		}
 	}
 	var v uint32
@@ -155,13 +155,13 @@ func decodeBits(edges []time.Duration, extended bool) (Frame, error) {
 	addr, naddr := uint8(v), uint8(v>>8)
 	cmd, ncmd := uint8(v>>16), uint8(v>>24)
 	if ncmd != ^cmd {
-		return Frame{}, &DecodeError{Err: ErrBadData, Edges: FrameEdges, what: whatCheck, got: cmd, check: ncmd}
+		return Frame{}, &DecodeError{kind: kindBadData, Edges: FrameEdges, what: whatCheck, got: cmd, check: ncmd}
 	}
 	if naddr == ^addr {
 		return Frame{Address: uint16(addr), Command: cmd}, nil
 	}
 	if !extended {
-		return Frame{}, &DecodeError{Err: ErrBadAddress, Edges: FrameEdges, what: whatCheck, got: addr, check: naddr}
+		return Frame{}, &DecodeError{kind: kindBadAddress, Edges: FrameEdges, what: whatCheck, got: addr, check: naddr}
 	}
 	return Frame{Address: uint16(v), Command: cmd, Extended: true}, nil
 }
@@ -188,7 +188,7 @@ func (d *Decoder) Decode(edges []time.Duration) (Frame, error) {
 	case err != nil:
 		return Frame{}, err
 	case f.Repeat && !d.haveLast:
-		return Frame{}, &DecodeError{Err: ErrBadRepeat, Edges: len(edges), what: whatOrphanRepeat}
+		return Frame{}, &DecodeError{kind: kindBadRepeat, Edges: len(edges), what: whatOrphanRepeat}
 	case f.Repeat:
 		f = d.last
 		f.Repeat = true

@@ -2,6 +2,7 @@ package nec_test
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -250,7 +251,7 @@ func TestDecodeErrors(t *testing.T) {
 				}
 			}
 			var de *nec.DecodeError
-			if !errors.As(err, &de) || de.Err != c.kind || de.Edges != len(c.edges) {
+			if !errors.As(err, &de) || de.Unwrap() != c.kind || de.Edges != len(c.edges) {
 				t.Fatalf("Decode error %#v: want a *DecodeError of kind %v with %d edges", err, c.kind, len(c.edges))
 			}
 			if c.msg != "" && err.Error() != c.msg {
@@ -366,7 +367,7 @@ func TestErrorNames(t *testing.T) {
 		{nec.ErrBadRepeat, "nec: bad repeat", "bad_repeat", -4},
 		{nec.ErrOverrun, "nec: overrun", "overrun", -5},
 		{nec.ErrBadData, "nec: bad data", "bad_data", -6},
-		{&nec.DecodeError{Err: nec.ErrBadAddress}, "nec: bad address: 0 edges", "bad_address", -7},
+		{fmt.Errorf("wrapped: %w", nec.ErrBadAddress), "wrapped: nec: bad address", "bad_address", -7},
 		{errors.New("other"), "other", "", 0},
 	} {
 		if c.err.Error() != c.msg || nec.ErrorName(c.err) != c.name || nec.ErrorCode(c.err) != c.code {
