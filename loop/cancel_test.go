@@ -174,7 +174,7 @@ func TestShieldCleanup(t *testing.T) {
 		return ignore(task.Wait(t), ErrCancelled)
 	})
 	r.want(t, "woke: loop: task cancelled@1s", "published offline@1.1s",
-		"shield: loop: timed out@1.15s", "after: loop: task cancelled@1.15s")
+		"shield: loop: timed out after 50ms@1.15s", "after: loop: task cancelled@1.15s")
 }
 
 func ignore(err, want error) error {
@@ -215,46 +215,102 @@ func TestWaitForInterruptsAtDeadline(t *testing.T) {
 	})
 }
 
-// Nested scopes, inner deadline first: the inner WaitFor times out and
-// the outer scope goes on awaiting normally.
+// Nested scopes, inner deadline first (outer 2 s, inner 1 s, around a 5 s
+// sleep): the inner WaitFor times out with its own deadline, which
+// OwnTimeout recognises, so the code retries; the retry is then cut by the
+// outer deadline, which OwnTimeout does not count as the inner call's own,
+// so the code gives up; outside, the outer deadline is the outer call's own.
 func TestNestedTimeoutInnerFirst(t *testing.T) {
 	l, vc, _ := virtualLoop()
 	r := &recorder{vc: vc}
 	run(t, l, func(t *Task) error {
 		err := WaitFor(t, 2*time.Second, func(t *Task) error {
-			err := WaitFor(t, time.Second, func(t *Task) error { return t.Sleep(5 * time.Second) })
-			r.note(fmt.Sprint("inner: ", err))
-			err = t.Sleep(500 * time.Millisecond)
-			r.note(fmt.Sprint("outer sleep: ", err))
-			return err
+			for {
+				err := WaitFor(t, time.Second, func(t *Task) error { return t.Sleep(5 * time.Second) })
+				r.note(fmt.Sprintf("inner: %v, own %v", err, OwnTimeout(err)))
+				if !OwnTimeout(err) {
+					return err
+				}
+			}
 		})
-		r.note(fmt.Sprint("outer: ", err))
-		return err
+		r.note(fmt.Sprintf("outer: %v, own %v", err, OwnTimeout(err)))
+		if !errors.Is(err, ErrTimeout) {
+			return fmt.Errorf("outer = %v, want ErrTimeout", err)
+		}
+		return t.Sleep(time.Second) // the expired deadlines do not come back
 	})
-	r.want(t, "inner: loop: timed out@1s", "outer sleep: <nil>@1.5s", "outer: <nil>@1.5s")
+	r.want(t, "inner: loop: timed out after 1s, own true@1s",
+		"inner: loop: timed out after 2s, own false@2s",
+		"outer: loop: timed out after 2s, own true@2s")
 }
 
-// Nested scopes, outer deadline first: the inner await is interrupted at
-// the outer deadline, and the outer scope stays expired (sticky) until it
-// is left.
+// Nested scopes, outer deadline first (outer 2 s, inner 5 s, around a 10 s
+// sleep): the inner await is interrupted at the outer deadline; the inner
+// WaitFor returns the outer's timeout, which is not its own, and the outer
+// scope stays expired (sticky) until it is left, where it is its own.
 func TestNestedTimeoutOuterFirst(t *testing.T) {
 	l, vc, _ := virtualLoop()
 	r := &recorder{vc: vc}
 	run(t, l, func(t *Task) error {
-		err := WaitFor(t, time.Second, func(t *Task) error {
-			err := WaitFor(t, 2*time.Second, func(t *Task) error { return t.Sleep(5 * time.Second) })
-			r.note(fmt.Sprint("inner: ", err))
+		err := WaitFor(t, 2*time.Second, func(t *Task) error {
+			err := WaitFor(t, 5*time.Second, func(t *Task) error { return t.Sleep(10 * time.Second) })
+			r.note(fmt.Sprintf("inner: %v, own %v", err, OwnTimeout(err)))
 			err = t.Sleep(time.Millisecond)
 			r.note(fmt.Sprint("outer sleep: ", err))
 			return err
 		})
-		r.note(fmt.Sprint("outer: ", err))
+		r.note(fmt.Sprintf("outer: %v, own %v", err, OwnTimeout(err)))
 		if !errors.Is(err, ErrTimeout) {
 			return fmt.Errorf("outer = %v", err)
 		}
 		return t.Sleep(time.Second)
 	})
-	r.want(t, "inner: loop: timed out@1s", "outer sleep: loop: timed out@1s", "outer: loop: timed out@1s")
+	r.want(t, "inner: loop: timed out after 2s, own false@2s",
+		"outer sleep: loop: timed out after 2s@2s",
+		"outer: loop: timed out after 2s, own true@2s")
+}
+
+// A function that swallows an interruption that is not its scope's own and
+// returns nil does not hide it: WaitFor reports the cancellation (as
+// wait_for re-raises it) or the enclosing deadline; a function that
+// handles its own deadline and returns a fallback makes WaitFor return nil.
+func TestWaitForReportsSwallowedInterruption(t *testing.T) {
+	l, _, _ := virtualLoop()
+	swallow := func(t *Task) error {
+		_ = t.Sleep(time.Hour) //loopvet:ok the bug under test: an interruption swallowed
+		return nil
+	}
+	run(t, l, func(t *Task) error {
+		if err := WaitFor(t, time.Second, swallow); err != nil {
+			return fmt.Errorf("own deadline handled: WaitFor = %v, want nil", err)
+		}
+		err := WaitFor(t, time.Second, func(t *Task) error { return WaitFor(t, time.Hour, swallow) })
+		if !errors.Is(err, ErrTimeout) {
+			return fmt.Errorf("the outer deadline swallowed inside: %v, want ErrTimeout", err)
+		}
+		task := l.Go("swallower", func(t *Task) error { return WaitFor(t, time.Hour, swallow) })
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		task.Cancel()
+		if err := task.Wait(t); !errors.Is(err, ErrCancelled) {
+			return fmt.Errorf("cancellation swallowed inside WaitFor: the task ended with %v, want ErrCancelled", err)
+		}
+		// Cancelled after its last await, fn's result stands: nothing was swallowed.
+		var v int
+		late := l.Go("late", func(t *Task) error {
+			var err error
+			v, err = WaitForValue(t, time.Hour, func(t *Task) (int, error) {
+				t.Cancel()
+				return 42, nil
+			})
+			return err
+		})
+		if err := late.Wait(t); err != nil || v != 42 {
+			return fmt.Errorf("cancelled after its last await: %d, %v; want 42, nil", v, err)
+		}
+		return nil
+	})
 }
 
 // Cancellation wins over an expired deadline.
@@ -366,6 +422,65 @@ func TestCheckpoint(t *testing.T) {
 		if shielded != nil || !errors.Is(plain, ErrCancelled) || !othersRan[0] {
 			return fmt.Errorf("cancelled: shielded Checkpoint %v, plain %v, went through the loop %v; want nil, ErrCancelled, true",
 				shielded, plain, othersRan[0])
+		}
+		return nil
+	})
+}
+
+// A task cancelled while it waits for its turn after Yield or Sleep(0) —
+// MicroPython's cancel_fair — gets ErrCancelled from that await, not nil:
+// nothing was handed over, so it does no extra round of work, and a task
+// that then returns ends cancelled, not as if never cancelled.
+func TestYieldReportsCancelWhileQueued(t *testing.T) {
+	for _, name := range []string{"Yield", "Sleep(0)"} {
+		t.Run(name, func(t *testing.T) {
+			l, _, _ := virtualLoop()
+			run(t, l, func(t *Task) error {
+				rounds := 0
+				spinner := l.Go("spinner", func(t *Task) error {
+					for {
+						rounds++
+						var err error
+						if name == "Yield" {
+							err = t.Yield()
+						} else {
+							err = t.Sleep(0)
+						}
+						if err != nil {
+							return err
+						}
+					}
+				})
+				if err := t.Yield(); err != nil { // the spinner runs once and queues behind us
+					return err
+				}
+				spinner.Cancel()
+				if err := spinner.Wait(t); !errors.Is(err, ErrCancelled) || rounds != 1 {
+					return fmt.Errorf("spinner ended with %v after %d rounds; want ErrCancelled after 1", err, rounds)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// A sleep that ended in the same pass as the task's cancellation, but
+// before the task ran again, reports the cancellation: a sleep hands
+// nothing over.
+func TestSleepDoneThenCancelledReportsCancel(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		var slept error
+		sleeper := l.Go("sleeper", func(t *Task) error {
+			slept = t.Sleep(time.Second) // its timer is set after main's
+			return slept
+		})
+		if err := t.Sleep(time.Second); err != nil { // at 1 s main runs first; the sleeper is ready
+			return err
+		}
+		sleeper.Cancel()
+		if err := sleeper.Wait(t); !errors.Is(err, ErrCancelled) || !errors.Is(slept, ErrCancelled) {
+			return fmt.Errorf("sleeper: Sleep = %v, ended %v; want ErrCancelled", slept, err)
 		}
 		return nil
 	})

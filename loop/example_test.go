@@ -161,7 +161,7 @@ func ExampleGather() {
 		fmt.Println(res, err, vc.Elapsed())
 		return nil
 	})
-	// Output: [{21.5 <nil>} {48 <nil>} {0 loop: timed out}] <nil> 1s
+	// Output: [{21.5 <nil>} {48 <nil>} {0 loop: timed out after 1s}] <nil> 1s
 }
 
 // Offload runs a blocking call on another goroutine and awaits it; the loop

@@ -12,25 +12,50 @@ import (
 // function returns first, its children are cancelled and waited for before
 // the owner counts as done. No child outlives its owner.
 //
+// Children are independent by default: one that fails leaves the others
+// running (FailFast changes that). A failure is not silent until the
+// group ends, though: it is logged at once with the child's name and error,
+// counted in the loop's Stats (ChildFailures), and handed as it happens to
+// an OnChildFailure function, which may restart the child.
+//
 // Children have unique names while they run, and can be looked up by name.
 type Group struct {
-	owner    *Task
-	failFast bool
-	children taskList // running, through links[inGroup]
-	names    map[string]*Task
-	errs     []error
-	done     WaitQueue
-	closed   bool // the owner has returned: no new children
-	owned    bool // listed in owner.groups
+	owner     *Task
+	failFast  bool
+	onFailure func(child *Task, err error)
+	children  taskList // running, through links[inGroup]
+	names     map[string]*Task
+	errs      []error
+	done      WaitQueue
+	closed    bool // the owner has returned: no new children
+	owned     bool // listed in owner.groups
 }
 
 // A GroupOption configures a Group.
 type GroupOption func(*Group)
 
 // FailFast makes the first child error (other than ErrCancelled) cancel the
-// rest of the group, as errgroup and Trio's nursery do. By default children
-// are independent: one failing leaves the others running.
+// rest of the group, as errgroup and Trio's nursery do; the owner's Wait
+// then returns it. By default children are independent: one failing leaves
+// the others running.
 func FailFast() GroupOption { return func(g *Group) { g.failFast = true } }
+
+// OnChildFailure has fn called, on the loop, each time a child ends with an
+// error other than a plain cancellation — a supervisor's hook. It runs
+// after the child's end is recorded (it has left the group, its name is
+// free), so fn may start a replacement with g.Go under the same name, at
+// once or later (check Closed first then). A panic in fn is logged.
+//
+// The failure is fn's to handle: Wait and Stop do not return it as well —
+// except in a FailFast group, where it is why the rest were cancelled — so
+// a group restarting a flaky child for months keeps no list of old errors.
+// A child that was cancelled (by Cancel, Stop, an interrupted Wait, the
+// owner's return) and fails in its cleanup is not passed to fn — nobody
+// restarts what is being stopped — and its error goes to Wait and Stop.
+// Every failure is logged and counted either way.
+func OnChildFailure(fn func(child *Task, err error)) GroupOption {
+	return func(g *Group) { g.onFailure = fn }
+}
 
 // NewGroup returns an empty group owned by t. It is called from t's function.
 func NewGroup(t *Task, opts ...GroupOption) *Group {
@@ -48,7 +73,7 @@ func NewGroup(t *Task, opts ...GroupOption) *Group {
 // may be reused once its previous holder has ended; a duplicate live name
 // panics, as the seed's NamedTask raised. An empty name is never looked up.
 func (g *Group) Go(name string, fn TaskFunc) *Task {
-	if g.closed {
+	if g.Closed() {
 		panic(fmt.Sprintf("loop: Group.Go(%q) after the group's owner %q returned", name, g.owner.name))
 	}
 	if name != "" {
@@ -73,6 +98,10 @@ func (g *Group) Go(name string, fn TaskFunc) *Task {
 // that has been cancelled is found until it has actually ended.
 func (g *Group) Task(name string) *Task { return g.names[name] }
 
+// Closed reports whether the owner's function has returned: the group
+// takes no new children then (Go panics).
+func (g *Group) Closed() bool { return g.closed || g.owner.returned || g.owner.state == taskDone }
+
 // Len reports how many children are running.
 func (g *Group) Len() int { return g.children.n }
 
@@ -84,33 +113,38 @@ func (g *Group) Cancel() {
 	}
 }
 
-// Wait waits until every child has ended and returns their errors joined,
-// each prefixed by the child's name. A child that was merely cancelled is
-// not an error here; one that reports a failure beside its cancellation
-// (errors.Join(ErrCancelled, cleanupErr)) is.
-// If the waiting task is cancelled first, the children are cancelled and
-// still waited for — their cleanup finishes before Wait returns — and the
-// result includes ErrCancelled.
+// Wait suspends the owner t until every child has ended and returns their
+// errors joined, each prefixed by the child's name. A child that was merely
+// cancelled is not an error here; one that reports a failure beside its
+// cancellation (errors.Join(ErrCancelled, cleanupErr)) is.
+// If t is interrupted first (or already was: Wait is a checkpoint even with
+// no children), the children are cancelled and still waited for — their
+// cleanup finishes before Wait returns — and the result includes the
+// interruption (ErrCancelled, ErrTimeout).
 func (g *Group) Wait(t *Task) error {
 	g.mustOwn(t)
-	for g.children.n > 0 {
-		if err := g.done.Wait(t); err != nil {
-			g.Cancel()
-			g.waitQuiet(t)
-			return errors.Join(err, g.takeErrs())
-		}
+	err := t.Checkpoint()
+	for err == nil && g.children.n > 0 {
+		err = g.done.Wait(t)
 	}
-	return g.takeErrs()
+	if err != nil {
+		g.Cancel()
+		g.waitQuiet(t)
+	}
+	return errors.Join(err, g.takeErrs())
 }
 
 // Stop cancels every child and waits until all have ended (the seed's
-// cancel_all without nowait), even if the calling task is itself cancelled
-// meanwhile. It returns the children's errors as Wait does.
+// cancel_all without nowait), even if the owner t is itself cancelled
+// meanwhile. It returns the children's errors as Wait does, joined with t's
+// own interruption if it has one (Checkpoint's answer once the children
+// have ended), so a task that ends with "return g.Stop(t)" after being
+// cancelled still reports ErrCancelled.
 func (g *Group) Stop(t *Task) error {
 	g.mustOwn(t)
 	g.Cancel()
 	g.waitQuiet(t)
-	return g.takeErrs()
+	return errors.Join(t.Checkpoint(), g.takeErrs())
 }
 
 func (g *Group) mustOwn(t *Task) {
@@ -136,14 +170,33 @@ func (g *Group) childDone(c *Task) {
 		delete(g.names, c.name)
 	}
 	if c.err != nil && !cancelOnly(c.err) {
-		g.errs = append(g.errs, fmt.Errorf("%s: %w", c.name, c.err))
-		if g.failFast {
-			g.Cancel()
-		}
+		g.childFailed(c)
 	}
 	if g.children.n == 0 {
 		g.done.WakeAll()
 		g.disown()
+	}
+}
+
+// childFailed records a child's failure: counted, logged at once unless
+// the group is FailFast (its owner hears of it from Wait straight away),
+// then kept for Wait or handed to the OnChildFailure hook.
+func (g *Group) childFailed(c *Task) {
+	l := g.owner.loop
+	l.stats.childFailures++
+	if !g.failFast {
+		l.log.Error("loop: group child failed", "task", c.name, "owner", g.owner.name, "err", c.err)
+	}
+	hooked := g.onFailure != nil && !c.cancelled
+	if !hooked || g.failFast {
+		g.errs = append(g.errs, fmt.Errorf("%s: %w", c.name, c.err))
+	}
+	if g.failFast {
+		g.Cancel()
+	}
+	if hooked {
+		fn := g.onFailure
+		l.callback(func() { fn(c, c.err) })
 	}
 }
 
@@ -207,7 +260,8 @@ func (g *Group) disown() {
 }
 
 // closeGroups runs after the owner's function returned: children still
-// running are cancelled and waited for; errors nobody collected are logged.
+// running are cancelled and waited for; errors nobody collected are logged
+// (those of FailFast groups: the others were logged when they happened).
 func closeGroups(t *Task) error {
 	for len(t.groups) > 0 {
 		g := t.groups[0]
@@ -216,7 +270,7 @@ func closeGroups(t *Task) error {
 			g.Cancel()
 			g.waitQuiet(t)
 		}
-		if err := g.takeErrs(); err != nil {
+		if err := g.takeErrs(); err != nil && g.failFast {
 			t.loop.log.Error("loop: group children failed and the owner never waited for them",
 				"owner", t.name, "err", err)
 		}
@@ -289,8 +343,8 @@ func (f *Future[T]) Task() *Task { return f.task }
 // returns its value and error. If waiter is interrupted first, Wait returns
 // the zero value and the interruption, and the future's task goes on.
 func (f *Future[T]) Wait(waiter *Task) (T, error) {
-	err := f.task.Wait(waiter)
-	if !f.task.Done() {
+	err, done := f.task.wait(waiter)
+	if !done {
 		var zero T
 		return zero, err
 	}

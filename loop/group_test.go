@@ -135,7 +135,8 @@ func mustPanicString(fn func()) (msg string) {
 }
 
 // Children are independent by default; errors come back joined and named,
-// ErrCancelled is not an error.
+// once; ErrCancelled is not an error. Each failure is also logged and
+// counted when it happens.
 func TestGroupErrors(t *testing.T) {
 	l, _, logs := virtualLoop()
 	run(t, l, func(t *Task) error {
@@ -153,8 +154,11 @@ func TestGroupErrors(t *testing.T) {
 		}
 		return g.Wait(t) // errors are reported once
 	})
-	if strings.Contains(logs.String(), "sensor gone") {
-		t.Fatalf("a group child's error was logged although the group collected it:\n%s", logs)
+	if n := logs.count(`msg="loop: group child failed" task=bad owner=main err="sensor gone"`); n != 1 {
+		t.Fatalf("the failure logged %d times, want once:\n%s", n, logs)
+	}
+	if n := l.Stats().ChildFailures; n != 1 {
+		t.Fatalf("ChildFailures = %d, want 1", n)
 	}
 }
 
@@ -218,14 +222,14 @@ func TestGather(t *testing.T) {
 			return err
 		}
 		got := fmt.Sprint(res)
-		want := "[{0 <nil>} {1 <nil>} {2 <nil>} {3 <nil>} {[56 77] <nil>} {4 loop: timed out} {<nil> no sensor}]"
+		want := "[{0 <nil>} {1 <nil>} {2 <nil>} {3 <nil>} {[56 77] <nil>} {4 loop: timed out after 5s} {<nil> no sensor}]"
 		if got != want {
 			return fmt.Errorf("results\n got  %s\n want %s", got, want)
 		}
 		return nil
 	})
 	r.want(t, "gath01 3@2.7s", "gath01 2@2.8s", "gath01 1@2.9s", "gath01 0@3s",
-		"gath03 loop: timed out@5s", "gath02@7s")
+		"gath03 loop: timed out after 5s@5s", "gath02@7s")
 }
 
 // Gathering while cancelled cancels the jobs and waits for them.
@@ -273,4 +277,140 @@ func TestGroupKeepsCleanupErrorsOfCancelledChildren(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// In a group whose tasks never end, a child that fails is seen when it
+// fails: at 1 s of virtual time, with its sibling asleep for an hour, the
+// failure is logged with the child's name and error and counted, and the
+// owner's OnChildFailure function has been called.
+func TestGroupChildFailureSeenAtOnce(t *testing.T) {
+	l, vc, logs := virtualLoop()
+	var seen []string
+	run(t, l, func(t *Task) error {
+		g := NewGroup(t, OnChildFailure(func(c *Task, err error) {
+			seen = append(seen, fmt.Sprintf("%s: %v@%v", c.Name(), err, vc.Elapsed()))
+		}))
+		g.Go("sleeper", func(t *Task) error { return t.Sleep(time.Hour) })
+		g.Go("sensor", func(t *Task) error {
+			if err := t.Sleep(time.Second); err != nil {
+				return err
+			}
+			return errors.New("bus NACK")
+		})
+		if err := t.Sleep(time.Second); err != nil { // main's timer fires before the sensor's
+			return err
+		}
+		if err := t.Yield(); err != nil { // the sensor fails
+			return err
+		}
+		if vc.Elapsed() != time.Second || l.Stats().ChildFailures != 1 ||
+			logs.count(`msg="loop: group child failed" task=sensor owner=main err="bus NACK"`) != 1 ||
+			fmt.Sprint(seen) != "[sensor: bus NACK@1s]" {
+			return fmt.Errorf("at %v: %d failures counted, hook saw %v, logs:\n%s",
+				vc.Elapsed(), l.Stats().ChildFailures, seen, logs)
+		}
+		return g.Stop(t)
+	})
+}
+
+// A supervisor restarts a failing child under the same name from the
+// OnChildFailure hook: the hook runs after the child left the group, the
+// restarted child is found by name, the failures it handled are not
+// returned again by Wait, and a child stopped on purpose is not restarted.
+func TestGroupSupervisorRestartsChild(t *testing.T) {
+	l, vc, logs := virtualLoop()
+	r := &recorder{vc: vc}
+	run(t, l, func(t *Task) error {
+		var g *Group
+		runs := 0
+		var device TaskFunc
+		device = func(t *Task) error {
+			runs++
+			if runs == 4 {
+				return t.Sleep(time.Hour) // healthy at last
+			}
+			if err := t.Sleep(time.Second); err != nil {
+				return err
+			}
+			return fmt.Errorf("serial port vanished (run %d)", runs)
+		}
+		g = NewGroup(t, OnChildFailure(func(c *Task, err error) {
+			if g.Task(c.Name()) != nil {
+				r.note("name still taken")
+			}
+			r.note(fmt.Sprintf("restart %s after %q", c.Name(), err))
+			g.Go(c.Name(), device)
+		}))
+		g.Go("uart", device)
+		if err := t.Sleep(10 * time.Second); err != nil {
+			return err
+		}
+		if g.Len() != 1 || g.Task("uart") == nil || runs != 4 {
+			return fmt.Errorf("%d children, uart %v, %d runs", g.Len(), g.Task("uart"), runs)
+		}
+		err := g.Stop(t) // the healthy run is cancelled: no restart
+		if err != nil || runs != 4 {
+			return fmt.Errorf("Stop = %v after %d runs; want nil (the failures were the hook's), 4", err, runs)
+		}
+		return nil
+	})
+	r.want(t, `restart uart after "serial port vanished (run 1)"@1s`,
+		`restart uart after "serial port vanished (run 2)"@2s`,
+		`restart uart after "serial port vanished (run 3)"@3s`)
+	if n := l.Stats().ChildFailures; n != 3 || logs.count("loop: group child failed") != 3 {
+		t.Fatalf("%d failures counted, %d logged; want 3, 3", n, logs.count("loop: group child failed"))
+	}
+}
+
+// A cancelled child whose cleanup fails is not handed to the hook (nobody
+// restarts what is being stopped); its failure goes to Stop. A panicking
+// hook is logged and the loop goes on.
+func TestGroupHookSkipsCancelledChildrenAndSurvivesPanics(t *testing.T) {
+	l, _, logs := virtualLoop()
+	run(t, l, func(t *Task) error {
+		hooked := 0
+		g := NewGroup(t, OnChildFailure(func(c *Task, err error) {
+			hooked++
+			panic("supervisor bug")
+		}))
+		g.Go("leaky", func(t *Task) error {
+			return errors.Join(t.Sleep(time.Hour), errors.New("port did not close"))
+		})
+		g.Go("broken", func(t *Task) error { return errors.New("broken") })
+		if err := t.Yield(); err != nil {
+			return err
+		}
+		err := g.Stop(t)
+		if hooked != 1 || err == nil || !strings.Contains(err.Error(), "leaky: ") || strings.Contains(err.Error(), "broken") {
+			return fmt.Errorf("hook called %d times, Stop = %v; want 1 (broken), only leaky's failure", hooked, err)
+		}
+		return nil
+	})
+	if !strings.Contains(logs.String(), `callback panicked" panic="supervisor bug"`) {
+		t.Fatalf("the hook's panic was not logged:\n%s", logs)
+	}
+}
+
+// In a FailFast group the hook is called too, but the failure stays Wait's:
+// it is why the rest were cancelled. Closed reports the owner's return.
+func TestGroupFailFastKeepsHookedFailure(t *testing.T) {
+	l, _, logs := virtualLoop()
+	var g *Group
+	run(t, l, func(t *Task) error {
+		hooked := 0
+		g = NewGroup(t, FailFast(), OnChildFailure(func(*Task, error) { hooked++ }))
+		g.Go("long", func(t *Task) error { return t.Sleep(time.Hour) })
+		g.Go("failing", func(t *Task) error { return errors.New("broken") })
+		err := g.Wait(t)
+		if hooked != 1 || err == nil || err.Error() != "failing: broken" || g.Closed() {
+			return fmt.Errorf("hook called %d times, Wait = %v, closed %v", hooked, err, g.Closed())
+		}
+		return nil
+	})
+	if !g.Closed() {
+		t.Fatal("Closed = false after the owner returned")
+	}
+	if strings.Contains(logs.String(), "group child failed") {
+		t.Fatalf("a FailFast group's failure was logged, though Wait returns it at once:\n%s", logs)
+	}
 }

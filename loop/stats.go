@@ -6,13 +6,14 @@ import (
 )
 
 type counters struct {
-	spawned     uint64
-	timersFired uint64
-	idleWaits   uint64
-	hogs        uint64
-	maxHog      int64
-	maxHogTask  string
-	postLatency LatencyHistogram
+	spawned       uint64
+	timersFired   uint64
+	idleWaits     uint64
+	hogs          uint64
+	childFailures uint64
+	maxHog        int64
+	maxHogTask    string
+	postLatency   LatencyHistogram
 }
 
 // Stats is a snapshot of a loop's activity.
@@ -25,6 +26,8 @@ type Stats struct {
 	IdleWaits   uint64 // times the loop had nothing to run and waited
 	Inbox       int    // posted functions not yet run (Post and inlets)
 	Promised    int    // Promises not yet kept, Offload calls included
+
+	ChildFailures uint64 // group children that ended with an error other than a plain cancellation
 
 	// The hog detector samples the loop four times per threshold, so run
 	// times are lower bounds with that resolution, and runs shorter than a
@@ -52,12 +55,14 @@ func (l *Loop) Stats() Stats {
 		IdleWaits:   l.stats.idleWaits,
 		Inbox:       l.inbox.depth(),
 		Promised:    l.promised,
-		MaxRun:      time.Duration(l.watch.maxStall.Load()),
-		Hogs:        l.stats.hogs,
-		MaxHog:      time.Duration(l.stats.maxHog),
-		MaxHogTask:  l.stats.maxHogTask,
-		PostLatency: l.stats.postLatency,
-		Inlets:      l.inletStats(),
+
+		ChildFailures: l.stats.childFailures,
+		MaxRun:        time.Duration(l.watch.maxStall.Load()),
+		Hogs:          l.stats.hogs,
+		MaxHog:        time.Duration(l.stats.maxHog),
+		MaxHogTask:    l.stats.maxHogTask,
+		PostLatency:   l.stats.postLatency,
+		Inlets:        l.inletStats(),
 	}
 }
 

@@ -36,8 +36,10 @@ type Task struct {
 	wakeErr   error  // what the current park returns: nil when woken, else the interruption
 	parkSeq   uint64 // counts parks, so a late Offload result cannot wake a later park
 	retrieved bool   // someone awaited or will collect the error
+	returned  bool   // its function has returned: its groups take no new children
 	logged    bool   // the error has been logged already
 	ignored   int    // awaits that failed at once after cancellation
+	delivered uint64 // awaits that reported an interruption
 
 	sleep   timer      // the task's own timer for Sleep
 	wq      *WaitQueue // the queue the task waits in, if any
@@ -89,39 +91,66 @@ func (t *Task) Cancel() {
 }
 
 // Wait suspends the task waiter until t has finished, and returns t's
-// error. If waiter is interrupted first, Wait returns that interruption
+// error. If waiter is interrupted first (or already was: Wait is a
+// checkpoint even when t has finished), Wait returns that interruption
 // (ErrCancelled, ErrTimeout) and t goes on; Cancel t, then Wait, to stop it
-// and wait for its cleanup.
+// and wait for its cleanup. A waiter woken by t's end and interrupted
+// before it ran still gets t's error: the result is handed over.
 func (t *Task) Wait(waiter *Task) error {
+	err, _ := t.wait(waiter)
+	return err
+}
+
+// wait is Wait that also reports whether it returns t's result (true) or
+// waiter's interruption.
+func (t *Task) wait(waiter *Task) (error, bool) {
 	if waiter == t {
 		panic(fmt.Sprintf("loop: task %q waits for itself", t.name))
+	}
+	if err := waiter.Checkpoint(); err != nil {
+		return err, false
 	}
 	t.retrieved = true
 	for t.state != taskDone {
 		if err := t.joiners.Wait(waiter); err != nil {
-			return err
+			return err, false
 		}
 	}
-	return t.err
+	return t.err, true
 }
 
-// Sleep waits for d on the loop's clock (d ≤ 0 only yields). It returns nil
-// after d, or ErrCancelled / ErrTimeout at once if the task is cancelled or
-// an enclosing WaitFor expires.
+// Sleep waits for d on the loop's clock (d ≤ 0 only yields, as Yield). It
+// returns nil after d, or ErrCancelled / ErrTimeout at once if the task is
+// cancelled or an enclosing WaitFor expires — also when that happens after
+// the sleep ended but before the task ran again: a sleep hands nothing
+// over, so nothing is lost by reporting the interruption.
 func (t *Task) Sleep(d time.Duration) error {
 	if err := t.enter(); err != nil {
 		return err
 	}
 	if d <= 0 {
 		t.requeue()
-		return nil
+	} else {
+		t.loop.schedule(&t.sleep, d)
+		if err := t.park(); err != nil {
+			return err
+		}
 	}
-	t.loop.schedule(&t.sleep, d)
-	return t.park()
+	return t.resumed()
+}
+
+// SleepUntil waits until the loop's clock reads at — an absolute time, for
+// schedules ("every full minute") and for comparing with times read from
+// the clock (Loop.Now, VirtualClock.Now, Delay.Deadline). A time already
+// passed only yields. It fails as Sleep does.
+func (t *Task) SleepUntil(at time.Time) error {
+	return t.Sleep(at.Sub(t.loop.clock.Now()))
 }
 
 // Yield lets every other ready task run once, then resumes (the seed's
-// sleep(0)). It fails like any await if the task has been interrupted.
+// sleep(0)). It fails like any await if the task has been interrupted —
+// before the call, or while it waited for its turn (MicroPython's and
+// CPython's sleep(0) raise CancelledError there too).
 func (t *Task) Yield() error {
 	if t.loop.current != t || t.cancelled || len(t.scopes) != 0 {
 		if err := t.enter(); err != nil {
@@ -134,6 +163,9 @@ func (t *Task) Yield() error {
 	t.loop.runq.Push(t)
 	if t.killed || !t.yield(struct{}{}) {
 		panic(killSignal{})
+	}
+	if t.cancelled || len(t.scopes) != 0 {
+		return t.deliver(t.interruption())
 	}
 	return nil
 }
@@ -154,6 +186,16 @@ func (t *Task) Yield() error {
 func (t *Task) Checkpoint() error {
 	if t.loop.current != t || t.cancelled || len(t.scopes) != 0 {
 		return t.enter()
+	}
+	return nil
+}
+
+// resumed reports an interruption that arrived while the task, its await
+// done, waited for its turn. Only awaits that hand nothing over use it:
+// where a waker handed a value over, the wake wins (see wake).
+func (t *Task) resumed() error {
+	if t.cancelled || len(t.scopes) != 0 {
+		return t.deliver(t.interruption())
 	}
 	return nil
 }
@@ -182,7 +224,7 @@ func (t *Task) enter() error {
 		t.noteIgnored()
 		t.requeue()
 	}
-	return err
+	return t.deliver(err)
 }
 
 func (t *Task) misuse() {
@@ -216,23 +258,26 @@ func (t *Task) noteIgnored() {
 }
 
 // interruption reports what an await of t must fail with, if anything:
-// cancellation unless a Shield hides it, else the timeout of an expired
-// WaitFor scope not hidden behind a Shield.
+// cancellation unless a Shield hides it, else the timeout of the outermost
+// expired WaitFor scope not hidden behind a Shield (the deadline whose
+// passing ends the most).
 func (t *Task) interruption() error {
-	var timeout error
-	for i := len(t.scopes) - 1; i >= 0; i-- {
+	var timeout *TimeoutError
+	shielded := false
+	for i := len(t.scopes) - 1; i >= 0 && !shielded; i-- {
 		s := t.scopes[i]
-		if s.expired && timeout == nil {
-			timeout = ErrTimeout
-		}
-		if s.shield {
-			return timeout
+		shielded = s.shield
+		if s.expired {
+			timeout = s.err
 		}
 	}
-	if t.cancelled {
+	switch {
+	case t.cancelled && !shielded:
 		return ErrCancelled
+	case timeout != nil:
+		return timeout
 	}
-	return timeout
+	return nil
 }
 
 // park suspends the running task until wake (returns nil) or an
@@ -244,6 +289,16 @@ func (t *Task) park() error {
 	t.parkSeq++
 	err := t.wakeErr
 	t.wakeErr = nil
+	return t.deliver(err)
+}
+
+// deliver notes that an await is about to report err, an interruption
+// (if not nil), to the task's function: WaitFor uses the count to tell an
+// interruption its function swallowed.
+func (t *Task) deliver(err error) error {
+	if err != nil {
+		t.delivered++
+	}
 	return err
 }
 
@@ -298,6 +353,7 @@ func (t *Task) unwait() {
 func (t *Task) body(yield func(struct{}) bool) {
 	t.yield = yield
 	err := t.protect(t.fn)
+	t.returned = true
 	if len(t.groups) > 0 {
 		t.protect(closeGroups)
 	}

@@ -25,8 +25,13 @@ func NewBarrier(parties int, action func()) *Barrier {
 }
 
 // Wait arrives at the barrier and waits for the round to complete. The
-// last to arrive runs the action and goes on without waiting.
+// last to arrive runs the action and goes on without waiting. A task
+// already interrupted does not arrive: Wait fails first (also as the last
+// party), and the round still needs an arrival.
 func (b *Barrier) Wait(t *loop.Task) error {
+	if err := t.Checkpoint(); err != nil {
+		return err
+	}
 	round := b.round
 	if b.arrive() {
 		return nil

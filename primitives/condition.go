@@ -25,10 +25,14 @@ func NewCondition(l *Lock) *Condition {
 // Wait releases the lock, waits for a Notify, and takes the lock back
 // before returning — also when it fails with the task's interruption, so
 // the caller always holds the lock afterwards. The caller must hold the
-// lock (else ErrNotHeld).
+// lock (else ErrNotHeld). An interruption pending on entry fails Wait at
+// once, the lock never let go.
 func (c *Condition) Wait(t *loop.Task) error {
 	if c.L.holder != t {
 		return ErrNotHeld
+	}
+	if err := t.Checkpoint(); err != nil {
+		return err
 	}
 	c.L.release()
 	err := c.waiters.Wait(t)
@@ -40,8 +44,12 @@ func (c *Condition) Wait(t *loop.Task) error {
 }
 
 // WaitFor waits until pred reports true, checking it first and after each
-// Notify, with the lock held. It returns the first error of Wait.
+// Notify, with the lock held. It returns the first error of Wait; like
+// every await it is a checkpoint, also when pred holds at once.
 func (c *Condition) WaitFor(t *loop.Task, pred func() bool) error {
+	if err := t.Checkpoint(); err != nil {
+		return err
+	}
 	for !pred() {
 		if err := c.Wait(t); err != nil {
 			return err
@@ -50,24 +58,26 @@ func (c *Condition) WaitFor(t *loop.Task, pred func() bool) error {
 	return nil
 }
 
-// Notify wakes up to n waiting tasks, longest waiting first. The lock must
-// be held (by the notifying task, normally), else ErrNotHeld.
-func (c *Condition) Notify(n int) error {
+// Notify wakes up to n waiting tasks, longest waiting first, and reports
+// how many it woke. The lock must be held (by the notifying task,
+// normally), else it wakes none and returns ErrNotHeld.
+func (c *Condition) Notify(n int) (int, error) {
 	if !c.L.Locked() {
-		return ErrNotHeld
+		return 0, ErrNotHeld
 	}
-	for ; n > 0 && c.waiters.WakeOne() != nil; n-- {
+	woke := 0
+	for ; woke < n && c.waiters.WakeOne() != nil; woke++ {
 	}
-	return nil
+	return woke, nil
 }
 
-// NotifyAll wakes every waiting task; the lock must be held.
-func (c *Condition) NotifyAll() error {
+// NotifyAll wakes every waiting task and reports how many; the lock must
+// be held (else ErrNotHeld).
+func (c *Condition) NotifyAll() (int, error) {
 	if !c.L.Locked() {
-		return ErrNotHeld
+		return 0, ErrNotHeld
 	}
-	c.waiters.WakeAll()
-	return nil
+	return c.waiters.WakeAll(), nil
 }
 
 // Waiting reports how many tasks wait on the condition.

@@ -49,8 +49,13 @@ func (e *Event[T]) Sets() uint64 { return e.sets }
 // returns the latest value and the new count, whether or not the event was
 // cleared since. A task that publishes every change of a state loops on it,
 // passing back the count it got; if several Sets happen while it is busy,
-// it sees the latest. It fails only with the task's interruption.
+// it sees the latest. It fails only with the task's interruption, checked
+// first even when a newer Set is there.
 func (e *Event[T]) WaitNext(t *loop.Task, seen uint64) (T, uint64, error) {
+	if err := t.Checkpoint(); err != nil {
+		var zero T
+		return zero, seen, err
+	}
 	for e.sets <= seen {
 		if err := e.waiters.Wait(t); err != nil {
 			var zero T
@@ -61,8 +66,13 @@ func (e *Event[T]) WaitNext(t *loop.Task, seen uint64) (T, uint64, error) {
 }
 
 // Wait returns the event's value at once if it is set, else waits for the
-// next Set. It fails only with the task's interruption.
+// next Set. It fails only with the task's interruption, checked first even
+// when the event is set.
 func (e *Event[T]) Wait(t *loop.Task) (T, error) {
+	if err := t.Checkpoint(); err != nil {
+		var zero T
+		return zero, err
+	}
 	if e.set {
 		return e.value, nil
 	}

@@ -160,7 +160,7 @@ func ExampleCondition() {
 			if err := t.Sleep(time.Second); err != nil {
 				return err
 			}
-			if err := c.L.With(t, func(t *loop.Task) error { level++; return c.NotifyAll() }); err != nil {
+			if err := c.L.With(t, func(t *loop.Task) error { level++; _, err := c.NotifyAll(); return err }); err != nil {
 				return err
 			}
 		}

@@ -25,9 +25,13 @@ type Lock struct {
 }
 
 // Acquire waits until t holds the lock. It fails with the task's
-// interruption (and t then does not hold the lock), or with ErrRecursive
-// if t holds it already — waiting would deadlock.
+// interruption — checked first, also when the lock is free — and t then
+// does not hold the lock; or with ErrRecursive if t holds it already
+// (waiting would deadlock).
 func (l *Lock) Acquire(t *loop.Task) error {
+	if err := t.Checkpoint(); err != nil {
+		return err
+	}
 	switch {
 	case l.holder == t:
 		return ErrRecursive

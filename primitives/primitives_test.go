@@ -244,7 +244,7 @@ func TestBarrierWithdrawOnTimeout(t *testing.T) {
 		}
 		return g.Wait(t)
 	})
-	w.want(t, "impatient: loop: timed out@1s", "late arrives, 1 waiting@2s", "busy true@2s",
+	w.want(t, "impatient: loop: timed out after 1s@1s", "late arrives, 1 waiting@2s", "busy true@2s",
 		"main arrives@3s", "patient through: <nil>@3s")
 }
 
@@ -330,8 +330,8 @@ func TestConditionNotify(t *testing.T) {
 		if err := t.Yield(); err != nil {
 			return err
 		}
-		if err := c.Notify(1); !errors.Is(err, ErrNotHeld) {
-			return fmt.Errorf("Notify without the lock = %v", err)
+		if n, err := c.Notify(1); n != 0 || !errors.Is(err, ErrNotHeld) {
+			return fmt.Errorf("Notify without the lock = %d, %v", n, err)
 		}
 		for i := 1; i <= 3; i++ {
 			if err := t.Sleep(time.Second); err != nil {
@@ -339,10 +339,15 @@ func TestConditionNotify(t *testing.T) {
 			}
 			tick = i
 			err := c.L.With(t, func(t *loop.Task) error {
+				notify := func() (int, error) { return c.Notify(2) }
 				if tick == 3 {
-					return c.NotifyAll()
+					notify = c.NotifyAll
 				}
-				return c.Notify(2)
+				woke, err := notify()
+				if want := 2; woke != want { // tick 3: waiter4 and the predicate
+					return fmt.Errorf("tick %d: woke %d, want %d", tick, woke, want)
+				}
+				return err
 			})
 			if err != nil {
 				return err

@@ -104,13 +104,13 @@ func withoutTimeout(err error) error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var rest []error
 		for _, e := range j.Unwrap() {
-			if e != loop.ErrTimeout {
+			if !errors.Is(e, loop.ErrTimeout) {
 				rest = append(rest, e)
 			}
 		}
 		return errors.Join(rest...)
 	}
-	if err == loop.ErrTimeout {
+	if errors.Is(err, loop.ErrTimeout) {
 		return nil
 	}
 	return err

@@ -19,9 +19,11 @@ var (
 // order it arrived. Waiting costs nothing while it lasts: no polling, as
 // the seed's 100 ms loops did.
 //
-// An item handed to a waiting Get is that Get's, even if its task is
-// cancelled before it runs: Get returns it, and the next await fails. So a
-// cancelled consumer never loses an item.
+// Every Put and Get is a checkpoint: a task that is cancelled, or whose
+// WaitFor scope expired, fails there even when it would not have to wait,
+// and takes or adds nothing. But an item handed to a waiting Get is that
+// Get's, even if its task is interrupted before it runs: Get returns it,
+// and the next await fails. So a cancelled consumer never loses an item.
 //
 // Close ends the queue: Put fails with ErrClosed, Get returns the items
 // left and then ErrClosed, so consumers can end cleanly.
@@ -45,9 +47,13 @@ func NewQueue[T any](maxsize int) *Queue[T] {
 	return &Queue[T]{max: max(maxsize, 0)}
 }
 
-// Put appends v, waiting while the queue is full. It fails with
-// ErrClosed once the queue is closed, or with the task's interruption.
+// Put appends v, waiting while the queue is full. It fails with the
+// task's interruption (checked first, also when there is room), or with
+// ErrClosed once the queue is closed; v is then not in the queue.
 func (q *Queue[T]) Put(t *loop.Task, v T) error {
+	if err := t.Checkpoint(); err != nil {
+		return err
+	}
 	if q.closed {
 		return ErrClosed
 	}
@@ -71,9 +77,14 @@ func (q *Queue[T]) Put(t *loop.Task, v T) error {
 }
 
 // Get removes and returns the oldest item, waiting while the queue is
-// empty. It fails with ErrClosed once the queue is closed and drained, or
-// with the task's interruption.
+// empty. It fails with the task's interruption (checked first, also when
+// an item is there — which then stays for the next Get), or with ErrClosed
+// once the queue is closed and drained.
 func (q *Queue[T]) Get(t *loop.Task) (T, error) {
+	if err := t.Checkpoint(); err != nil {
+		var zero T
+		return zero, err
+	}
 	for {
 		if q.available() > 0 {
 			return q.take(), nil

@@ -32,9 +32,12 @@ func NewBoundedSemaphore(n int) *Semaphore {
 	return &Semaphore{permits: n, bounded: true, bound: n}
 }
 
-// Acquire waits for a permit. It fails only with the task's interruption,
-// and then holds no permit.
+// Acquire waits for a permit. It fails only with the task's interruption
+// — checked first, also when a permit is free — and then holds no permit.
 func (s *Semaphore) Acquire(t *loop.Task) error {
+	if err := t.Checkpoint(); err != nil {
+		return err
+	}
 	if s.permits > 0 && s.waiters.Len() == 0 {
 		s.permits--
 		return nil
