@@ -560,6 +560,9 @@ func (m *Modem) Command(t *loop.Task, cmd string, opts ...CommandOption) (Reply,
 	err := loop.WaitFor(t, o.timeout, func(t *loop.Task) error {
 		return m.lock.With(t, func(t *loop.Task) error { return m.exchange(t, ex) })
 	})
+	if ex.done && interrupted(err) {
+		err = nil // the reply was complete: it wins, the next await reports the interruption
+	}
 	switch {
 	case errors.Is(err, loop.ErrTimeout) && !ex.started:
 		return fail(err, fmt.Sprintf("waited %v for the modem, busy with %s", o.timeout, m.busyWith()))
@@ -577,6 +580,12 @@ func (m *Modem) Command(t *loop.Task, cmd string, opts ...CommandOption) (Reply,
 		return fail(ErrNoFinal, fmt.Sprintf("quiet for %v", o.quiet))
 	}
 	return Reply{Command: cmd, Lines: ex.lines, Final: ex.final}, nil
+}
+
+// interrupted reports whether err is a task's interruption: cancellation
+// or a deadline.
+func interrupted(err error) bool {
+	return errors.Is(err, loop.ErrCancelled) || errors.Is(err, loop.ErrTimeout)
 }
 
 func (m *Modem) busyWith() string {

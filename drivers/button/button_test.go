@@ -356,3 +356,36 @@ func TestRunAgainAndSubscribe(t *testing.T) {
 		t.Errorf("own queue %d, subscriber %d, stats %+v; want 4, 2 (the second run's), 4 events", n, s, b.Stats())
 	}
 }
+
+// Taking an event is a checkpoint: a cancelled consumer gets its
+// cancellation, and the event stays for the next one.
+func TestEventsGetCheckpoint(t *testing.T) {
+	pin := gpiointest.NewPin("btn", gpio.High)
+	b, err := button.New(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cancelled error
+	var next button.Event
+	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("button", b.Run)
+		if err := pin.Play(tk, gpiointest.Step{Level: gpio.Low}); err != nil {
+			return err
+		}
+		c := tk.Loop().Go("consumer", func(tk *loop.Task) error {
+			tk.Cancel()
+			_, err := b.Events().Get(tk)
+			return err
+		})
+		cancelled = c.Wait(tk)
+		var err error
+		if next, err = b.Events().Get(tk); err != nil {
+			return err
+		}
+		return g.Stop(tk)
+	})
+	if !errors.Is(cancelled, loop.ErrCancelled) || next.Kind != button.Press {
+		t.Errorf("cancelled consumer: %v; next: %v; want ErrCancelled, the press", cancelled, next)
+	}
+}
