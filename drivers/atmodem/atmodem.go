@@ -263,6 +263,7 @@ type Modem struct {
 	cfg config
 	out *outlet.Outlet[URC]
 
+	l       *loop.Loop // Run's, from its first run on
 	lock    primitives.Lock
 	silence *primitives.Delay
 	cur     *exchange
@@ -329,15 +330,17 @@ func (m *Modem) Stats() Stats {
 // it returns nil). Lost lines (*uart.LossError) fail the command in
 // progress, with ErrBroken, and reading goes on. Run it as a task, next to
 // the stream's: g.Go("modem", m.Run). It may run again after it has
-// returned, never twice at once (ErrRunning).
+// returned, on the same loop, never twice at once (ErrRunning).
 func (m *Modem) Run(t *loop.Task) error {
 	if m.running {
 		return ErrRunning
 	}
-	m.running, m.closed = true, false
 	if m.silence == nil {
-		m.silence = primitives.NewDelay(t.Loop(), m.cfg.quiet, m.quietExpired)
+		m.silence, m.l = primitives.NewDelay(t.Loop(), m.cfg.quiet, m.quietExpired), t.Loop()
+	} else if m.l != t.Loop() {
+		return errors.New("atmodem: Run on another loop than before")
 	}
+	m.running, m.closed = true, false
 	defer func() {
 		m.running, m.closed = false, true
 		m.flushURC()
