@@ -7,9 +7,11 @@ PKGS    ?= ./...
 # tests remove their own containers.
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Lint tools are pinned by go.mod's tool directives; `go tool` builds them
+# once and runs them from the build cache.
+STATICCHECK = $(GO) tool staticcheck
 # Cooperative-scheduling checks (loop/loopvet); exits non-zero on a finding.
-LOOPVET     = $(GO) run ./cmd/loopvet
+LOOPVET     = $(GO) tool loopvet
 
 .PHONY: all build run test test-short bench lint fuzz clean
 
@@ -32,8 +34,11 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# go.mod and go.sum must be tidy: every requirement used, none missing, the
+# direct ones not marked indirect (go mod tidy -diff prints what it would change).
 lint:
 	@out=$$(gofmt -l . 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; exit 1; }
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
 	$(LOOPVET) $(PKGS)

@@ -1,4 +1,4 @@
-package bridge
+package bridge_test
 
 import (
 	"context"
@@ -13,28 +13,68 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/edgeagent/edgeagent/bridge"
+	"github.com/edgeagent/edgeagent/bridge/bridgetest"
+	"github.com/edgeagent/edgeagent/bridge/rpc"
 	"github.com/edgeagent/edgeagent/loop"
 )
+
+// benchOpts are the options every benchmark bridge uses.
+func benchOpts(tb testing.TB, node string, brokers ...string) []bridge.Option {
+	return []bridge.Option{
+		bridge.WithBrokers(brokers...),
+		bridge.WithNode(node),
+		bridge.WithStateDir(tb.TempDir()),
+		bridge.WithBackoff(5*time.Millisecond, 50*time.Millisecond),
+		bridge.WithShutdownTimeout(2 * time.Second),
+	}
+}
+
+// waitFor waits until pred holds for the bridge's Stats.
+func waitFor(tk *loop.Task, b *bridge.Bridge, pred func(bridge.Stats) bool) error {
+	for !pred(b.Stats()) {
+		if err := b.WaitChange(tk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// echoServer is what the round trips call: a server with one method that
+// returns its params.
+func echoServer(bb *bridge.Bridge) (func(*loop.Task) error, error) {
+	srv, err := rpc.NewServer(bb)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Handle("echo", func(_ *loop.Task, r *rpc.Request) (any, error) { return r.Params, nil }); err != nil {
+		return nil, err
+	}
+	return srv.Run, nil
+}
 
 // benchLoop runs a bridge on a loop of its own for a benchmark; do runs fn
 // as a task on it and waits for its result.
 type benchLoop struct {
-	b    *Bridge
+	b    *bridge.Bridge
 	jobs chan func(*loop.Task) error
 	res  chan error
 	done chan error
 }
 
-func startBenchBridge(tb testing.TB, opts []Option, setup func(*Bridge) error) *benchLoop {
+// startBenchBridge starts a bridge on a loop of its own; setup may return
+// a task to run beside it (a server's Run).
+func startBenchBridge(tb testing.TB, opts []bridge.Option, setup func(*bridge.Bridge) (func(*loop.Task) error, error)) *benchLoop {
 	tb.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	l := loop.New(loop.WithLogger(quiet))
-	br, err := New(l, append([]Option{WithLogger(quiet)}, opts...)...)
+	br, err := bridge.New(l, append([]bridge.Option{bridge.WithLogger(quiet)}, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var extra func(*loop.Task) error
 	if setup != nil {
-		if err := setup(br); err != nil {
+		if extra, err = setup(br); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -43,6 +83,9 @@ func startBenchBridge(tb testing.TB, opts []Option, setup func(*Bridge) error) *
 		bl.done <- l.Run(context.Background(), func(tk *loop.Task) error {
 			g := loop.NewGroup(tk)
 			g.Go("bridge", br.Run)
+			if extra != nil {
+				g.Go("extra", extra)
+			}
 			for {
 				job, err := loop.Offload(tk, func(context.Context) (func(*loop.Task) error, error) {
 					return <-bl.jobs, nil
@@ -119,9 +162,9 @@ type pingPong struct {
 
 func newPingPong(tb testing.TB, url, id, resTopic string, qos byte) *pingPong {
 	pp := &pingPong{res: make(chan []byte, 16)}
-	pp.c = newTestClient(tb, url, id).c
+	pp.c = bridgetest.NewClient(tb, url, id).C
 	tok := pp.c.Subscribe(resTopic, qos, func(_ mqtt.Client, m mqtt.Message) { pp.res <- m.Payload() })
-	if !tok.WaitTimeout(testTimeout) || tok.Error() != nil {
+	if !tok.WaitTimeout(bridgetest.Timeout) || tok.Error() != nil {
 		tb.Fatal(tok.Error())
 	}
 	return pp
@@ -132,7 +175,7 @@ func (pp *pingPong) trip(tb testing.TB, topic string, qos byte, payload []byte) 
 	pp.c.Publish(topic, qos, false, payload)
 	select {
 	case <-pp.res:
-	case <-time.After(testTimeout):
+	case <-time.After(bridgetest.Timeout):
 		tb.Fatalf("no reply on %s", topic)
 	}
 	return time.Since(start)
@@ -141,9 +184,9 @@ func (pp *pingPong) trip(tb testing.TB, topic string, qos byte, payload []byte) 
 // echoResponder is the raw-paho baseline of a node: it answers on res what
 // it receives on req, from paho's callback.
 func echoResponder(tb testing.TB, url, id, req, res string, qos byte) {
-	c := newTestClient(tb, url, id).c
+	c := bridgetest.NewClient(tb, url, id).C
 	tok := c.Subscribe(req, qos, func(c mqtt.Client, m mqtt.Message) { c.Publish(res, qos, false, m.Payload()) })
-	if !tok.WaitTimeout(testTimeout) || tok.Error() != nil {
+	if !tok.WaitTimeout(bridgetest.Timeout) || tok.Error() != nil {
 		tb.Fatal(tok.Error())
 	}
 }
@@ -157,13 +200,11 @@ func echoResponder(tb testing.TB, url, id, req, res string, qos byte) {
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, qos := range []byte{0, 1} {
 		b.Run(fmt.Sprintf("qos=%d", qos), func(b *testing.B) {
-			br := startBroker(b, brokerOpts{})
-			echoResponder(b, br.url(), "raw-echo", "bench/req", "bench/res", qos)
-			raw := newPingPong(b, br.url(), "raw-req", "bench/res", qos)
-			startBenchBridge(b, fastOpts(b, "bench", br.url()), func(bb *Bridge) error {
-				return bb.Handle("echo", func(_ *loop.Task, r *Request) (any, error) { return r.Params, nil })
-			})
-			viaBridge := newPingPong(b, br.url(), "bridge-req", "edgeagent/bench/res/echo", qos)
+			br := bridgetest.StartBroker(b, bridgetest.BrokerOptions{})
+			echoResponder(b, br.URL(), "raw-echo", "bench/req", "bench/res", qos)
+			raw := newPingPong(b, br.URL(), "raw-req", "bench/res", qos)
+			startBenchBridge(b, benchOpts(b, "bench", br.URL()), echoServer)
+			viaBridge := newPingPong(b, br.URL(), "bridge-req", "edgeagent/bench/res/echo", qos)
 			payload := []byte(`{"id":"1","params":{"on":true}}`)
 			for range 200 { // warm up both paths
 				raw.trip(b, "bench/req", qos, payload)
@@ -195,9 +236,9 @@ func BenchmarkPublish(b *testing.B) {
 	payload := make([]byte, 64)
 	for _, qos := range []byte{0, 1} {
 		b.Run(fmt.Sprintf("qos=%d", qos), func(b *testing.B) {
-			br := startBroker(b, brokerOpts{})
-			raw := newTestClient(b, br.url(), "raw").c
-			bl := startBenchBridge(b, fastOpts(b, "bench", br.url()), nil)
+			br := bridgetest.StartBroker(b, bridgetest.BrokerOptions{})
+			raw := bridgetest.NewClient(b, br.URL(), "raw").C
+			bl := startBenchBridge(b, benchOpts(b, "bench", br.URL()), nil)
 			bb := bl.b
 			var published uint64
 			viaBridge := func(try bool) time.Duration {
@@ -206,16 +247,16 @@ func BenchmarkPublish(b *testing.B) {
 					for range batch {
 						var err error
 						if try {
-							err = bb.TryPublish("bench/data", payload, qos, false)
+							err = bb.TryPublish("bench/data", payload, bridge.Pub{QoS: qos})
 						} else {
-							err = bb.Publish(tk, "bench/data", payload, qos, false)
+							err = bb.Publish(tk, "bench/data", payload, bridge.Pub{QoS: qos})
 						}
 						if err != nil {
 							return err
 						}
 					}
 					published += batch
-					return waitStats(tk, bb, func(s Stats) bool {
+					return waitFor(tk, bb, func(s bridge.Stats) bool {
 						if qos == 0 {
 							return s.PublishedQoS0 >= published
 						}
@@ -234,7 +275,7 @@ func BenchmarkPublish(b *testing.B) {
 					toks = append(toks, raw.Publish("bench/data", qos, false, payload))
 				}
 				for _, tok := range toks {
-					if !tok.WaitTimeout(testTimeout) || tok.Error() != nil {
+					if !tok.WaitTimeout(bridgetest.Timeout) || tok.Error() != nil {
 						b.Fatal("paho publish:", tok.Error())
 					}
 				}
@@ -315,24 +356,27 @@ func BenchmarkMosquittoRequestReply(b *testing.B) {
 	})
 	for _, quick := range []bool{true, false} {
 		name := "bridge"
-		var extra []Option
+		var extra []bridge.Option
 		if !quick {
 			name += "-noquickack"
-			extra = append(extra, withoutQuickAck())
+			extra = append(extra, bridge.WithoutQuickAck())
 		}
 		b.Run(name, func(b *testing.B) {
-			startBenchBridge(b, append(fastOpts(b, "srv", url), extra...), func(bb *Bridge) error {
-				return bb.Handle("echo", func(_ *loop.Task, r *Request) (any, error) { return r.Params, nil })
+			startBenchBridge(b, append(benchOpts(b, "srv", url), extra...), echoServer)
+			var client *rpc.Client
+			cli := startBenchBridge(b, append(benchOpts(b, "cli", url), extra...), func(bb *bridge.Bridge) (func(*loop.Task) error, error) {
+				var err error
+				client, err = rpc.NewClient(bb)
+				return nil, err
 			})
-			cli := startBenchBridge(b, append(fastOpts(b, "cli", url), extra...), nil)
 			var ls latencies
 			err := cli.do(func(tk *loop.Task) error {
-				if _, err := cli.b.Request(tk, "srv", "echo", "warm-up", testTimeout); err != nil {
+				if _, err := client.Call(tk, "srv", "echo", "warm-up", bridgetest.Timeout); err != nil {
 					return err
 				}
 				for b.Loop() {
 					start := time.Now()
-					if _, err := cli.b.Request(tk, "srv", "echo", "ping", testTimeout); err != nil {
+					if _, err := client.Call(tk, "srv", "echo", "ping", bridgetest.Timeout); err != nil {
 						return err
 					}
 					ls = append(ls, time.Since(start))

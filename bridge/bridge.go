@@ -3,28 +3,25 @@ package bridge
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	mrand "math/rand/v2"
 	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
+	"github.com/edgeagent/edgeagent/bridge/internal/dial"
 	"github.com/edgeagent/edgeagent/bridge/outbox"
+	"github.com/edgeagent/edgeagent/bridge/topic"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
 // Errors of the bridge, matched with errors.Is.
 var (
-	// ErrNotConnected: a request cannot be sent while no broker is
-	// connected (requests are never stored: see Request).
+	// ErrNotConnected: a Direct publication cannot go out while no broker
+	// is connected (nothing stores it for later).
 	ErrNotConnected = errors.New("bridge: not connected")
 	// ErrClosed: the bridge has ended (its Run returned, or Close).
 	ErrClosed = errors.New("bridge: closed")
@@ -42,9 +39,9 @@ type Bridge struct {
 	l        *loop.Loop
 	s        settings
 	log      *slog.Logger
-	topics   Topics
+	topics   topic.Layout
 	brokers  []broker
-	tlsConf  *tls.Config
+	dialer   dial.Dialer
 	password secret
 	ob       *outbox.Outbox
 	obStats  atomic.Pointer[outbox.Stats]
@@ -52,27 +49,31 @@ type Bridge struct {
 	// Goroutine side: workers fed through mailboxes, atomics.
 	writer     *mailbox[appendReq]
 	writerDone chan struct{}
+	tryQueued  atomic.Int64 // TryPublish appends waiting for the writer
 	io         *mailbox[ioOp]
 	ioQueued   atomic.Int64
 	ioDone     chan struct{}
 	ctr        counters
+	inlet0     *loop.Inlet                // QoS 0 messages on their way to the loop
+	shedTable  atomic.Pointer[[]*binding] // the bindings, for counting QoS 0 drops off the loop
 	closeOnce  atomic.Bool
 	obClosed   chan struct{}
 
 	// Loop side.
 	state    runState
 	group    *loop.Group
-	starters []starter
+	waiting  []*job // tasks to start when Run starts
 	taskSeq  int
-	subs     []*subscription
-	inboxes  []*inbox
-	methods  map[string]*method
-	calls    map[string]*call
-	callSeq  uint64
-	idPrefix string
+	bindings []*binding            // inbound, in the order they were made
+	filters  map[string]*filterSub // what the broker is asked for
+	unsubs   map[string]bool       // filters to unsubscribe at the next chance
+	outputs  map[string][]*job     // outbound bindings by topic
+	echoes   map[string]*echoWait  // markers on their way back
+	echoSeq  uint64
 	conn     *conn // the connection in use; nil while down
 	connWQ   loop.WaitQueue
 	changed  loop.WaitQueue // woken when Stats may have changed
+	subWQ    loop.WaitQueue // woken when subscriptions need work
 	st       loopStats
 	ha       *haState
 	shutting bool
@@ -86,11 +87,23 @@ const (
 	ended
 )
 
-// starter is a task to start when Run starts (or at once if it runs).
-type starter struct {
-	name string
-	fn   loop.TaskFunc
+// job is a task of the bridge: started when Run starts (or at once if it
+// runs), stopped with the bridge or by stop.
+type job struct {
+	name    string
+	fn      loop.TaskFunc
+	task    *loop.Task
+	stopped bool
 }
+
+func (j *job) stop() {
+	j.stopped = true
+	if j.task != nil {
+		j.task.Cancel()
+	}
+}
+
+func (j *job) done() bool { return j.stopped || j.task != nil && j.task.Done() }
 
 // New checks the options, reads the files they name (TLS material,
 // password), opens the outbox in the state directory and returns a bridge
@@ -117,29 +130,30 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 		}
 		s.node = h
 	}
-	topics, topicsErr := NewTopics(s.base, s.node)
-	if topicsErr != nil {
+	layout, layoutErr := topic.New(s.base, s.node)
+	if layoutErr != nil {
 		opt := "WithNode"
-		if strings.HasPrefix(topicsErr.Error(), "base") {
+		if strings.HasPrefix(layoutErr.Error(), "base") {
 			opt = "WithBase"
 		}
-		bad(fmt.Errorf("%s: %w", opt, topicsErr))
+		bad(fmt.Errorf("%s: %w", opt, layoutErr))
 	}
 	if s.clientID == "" {
-		s.clientID = strings.ReplaceAll(s.base, "/", "-") + "-" + s.node
+		s.clientID = s.node
+	}
+	if s.backoff.SlowMax < s.backoff.Max {
+		bad(fmt.Errorf("WithSlowBackoff: max %v is below WithBackoff's max %v", s.backoff.SlowMax, s.backoff.Max))
 	}
 	if len(s.brokers) == 0 {
 		bad(errors.New("WithBrokers: no broker given (required)"))
 	}
 	var brokers []broker
-	wantTLS := false
 	for _, raw := range s.brokers {
 		br, err := parseBroker(raw)
 		if err != nil {
 			bad(fmt.Errorf("WithBrokers: %w", err))
 			continue
 		}
-		wantTLS = wantTLS || br.tls
 		brokers = append(brokers, br)
 	}
 	if s.stateDir == "" {
@@ -152,32 +166,35 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 	if pw != "" && s.username == "" {
 		bad(errors.New("WithPasswordFile/WithPasswordEnv: a password needs WithUsername"))
 	}
-	var tlsConf *tls.Config
-	if s.tls != nil {
-		tlsConf, err = buildTLS(s.tls)
-		if err != nil {
-			bad(err)
-		}
-	} else if wantTLS {
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
 	log := s.logger
 	if log == nil {
 		log = l.Logger()
+	}
+	// TLS brokers without WithTLS get TLS 1.2 and the system's roots.
+	dialer := dial.Dialer{Timeout: s.connectTimeout, NoQuickAck: s.noQuickAck, Log: log}
+	if c := s.tls; c != nil {
+		dialer.TLS, err = dial.TLSConfig(dial.Files{
+			CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
+			ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify,
+		})
+		if err != nil {
+			bad(fmt.Errorf("WithTLS: %w", err))
+		}
 	}
 	b := &Bridge{
 		l:        l,
 		s:        s,
 		log:      log,
-		topics:   topics,
+		topics:   layout,
 		brokers:  brokers,
-		tlsConf:  tlsConf,
+		dialer:   dialer,
 		password: pw,
-		methods:  map[string]*method{},
-		calls:    map[string]*call{},
-		idPrefix: randomID(),
+		filters:  map[string]*filterSub{},
+		unsubs:   map[string]bool{},
+		outputs:  map[string][]*job{},
+		echoes:   map[string]*echoWait{},
 	}
-	if s.ha != nil && topicsErr == nil {
+	if s.ha != nil && layoutErr == nil {
 		ha, herr := b.buildHA(*s.ha)
 		if herr != nil {
 			bad(fmt.Errorf("WithHomeAssistant: %w", herr))
@@ -193,6 +210,7 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 		outbox.WithOverflow(s.obOverflow),
 		outbox.WithSync(s.obSync),
 		outbox.WithLogger(log),
+		outbox.WithClock(l.Clock().Now),
 		outbox.WithOnDrop(func(m outbox.Message) {
 			log.Warn("bridge: outbox full, oldest message dropped", "seq", m.Seq, "topic", m.Topic)
 		}),
@@ -206,6 +224,7 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 	}
 	b.ob = ob
 	b.refreshOutboxStats()
+	b.shedTable.Store(&b.bindings)
 	b.obClosed = make(chan struct{})
 	b.writer = newMailbox[appendReq]()
 	b.writerDone = make(chan struct{})
@@ -213,46 +232,58 @@ func New(l *loop.Loop, opts ...Option) (*Bridge, error) {
 	b.ioDone = make(chan struct{})
 	go b.writerLoop()
 	go b.ioLoop()
-	// Infrastructure subscriptions, routed on the loop like any other.
-	b.addSub(&subscription{filter: topics.Reply(), qos: 1, route: b.routeReply})
-	b.addSub(&subscription{filter: topics.Availability(), qos: 1, route: b.routeAvailability})
+	// The bridge's own subscriptions, routed on the loop like any other.
+	b.addBinding(&binding{filter: b.echoTopic(), kind: kindBridge, route: b.routeEcho}, 0)
+	b.addBinding(&binding{filter: layout.Availability(), kind: kindBridge, route: b.routeAvailability}, 1)
 	if b.ha != nil {
-		b.addSub(&subscription{filter: s.haBirth, qos: 1, route: b.routeBirth})
+		b.addBinding(&binding{filter: s.haBirth, kind: kindBridge, route: b.routeBirth}, 1)
 	}
+	b.start("bridge/subscriptions", b.subscriber)
 	if s.statusInterval > 0 {
 		b.start("bridge/status", b.statusTask)
 	}
 	return b, nil
 }
 
+// Topics returns the node's topic layout.
+func (b *Bridge) Topics() topic.Layout { return b.topics }
+
+// Node returns the node id.
+func (b *Bridge) Node() string { return b.topics.Node() }
+
+// Logger returns the bridge's logger (WithLogger, or the loop's), for the
+// packages built on the bridge.
+func (b *Bridge) Logger() *slog.Logger { return b.log }
+
+// randomID returns 8 hex digits, to tell apart what two bridges on one
+// loop name alike.
 func randomID() string {
 	var p [4]byte
 	_, _ = rand.Read(p[:])
 	return hex.EncodeToString(p[:])
 }
 
-// Topics returns the node's topic layout.
-func (b *Bridge) Topics() Topics { return b.topics }
-
-// Node returns the node id.
-func (b *Bridge) Node() string { return b.topics.node }
+// ClientID returns the MQTT client id the bridge connects with: WithClientID,
+// or by default the node id.
+func (b *Bridge) ClientID() string { return b.s.clientID }
 
 // start runs fn as a task of the bridge: now if Run is running, else when
 // it starts.
-func (b *Bridge) start(name string, fn loop.TaskFunc) *loop.Task {
+func (b *Bridge) start(name string, fn loop.TaskFunc) *job {
 	b.taskSeq++
-	name = fmt.Sprintf("%s#%d", name, b.taskSeq)
+	j := &job{name: fmt.Sprintf("%s#%d", name, b.taskSeq), fn: fn}
 	if b.state == running {
-		return b.group.Go(name, fn)
+		j.task = b.group.Go(j.name, fn)
+	} else {
+		b.waiting = append(b.waiting, j)
 	}
-	b.starters = append(b.starters, starter{name, fn})
-	return nil
+	return j
 }
 
 // Run is the bridge's task: it connects, keeps the connection (reconnecting
-// with back-off, failing over between brokers and returning to the
-// preferred one), runs the tasks of the bindings and handlers, and sends the
-// outbox. It returns when t is cancelled, after publishing "offline" and
+// on the back-off schedule, failing over between brokers and returning to
+// the preferred one), runs the tasks of the bindings, and sends the outbox.
+// It returns when t is cancelled, after publishing "offline" and
 // disconnecting within WithShutdownTimeout, with the cancellation error. A
 // bridge runs once; its outbox is closed when Run returns.
 func (b *Bridge) Run(t *loop.Task) error {
@@ -263,37 +294,57 @@ func (b *Bridge) Run(t *loop.Task) error {
 		return ErrClosed
 	}
 	b.state = running
+	// Made here, on the loop (New may run off it): nothing arrives before
+	// the first connect.
+	b.inlet0 = b.l.NewInlet(fmt.Sprintf("bridge %s QoS 0 [%s]", b.s.clientID, randomID()), b.s.qos0Backlog)
 	b.group = loop.NewGroup(t)
-	for _, s := range b.starters {
-		b.group.Go(s.name, s.fn)
+	for _, j := range b.waiting {
+		if !j.stopped {
+			j.task = b.group.Go(j.name, j.fn)
+		}
 	}
-	b.starters = nil
+	b.waiting = nil
 	err := b.manage(t)
 	b.shutting = true
+	last := b.conn
 	serr := loop.Shield(t, func(t *loop.Task) error {
 		return loop.WaitFor(t, b.s.shutdownTimeout, b.shutdown)
 	})
-	if serr != nil && !errors.Is(serr, loop.ErrTimeout) {
+	switch {
+	case errors.Is(serr, loop.ErrTimeout):
+		b.log.Warn("bridge: shutdown took longer than its bound; link dropped (the broker publishes the will)",
+			"bound", b.s.shutdownTimeout)
+	case serr != nil:
 		b.log.Warn("bridge: shutdown", "err", serr)
 	}
 	b.state = ended
+	// Whatever the shutdown got through, nothing stays open (after a clean
+	// DISCONNECT this does nothing).
+	if last != nil {
+		last.drop()
+		b.connDown(last)
+	}
 	b.closeWorkers()
 	// The outbox closes once the workers have finished with it; wait for
 	// that within the shutdown bound too.
 	//loopvet:ok Run is ending anyway: a timeout here only means the outbox closes later, on its own
 	_ = loop.Shield(t, func(t *loop.Task) error {
-		return loop.WaitFor(t, b.s.shutdownTimeout, func(t *loop.Task) error {
-			_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-				select {
-				case <-b.obClosed:
-				case <-ctx.Done():
-				}
-				return struct{}{}, nil
-			})
-			return err
-		})
+		return loop.WaitFor(t, b.s.shutdownTimeout, b.waitOutboxClosed)
 	})
 	b.notify()
+	return err
+}
+
+// waitOutboxClosed waits until the workers have closed the outbox.
+func (b *Bridge) waitOutboxClosed(t *loop.Task) error {
+	_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+		select {
+		case <-b.obClosed:
+			return struct{}{}, nil
+		case <-ctx.Done():
+			return struct{}{}, ctx.Err()
+		}
+	})
 	return err
 }
 
@@ -326,268 +377,47 @@ func (b *Bridge) closeWorkers() bool {
 	return true
 }
 
-// manage is the connection loop.
-func (b *Bridge) manage(t *loop.Task) error {
-	round := 0
-	var c *conn
-	for {
-		if c == nil {
-			var err error
-			c, err = b.connectRange(t, 0, len(b.brokers))
-			if err != nil {
-				if isInterrupt(err) {
-					return err
-				}
-				d := backoff(round, b.s.backoffMin, b.s.backoffMax, mrand.Float64())
-				round++
-				b.log.Warn("bridge: no broker reachable; retrying", "in", d.Round(time.Millisecond), "round", round, "err", err)
-				if err := t.Sleep(d); err != nil {
-					return err
-				}
-				continue
-			}
-			round = 0
-		}
-		next, err := b.serve(t, c)
-		if err != nil {
-			return err
-		}
-		c = next
-	}
-}
-
-// backoff returns the delay before round n+1 of connection attempts: min
-// doubled n times, at most max, drawn from the upper half of that (r is
-// uniform in [0,1)).
-func backoff(n int, min, max time.Duration, r float64) time.Duration {
-	d := float64(min) * math.Pow(2, float64(n))
-	if d > float64(max) || math.IsInf(d, 0) {
-		d = float64(max)
-	}
-	return time.Duration(d/2 + r*d/2)
-}
-
-func isInterrupt(err error) bool {
-	return errors.Is(err, loop.ErrCancelled) || errors.Is(err, loop.ErrTimeout)
-}
-
-// connectRange tries brokers from..to-1 in order and returns the first
-// connection made.
-func (b *Bridge) connectRange(t *loop.Task, from, to int) (*conn, error) {
-	var errs []error
-	for i := from; i < to; i++ {
-		c := b.newConn(i)
-		_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-			return struct{}{}, c.connect(ctx)
-		})
-		if err == nil {
-			return c, nil
-		}
-		if isInterrupt(err) {
-			c.abandon()
-			return nil, err
-		}
-		b.ctr.connectFailures.Add(1)
-		b.notify()
-		b.log.Info("bridge: connection attempt failed", "broker", b.brokers[i].url, "err", err)
-		errs = append(errs, fmt.Errorf("%s: %w", b.brokers[i].url, err))
-	}
-	return nil, errors.Join(errs...)
-}
-
-// serve runs one connection: it sets the session up, then waits until the
-// connection is lost (returning nil) or, on a broker other than the first,
-// until a preferred broker accepts a connection (returning it, after
-// leaving this one gracefully).
-func (b *Bridge) serve(t *loop.Task, c *conn) (*conn, error) {
-	b.conn = c
-	b.st.connects++
-	if b.st.connects > 1 {
-		b.st.reconnects++
-	}
-	if c.broker > 0 {
-		b.st.failovers++
-	}
-	b.log.Info("bridge: connected", "broker", b.brokers[c.broker].url, "client_id", b.s.clientID)
-	b.notify()
-	if err := b.setup(t, c); err != nil {
-		if isInterrupt(err) {
-			return nil, err
-		}
-		b.log.Warn("bridge: session setup failed; reconnecting", "broker", b.brokers[c.broker].url, "err", err)
-		c.fail(err)
-	}
-	for !c.down {
-		if c.broker == 0 {
-			if err := b.connWQ.Wait(t); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		err := loop.WaitFor(t, b.s.returnInterval, func(t *loop.Task) error {
-			for !c.down {
-				if err := b.connWQ.Wait(t); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, loop.ErrTimeout) || t.Cancelled() {
-			return nil, err
-		}
-		better, err := b.connectRange(t, 0, c.broker)
-		if err != nil {
-			if isInterrupt(err) {
-				return nil, err
-			}
-			continue
-		}
-		b.log.Info("bridge: preferred broker is back; switching", "from", b.brokers[c.broker].url, "to", b.brokers[better.broker].url)
-		if err := b.retire(t, c, true); err != nil {
-			better.abandon()
-			return nil, err
-		}
-		return better, nil
-	}
-	b.log.Warn("bridge: connection lost", "broker", b.brokers[c.broker].url, "err", c.lostErr())
-	if err := b.retire(t, c, false); err != nil {
-		return nil, err
-	}
-	return nil, nil
-}
-
-// retire ends connection c: gracefully (publishing "offline" first, then
-// DISCONNECT) or after a loss, and waits for its sender to stop.
-func (b *Bridge) retire(t *loop.Task, c *conn, graceful bool) error {
-	c.retiring = true
-	if b.conn == c {
-		b.conn = nil
-	}
-	if graceful && !c.down {
-		if err := b.publishAwait(t, c, directPub{b.topics.Availability(), []byte(payloadOffline), 1, true}); err != nil && isInterrupt(err) {
-			c.close()
-			return err
-		}
-	}
-	c.down = true
-	_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-		c.disconnect(250)
-		c.waitSender(ctx)
-		return struct{}{}, nil
-	})
-	b.notify()
-	return err
-}
-
-// shutdown ends the bridge's tasks and the connection, on Run's way out.
+// shutdown ends the bridge on Run's way out, whether Run's task was
+// cancelled or the loop's context: the bridge's tasks stop; the sender
+// stops taking messages and its in-flight window is acknowledged; "offline"
+// is published, retained; everything the writer still holds goes into the
+// outbox, which is synced and closed; DISCONNECT comes last. Run bounds it
+// with WithShutdownTimeout; past that, the link is dropped without a
+// DISCONNECT, so the broker publishes the will ("offline") instead.
 func (b *Bridge) shutdown(t *loop.Task) error {
 	gerr := b.group.Stop(t)
 	if gerr != nil && !isInterrupt(gerr) {
 		b.log.Warn("bridge: tasks ended with errors", "err", gerr)
 	}
-	for _, cl := range b.calls {
-		cl.finish(nil, ErrClosed)
+	for _, w := range b.echoes {
+		w.finish()
 	}
 	c := b.conn
+	clean := false
+	if c != nil && !c.down {
+		c.retiring = true
+		ok, err := b.leave(t, c)
+		if err != nil {
+			return err // Run drops the link
+		}
+		clean = ok
+	}
+	if c != nil {
+		b.connDown(c)
+	}
+	b.closeWorkers()
+	if err := b.waitOutboxClosed(t); err != nil {
+		return err
+	}
 	if c == nil {
 		return nil
 	}
-	return b.retire(t, c, true)
-}
-
-// setup subscribes everything, publishes "online", starts the outbox sender
-// and Home Assistant's announcement: what every connect does.
-func (b *Bridge) setup(t *loop.Task, c *conn) error {
-	filters := map[string]byte{}
-	for _, s := range b.subs {
-		if q, ok := filters[s.filter]; !ok || s.qos > q {
-			filters[s.filter] = s.qos
-		}
-	}
-	if err := b.subscribe(t, c, filters); err != nil {
-		return err
-	}
-	if err := b.publishAwait(t, c, directPub{b.topics.Availability(), []byte(payloadOnline), 1, true}); err != nil {
-		return err
-	}
-	c.senderUp.Store(true)
-	go b.sender(c)
-	c.ready = true
-	b.notify()
-	if b.ha != nil {
-		b.haOnConnect(c)
-	}
-	return nil
-}
-
-// subscribe sends one SUBSCRIBE for filters on c and awaits the SUBACK.
-// A filter the broker refuses is logged and counted; the session goes on.
-func (b *Bridge) subscribe(t *loop.Task, c *conn, filters map[string]byte) error {
-	if len(filters) == 0 {
-		return nil
-	}
-	res, err := loop.Offload(t, func(ctx context.Context) (map[string]byte, error) {
-		tok := c.client.SubscribeMultiple(filters, nil)
-		if err := c.await(ctx, tok); err != nil {
-			return nil, err
-		}
-		return tok.(interface{ Result() map[string]byte }).Result(), nil
-	})
-	if err != nil {
-		return fmt.Errorf("subscribe: %w", err)
-	}
-	for f, code := range res {
-		if code == 0x80 {
-			b.st.subscribeFailures++
-			b.log.Error("bridge: broker refused the subscription", "filter", f)
-		}
-	}
-	return nil
-}
-
-// publishAwait publishes straight through c (not through the outbox) and
-// awaits the broker's acknowledgements: for "online", "offline", the
-// discovery configs and the states sent again after them, which are all
-// published again on every connect. The publications go through the I/O
-// worker like every direct one, so they keep the order the loop made them
-// in: a final "offline" cannot overtake an "online" queued just before.
-func (b *Bridge) publishAwait(t *loop.Task, c *conn, msgs ...directPub) error {
-	toks := make(chan []mqtt.Token, 1)
-	if !b.io.put(ioOp{fn: func() {
-		ts := make([]mqtt.Token, len(msgs))
-		for i, m := range msgs {
-			ts[i] = c.client.Publish(m.topic, m.qos, m.retain, m.payload)
-		}
-		toks <- ts
-	}}) {
-		return ErrClosed
-	}
 	_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-		var ts []mqtt.Token
-		select {
-		case ts = <-toks:
-		case <-ctx.Done():
-			return struct{}{}, ctx.Err()
-		}
-		for _, tok := range ts {
-			if err := c.await(ctx, tok); err != nil {
-				return struct{}{}, err
-			}
-		}
+		c.end(clean)
+		c.waitSender(ctx)
 		return struct{}{}, nil
 	})
 	return err
-}
-
-// directPub is one publication that bypasses the outbox.
-type directPub struct {
-	topic   string
-	payload []byte
-	qos     byte
-	retain  bool
 }
 
 // notify wakes whoever watches the bridge's state (WaitConnected, tests).
@@ -597,8 +427,12 @@ func (b *Bridge) notify() { b.changed.WakeAll() }
 // far enough to publish.
 func (b *Bridge) Connected() bool { return b.conn != nil && !b.conn.down && b.conn.ready }
 
-// WaitConnected waits until a broker is connected.
+// WaitConnected waits until a broker is connected. Like every await, it
+// fails at once for a task that has been cancelled, connected or not.
 func (b *Bridge) WaitConnected(t *loop.Task) error {
+	if err := t.Checkpoint(); err != nil {
+		return err
+	}
 	for !b.Connected() {
 		if b.state == ended {
 			return ErrClosed
@@ -610,8 +444,21 @@ func (b *Bridge) WaitConnected(t *loop.Task) error {
 	return nil
 }
 
+// WaitChange waits until the bridge's state may have changed: a connect or
+// a loss, a subscription's state, a counter in Stats. It is how a task
+// watches Stats without polling.
+func (b *Bridge) WaitChange(t *loop.Task) error { return b.changed.Wait(t) }
+
+func isInterrupt(err error) bool {
+	return errors.Is(err, loop.ErrCancelled) || errors.Is(err, loop.ErrTimeout)
+}
+
 // Availability payloads.
 const (
 	payloadOnline  = "online"
 	payloadOffline = "offline"
 )
+
+// shutdownGrace is how long, at most, a graceful DISCONNECT waits for paho
+// to finish what it is sending.
+const shutdownGrace = 250 * time.Millisecond

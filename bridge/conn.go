@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgeagent/edgeagent/loop"
 )
 
 // conn is one MQTT connection: one paho client, used for one connection
@@ -30,6 +32,11 @@ type conn struct {
 
 	senderUp   atomic.Bool   // the outbox sender was started
 	senderDone chan struct{} // closed when it has stopped
+	quit       chan struct{} // closed to stop the sender once its window is acknowledged
+	quitOnce   sync.Once
+
+	netMu sync.Mutex
+	nc    net.Conn // the network connection, to drop it without a DISCONNECT
 
 	// Loop side.
 	down     bool // the loop knows the connection is gone
@@ -38,7 +45,8 @@ type conn struct {
 }
 
 func (b *Bridge) newConn(i int) *conn {
-	c := &conn{b: b, broker: i, lost: make(chan struct{}), connDone: make(chan struct{}), senderDone: make(chan struct{})}
+	c := &conn{b: b, broker: i, lost: make(chan struct{}), connDone: make(chan struct{}), senderDone: make(chan struct{}),
+		quit: make(chan struct{})}
 	br := b.brokers[i]
 	o := mqtt.NewClientOptions()
 	o.AddBroker("tcp://" + br.host) // the scheme is ours to interpret: see dial
@@ -62,7 +70,13 @@ func (b *Bridge) newConn(i int) *conn {
 		o.SetPassword(b.password.reveal())
 	}
 	o.SetCustomOpenConnectionFn(func(*url.URL, mqtt.ClientOptions) (net.Conn, error) {
-		return b.dial(context.Background(), br)
+		nc, err := b.dialer.Dial(context.Background(), br.host, br.tls, br.url)
+		if err == nil {
+			c.netMu.Lock()
+			c.nc = nc
+			c.netMu.Unlock()
+		}
+		return nc, err
 	})
 	o.SetDefaultPublishHandler(c.onMessage)
 	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.fail(err) })
@@ -96,7 +110,12 @@ func (c *conn) abandon() {
 }
 
 // onMessage is paho's handler for every message (paho's goroutine): it
-// hands the message to the loop and returns.
+// hands the message to the loop and returns, never blocking paho. A QoS 0
+// message goes through the bridge's inlet, which holds at most
+// WithQoS0Backlog of them for a loop that is behind (a hog, a slow disk);
+// past that it is dropped here and counted for every binding it was for. A
+// QoS 1 or 2 message is never dropped: it stays unacknowledged until the
+// loop has taken it, so the broker's in-flight window bounds how many wait.
 func (c *conn) onMessage(_ mqtt.Client, m mqtt.Message) {
 	msg := Message{
 		Topic:     m.Topic(),
@@ -107,10 +126,25 @@ func (c *conn) onMessage(_ mqtt.Client, m mqtt.Message) {
 	}
 	b := c.b
 	b.ctr.received.Add(1)
-	if err := b.l.Post(func() { b.route(c, msg, m) }); err != nil {
-		// The loop is gone: the message is not acknowledged, so a
-		// persistent session gets it again.
-		return
+	if msg.QoS == 0 {
+		if err := b.inlet0.TryPost(func() { b.route(c, msg, m) }); errors.Is(err, loop.ErrInletFull) {
+			b.shed(msg.Topic)
+		}
+	} else {
+		n := b.ctr.queuedQoS1.Add(1)
+		for h := b.ctr.maxQueuedQoS1.Load(); n > h && !b.ctr.maxQueuedQoS1.CompareAndSwap(h, n); h = b.ctr.maxQueuedQoS1.Load() {
+		}
+		if err := b.l.Post(func() {
+			b.ctr.queuedQoS1.Add(-1)
+			b.route(c, msg, m)
+		}); err != nil {
+			// The loop is gone: the message is not acknowledged, so a
+			// persistent session gets it again.
+			b.ctr.queuedQoS1.Add(-1)
+		}
+	}
+	if h := b.s.onMessage; h != nil {
+		h(msg)
 	}
 }
 
@@ -150,8 +184,22 @@ func (c *conn) fail(err error) {
 	_ = b.l.Post(func() { b.connDown(c) })
 }
 
-// close marks the connection lost without a DISCONNECT.
-func (c *conn) close() { c.fail(errors.New("closed")) }
+// drop ends the connection without a DISCONNECT, by closing the socket
+// under paho: the broker then publishes the will, as it should when the
+// node could not say "offline" itself. Any goroutine.
+func (c *conn) drop() {
+	c.markLost(errors.New("dropped"))
+	c.netMu.Lock()
+	nc := c.nc
+	c.netMu.Unlock()
+	if nc != nil {
+		_ = nc.Close()
+	}
+}
+
+// stopSending tells the sender to take no more messages from the outbox;
+// it stops once its window is acknowledged (or the connection is lost).
+func (c *conn) stopSending() { c.quitOnce.Do(func() { close(c.quit) }) }
 
 // disconnect leaves gracefully: DISCONNECT (so the broker does not publish
 // the will), waiting up to quiesce ms. Off the loop.
@@ -186,7 +234,7 @@ func (c *conn) await(ctx context.Context, tok mqtt.Token) error {
 	}
 }
 
-// connDown is the loop's side of a loss.
+// connDown is the loop's side of a loss (or of leaving on purpose).
 func (b *Bridge) connDown(c *conn) {
 	if c.down {
 		return
@@ -195,6 +243,8 @@ func (b *Bridge) connDown(c *conn) {
 	if b.conn == c {
 		b.conn = nil
 	}
+	b.st.disconnectedAt = b.l.Now()
+	b.subscriptionsDown()
 	b.connWQ.WakeAll()
 	b.notify()
 }

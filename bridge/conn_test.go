@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeagent/edgeagent/bridge/bridgetest"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -15,32 +16,32 @@ import (
 // subscribes again and marks itself online again.
 func TestReconnectRestoresSubscriptions(t *testing.T) {
 	br := startBroker(t, brokerOpts{})
-	addr := br.addr
+	addr := br.Addr()
 	q := primitives.NewQueue[Message](4)
-	opts := append(fastOpts(t, "n1", br.url()), WithCleanSession(true))
+	opts := append(fastOpts(t, "n1", br.URL()), WithCleanSession(true))
 	scenario(t, opts,
-		func(b *Bridge) error { return b.Subscribe("edgeagent/n1/+/set", 1, q, Wait) },
+		func(b *Bridge) error { return b.Subscribe("edgeagent/n1/+/set", q, Sub{QoS: 1, WhenFull: Hold}) },
 		func(tk *loop.Task, b *Bridge) error {
 			if err := b.WaitConnected(tk); err != nil {
 				return err
 			}
-			var br2 *testBroker
+			var br2 *bridgetest.Broker
 			if err := offload(tk, func() {
-				br.stop()
-				br2 = startBroker(t, brokerOpts{addr: addr})
+				br.Stop()
+				br2 = startBroker(t, brokerOpts{Addr: addr})
 			}); err != nil {
 				return err
 			}
 			if err := waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Connects == 2 }); err != nil {
 				return err
 			}
-			if p, ok := br2.retained("edgeagent/n1/availability"); !ok || string(p) != "online" {
+			if p, ok := br2.Retained("edgeagent/n1/availability"); !ok || string(p) != "online" {
 				return fmt.Errorf("availability on the new broker: %q %v, want online", p, ok)
 			}
-			var ext *testClient
+			var ext *bridgetest.Client
 			if err := offload(tk, func() {
-				ext = newTestClient(t, br2.url(), "ext")
-				ext.pub(t, "edgeagent/n1/relay/set", 1, false, "ON")
+				ext = newTestClient(t, br2.URL(), "ext")
+				ext.Pub(t, "edgeagent/n1/relay/set", 1, false, "ON")
 			}); err != nil {
 				return err
 			}
@@ -58,20 +59,20 @@ func TestReconnectRestoresSubscriptions(t *testing.T) {
 // broker's business; mochi does not when it closed the link itself.)
 func TestAvailabilityWillAndShutdown(t *testing.T) {
 	br := startBroker(t, brokerOpts{})
-	ext := newTestClient(t, br.url(), "ext")
-	avail := ext.sub(t, "edgeagent/n1/availability", 1)
-	scenario(t, fastOpts(t, "n1", br.url()), nil, func(tk *loop.Task, b *Bridge) error {
+	ext := newTestClient(t, br.URL(), "ext")
+	avail := ext.Sub(t, "edgeagent/n1/availability", 1)
+	scenario(t, fastOpts(t, "n1", br.URL()), nil, func(tk *loop.Task, b *Bridge) error {
 		if err := expect(tk, avail, "online"); err != nil {
 			return err
 		}
-		cl, ok := br.srv.Clients.Get("edgeagent-n1")
+		cl, ok := br.Srv.Clients.Get("n1")
 		if !ok {
 			return fmt.Errorf("bridge not among the broker's clients")
 		}
 		if w := cl.Properties.Will; w.TopicName != "edgeagent/n1/availability" || string(w.Payload) != "offline" || !w.Retain || w.Qos != 1 {
 			return fmt.Errorf("will: %s %q retain=%v qos=%d", w.TopicName, w.Payload, w.Retain, w.Qos)
 		}
-		if err := offload(tk, func() { br.kick(t, "edgeagent-n1") }); err != nil {
+		if err := offload(tk, func() { br.Kick(t, "n1") }); err != nil {
 			return err
 		}
 		for {
@@ -86,7 +87,7 @@ func TestAvailabilityWillAndShutdown(t *testing.T) {
 		return waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Reconnects == 1 })
 	})
 	// Run has returned: "offline" is the last word, retained.
-	if p, ok := br.retained("edgeagent/n1/availability"); !ok || string(p) != "offline" {
+	if p, ok := br.Retained("edgeagent/n1/availability"); !ok || string(p) != "offline" {
 		t.Fatalf("retained availability after shutdown: %q %v", p, ok)
 	}
 }
@@ -97,13 +98,13 @@ func TestAvailabilityWillAndShutdown(t *testing.T) {
 // "offline" it reads while connected (simulated here by another client).
 func TestAvailabilityLateWillAnswered(t *testing.T) {
 	br := startBroker(t, brokerOpts{})
-	ext := newTestClient(t, br.url(), "ext")
-	avail := ext.sub(t, "edgeagent/n1/availability", 1)
-	scenario(t, fastOpts(t, "n1", br.url()), nil, func(tk *loop.Task, b *Bridge) error {
+	ext := newTestClient(t, br.URL(), "ext")
+	avail := ext.Sub(t, "edgeagent/n1/availability", 1)
+	scenario(t, fastOpts(t, "n1", br.URL()), nil, func(tk *loop.Task, b *Bridge) error {
 		if err := expect(tk, avail, "online"); err != nil {
 			return err
 		}
-		if err := offload(tk, func() { ext.pub(t, "edgeagent/n1/availability", 1, false, "offline") }); err != nil {
+		if err := offload(tk, func() { ext.Pub(t, "edgeagent/n1/availability", 1, false, "offline") }); err != nil {
 			return err
 		}
 		// The broker fans the "offline" out to the bridge and to us; the
@@ -120,7 +121,7 @@ func TestAvailabilityLateWillAnswered(t *testing.T) {
 		if slices.Sort(seen); !slices.Equal(seen, []string{"offline", "online"}) {
 			return fmt.Errorf("after the late will: %q, want offline and online", seen)
 		}
-		if p, _ := br.retained("edgeagent/n1/availability"); string(p) != "online" {
+		if p, _ := br.Retained("edgeagent/n1/availability"); string(p) != "online" {
 			return fmt.Errorf("retained availability %q, want online", p)
 		}
 		return nil
@@ -133,56 +134,56 @@ func TestAvailabilityLateWillAnswered(t *testing.T) {
 func TestFailoverAndReturn(t *testing.T) {
 	a := startBroker(t, brokerOpts{})
 	bb := startBroker(t, brokerOpts{})
-	addrA := a.addr
+	addrA := a.Addr()
 	q := primitives.NewQueue[Message](4)
-	opts := append(fastOpts(t, "n1", a.url(), bb.url()), WithReturnInterval(20*time.Millisecond))
+	opts := append(fastOpts(t, "n1", a.URL(), bb.URL()), WithReturnInterval(20*time.Millisecond))
 	scenario(t, opts,
-		func(b *Bridge) error { return b.Subscribe("edgeagent/n1/cmd", 1, q, Wait) },
+		func(b *Bridge) error { return b.Subscribe("edgeagent/n1/cmd", q, Sub{QoS: 1, WhenFull: Hold}) },
 		func(tk *loop.Task, b *Bridge) error {
-			cmdVia := func(br *testBroker, payload string) error {
+			cmdVia := func(br *bridgetest.Broker, payload string) error {
 				if err := offload(tk, func() {
-					ext := newTestClient(t, br.url(), "ext-"+payload)
-					ext.pub(t, "edgeagent/n1/cmd", 1, false, payload)
+					ext := newTestClient(t, br.URL(), "ext-"+payload)
+					ext.Pub(t, "edgeagent/n1/cmd", 1, false, payload)
 				}); err != nil {
 					return err
 				}
 				m, err := q.Get(tk)
 				if err != nil || string(m.Payload) != payload {
-					return fmt.Errorf("command via %s: got %q %v, want %q", br.addr, m.Payload, err, payload)
+					return fmt.Errorf("command via %s: got %q %v, want %q", br.Addr(), m.Payload, err, payload)
 				}
 				return nil
 			}
-			if err := waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Broker == a.url() }); err != nil {
+			if err := waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Broker == a.URL() }); err != nil {
 				return err
 			}
 			if err := cmdVia(a, "a1"); err != nil {
 				return err
 			}
-			if err := offload(tk, a.stop); err != nil {
+			if err := offload(tk, a.Stop); err != nil {
 				return err
 			}
-			if err := waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Broker == bb.url() }); err != nil {
+			if err := waitStats(tk, b, func(s Stats) bool { return s.Connected && s.Broker == bb.URL() }); err != nil {
 				return err
 			}
 			if err := cmdVia(bb, "b1"); err != nil {
 				return err
 			}
-			var a2 *testBroker
-			if err := offload(tk, func() { a2 = startBroker(t, brokerOpts{addr: addrA}) }); err != nil {
+			var a2 *bridgetest.Broker
+			if err := offload(tk, func() { a2 = startBroker(t, brokerOpts{Addr: addrA}) }); err != nil {
 				return err
 			}
 			if err := waitStats(tk, b, func(s Stats) bool {
-				return s.Connected && s.Broker == a.url() && s.Connects == 3
+				return s.Connected && s.Broker == a.URL() && s.Connects == 3
 			}); err != nil {
 				return err
 			}
 			if err := cmdVia(a2, "a2"); err != nil {
 				return err
 			}
-			if p, _ := bb.retained("edgeagent/n1/availability"); string(p) != "offline" {
+			if p, _ := bb.Retained("edgeagent/n1/availability"); string(p) != "offline" {
 				return fmt.Errorf("availability left on the second broker: %q, want offline", p)
 			}
-			if p, _ := a2.retained("edgeagent/n1/availability"); string(p) != "online" {
+			if p, _ := a2.Retained("edgeagent/n1/availability"); string(p) != "online" {
 				return fmt.Errorf("availability on the first broker: %q, want online", p)
 			}
 			if s := b.Stats(); s.Failovers != 1 {
@@ -190,20 +191,6 @@ func TestFailoverAndReturn(t *testing.T) {
 			}
 			return nil
 		})
-}
-
-func TestBackoff(t *testing.T) {
-	min, max := 100*time.Millisecond, 2*time.Second
-	for n, want := range []time.Duration{100, 200, 400, 800, 1600, 2000, 2000} {
-		want *= time.Millisecond
-		lo, hi := backoff(n, min, max, 0), backoff(n, min, max, 0.999999)
-		if lo != want/2 || hi < want*99/100 || hi > want {
-			t.Errorf("round %d: delays %v…%v, want %v…%v", n, lo, hi, want/2, want)
-		}
-	}
-	if d := backoff(5000, min, max, 0.5); d != 1500*time.Millisecond {
-		t.Errorf("round 5000: %v", d)
-	}
 }
 
 // New reports every bad option, each error naming it.
@@ -221,6 +208,7 @@ func TestNewValidation(t *testing.T) {
 		WithTLS(TLS{CertFile: "c.pem"}),
 		WithInflight(0),
 		WithHABirthTopic("homeassistant/#"),
+		WithSlowBackoff(-time.Second, 0),
 	)
 	if err == nil {
 		t.Fatal("no error")
@@ -238,6 +226,7 @@ func TestNewValidation(t *testing.T) {
 		`WithInflight: 0 is not in 1…65000`,
 		`WithHABirthTopic: wildcard '#'`,
 		`WithStateDir: no state directory given`,
+		`WithSlowBackoff: need after ≥ 0 and max > 0`,
 	} {
 		mustContain(t, err.Error(), want)
 	}
@@ -249,4 +238,10 @@ func TestNewValidation(t *testing.T) {
 		t.Fatal("node with '/' accepted")
 	}
 	mustContain(t, err.Error(), `WithNode: node "a/b": must be one topic level`)
+	_, err = New(l, WithBrokers("tcp://x"), WithNode("n"), WithStateDir(t.TempDir()),
+		WithBackoff(time.Second, 10*time.Second), WithSlowBackoff(time.Minute, 5*time.Second))
+	if err == nil {
+		t.Fatal("slow phase faster than the fast one accepted")
+	}
+	mustContain(t, err.Error(), `WithSlowBackoff: max 5s is below WithBackoff's max 10s`)
 }

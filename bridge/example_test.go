@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -48,7 +47,7 @@ func exampleBroker() (string, func()) {
 }
 
 // A node named "porch": a remote command reaches a task through a queue,
-// the task reports the relay's state, and a method answers requests.
+// and the task reports the relay's state.
 func ExampleNew() {
 	url, stopBroker := exampleBroker() // in real life: the broker's address
 	defer stopBroker()
@@ -68,14 +67,7 @@ func ExampleNew() {
 		return
 	}
 	relay := primitives.NewQueue[bridge.Message](8)
-	_ = b.Subscribe(b.Topics().Command("relay"), 1, relay, bridge.Wait)
-	_ = b.Handle("add", func(t *loop.Task, r *bridge.Request) (any, error) {
-		var p [2]int
-		if err := r.Decode(&p); err != nil {
-			return nil, err
-		}
-		return p[0] + p[1], nil
-	})
+	_ = b.Subscribe(b.Topics().Command("relay"), relay, bridge.Sub{QoS: 1, WhenFull: bridge.Hold})
 
 	// Another MQTT client: Home Assistant, say, switching the relay on.
 	other := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("other"))
@@ -93,8 +85,10 @@ func ExampleNew() {
 				if err != nil {
 					return err
 				}
-				// … drive the pin, then report the new state (retained).
-				if err := b.Publish(t, b.Topics().State("relay"), cmd.Payload, 1, true); err != nil {
+				// … drive the pin, then report the new state: retained, and
+				// after an outage only the latest one is replayed.
+				state := bridge.Pub{QoS: 1, Retain: true, Latest: true}
+				if err := b.Publish(t, b.Topics().State("relay"), cmd.Payload, state); err != nil {
 					return err
 				}
 			}
@@ -102,9 +96,6 @@ func ExampleNew() {
 		if err := b.WaitConnected(t); err != nil {
 			return err
 		}
-		sum, err := b.Request(t, "porch", "add", [2]int{2, 40}, time.Second) // to itself, here
-		fmt.Println("add:", string(sum), err)
-
 		other.Publish("edgeagent/porch/relay/set", 1, false, "ON")
 		state, err := loop.Offload(t, func(ctx context.Context) (string, error) { return <-states, nil })
 		fmt.Println("relay state:", state, err)
@@ -113,7 +104,6 @@ func ExampleNew() {
 	})
 	fmt.Println("run:", err)
 	// Output:
-	// add: 42 <nil>
 	// relay state: ON <nil>
 	// run: <nil>
 }

@@ -2,16 +2,20 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/edgeagent/edgeagent/bridge/hass"
+	"github.com/edgeagent/edgeagent/bridge/topic"
 	"github.com/edgeagent/edgeagent/loop"
 )
+
+// This file is the Home Assistant wiring: package hass builds and checks
+// the payloads; the bridge publishes them on every connect and on Home
+// Assistant's birth, reads back what is retained to remove what left, and
+// publishes the states again.
 
 // readbackTimeout bounds the wait for the retained discovery config at
 // connect; the marker message normally ends it much sooner.
@@ -25,8 +29,8 @@ type haState struct {
 	cache     map[string]cachedPub
 	order     []string // cache keys in first-publication order
 	readback  *readback
-	birthTask *loop.Task
-	syncTask  *loop.Task
+	birthTask *job
+	syncTask  *job
 }
 
 type cachedPub struct {
@@ -44,7 +48,7 @@ type readback struct {
 
 // haTopics gives package hass the bridge's layout, whatever node id the
 // hass.Node carries (it may be a sanitized form of the MQTT node).
-type haTopics struct{ tp Topics }
+type haTopics struct{ tp topic.Layout }
 
 func (h haTopics) Availability(string) string    { return h.tp.Availability() }
 func (h haTopics) State(_, entity string) string { return h.tp.State(entity) }
@@ -67,7 +71,7 @@ func haID(node string) string {
 // buildHA fills n from the bridge and validates it.
 func (b *Bridge) buildHA(n hass.Node) (*haState, error) {
 	if n.ID == "" {
-		n.ID = haID(b.topics.node)
+		n.ID = haID(b.topics.Node())
 	}
 	if n.Topics == nil {
 		n.Topics = haTopics{b.topics}
@@ -85,8 +89,8 @@ func (b *Bridge) buildHA(n hass.Node) (*haState, error) {
 	}
 	h := &haState{cfg: cfg, stateOf: map[string]bool{}, noRetain: map[string]string{}, cache: map[string]cachedPub{}}
 	for _, bd := range cfg.Bindings() {
-		if slices.Contains(reservedLevels[:], bd.Entity) {
-			return nil, fmt.Errorf("entity %q: the id is a level of the bridge's own topics (%s)", bd.Entity, strings.Join(reservedLevels[:], ", "))
+		if topic.Reserved(bd.Entity) {
+			return nil, fmt.Errorf("entity %q: the id is a level of the bridge's own topics (%s)", bd.Entity, topic.ReservedLevels)
 		}
 		if bd.StateTopic == "" {
 			continue
@@ -116,26 +120,26 @@ func (b *Bridge) HomeAssistant() *hass.Config {
 
 // checkRetain refuses a retained publication where Home Assistant forbids
 // one (event topics, sensors that expire).
-func (b *Bridge) checkRetain(topic string, retain bool) error {
+func (b *Bridge) checkRetain(name string, retain bool) error {
 	if !retain || b.ha == nil {
 		return nil
 	}
-	if why, bad := b.ha.noRetain[topic]; bad {
-		return fmt.Errorf("%w: %s must not be retained: %s", ErrInvalid, topic, why)
+	if why, bad := b.ha.noRetain[name]; bad {
+		return fmt.Errorf("%w: %s must not be retained: %s", ErrInvalid, name, why)
 	}
 	return nil
 }
 
 // cacheState keeps the last state published on an entity's state topic, to
 // publish it again after Home Assistant's birth message.
-func (b *Bridge) cacheState(topic string, payload []byte, qos byte, retain bool) {
-	if b.ha == nil || !b.ha.stateOf[topic] {
+func (b *Bridge) cacheState(name string, payload []byte, p Pub) {
+	if b.ha == nil || !b.ha.stateOf[name] {
 		return
 	}
-	if _, ok := b.ha.cache[topic]; !ok {
-		b.ha.order = append(b.ha.order, topic)
+	if _, ok := b.ha.cache[name]; !ok {
+		b.ha.order = append(b.ha.order, name)
 	}
-	b.ha.cache[topic] = cachedPub{payload, qos, retain}
+	b.ha.cache[name] = cachedPub{payload, p.QoS, p.Retain}
 }
 
 // republishStates sends every cached state again, straight through c, and
@@ -143,9 +147,9 @@ func (b *Bridge) cacheState(topic string, payload []byte, qos byte, retain bool)
 // outbox too, which keeps the order, so the newest one still arrives last.)
 func (b *Bridge) republishStates(t *loop.Task, c *conn) error {
 	pubs := make([]directPub, 0, len(b.ha.order))
-	for _, topic := range b.ha.order {
-		p := b.ha.cache[topic]
-		pubs = append(pubs, directPub{topic, p.payload, p.qos, p.retain})
+	for _, name := range b.ha.order {
+		p := b.ha.cache[name]
+		pubs = append(pubs, directPub{name, p.payload, p.qos, p.retain})
 	}
 	if len(pubs) == 0 {
 		return nil
@@ -155,8 +159,8 @@ func (b *Bridge) republishStates(t *loop.Task, c *conn) error {
 
 // haOnConnect starts the discovery sync of a new connection.
 func (b *Bridge) haOnConnect(c *conn) {
-	if t := b.ha.syncTask; t != nil && !t.Done() {
-		t.Cancel()
+	if j := b.ha.syncTask; j != nil {
+		j.stop()
 	}
 	b.ha.syncTask = b.start("bridge/hass-sync", func(t *loop.Task) error {
 		return b.haSync(t, c)
@@ -210,9 +214,8 @@ func (b *Bridge) haPublish(t *loop.Task, c *conn, msgs []hass.Message) error {
 
 // haReadBack subscribes to the node's discovery topic long enough to get
 // the retained config, if any. The broker sends retained messages right
-// after the SUBACK, before anything this client publishes later, so a
-// marker published to the node's own reply topic ends the wait without a
-// guessed delay.
+// after the SUBACK, before anything this client publishes later, so an
+// echo marker ends the wait without a guessed delay.
 func (b *Bridge) haReadBack(t *loop.Task, c *conn) (hass.Components, error) {
 	rb := &readback{topic: b.ha.cfg.Topic()}
 	b.ha.readback = rb
@@ -227,21 +230,7 @@ func (b *Bridge) haReadBack(t *loop.Task, c *conn) (hass.Components, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, cl := b.newCall()
-	defer delete(b.calls, id)
-	marker, _ := json.Marshal(map[string]string{"id": id})
-	if err := b.publishAwait(t, c, directPub{b.topics.Reply(), marker, 1, false}); err != nil {
-		return nil, err
-	}
-	err = loop.WaitFor(t, readbackTimeout, func(t *loop.Task) error {
-		for !cl.done {
-			if err := cl.wq.Wait(t); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil && (t.Cancelled() || !isInterrupt(err)) {
+	if _, err := b.echo(t, c, readbackTimeout); err != nil {
 		return nil, err
 	}
 	if _, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
@@ -260,8 +249,8 @@ func (b *Bridge) routeBirth(d *delivery) {
 	if string(d.Payload) != hass.BirthOnline {
 		return
 	}
-	if t := b.ha.birthTask; t != nil && !t.Done() {
-		t.Cancel()
+	if j := b.ha.birthTask; j != nil {
+		j.stop()
 	}
 	b.ha.birthTask = b.start("bridge/hass-birth", func(t *loop.Task) error {
 		if b.s.haDelay > 0 {

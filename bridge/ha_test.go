@@ -61,7 +61,7 @@ func haNode(old bool) hass.Node {
 // another client would not do: mochi acknowledges a publication before it
 // forwards it.)
 func until(tk *loop.Task, b *Bridge, ch <-chan mqtt.Message, marker string) ([]mqtt.Message, error) {
-	if err := b.Publish(tk, "test/marker", []byte(marker), 1, false); err != nil {
+	if err := b.Publish(tk, "test/marker", []byte(marker), Pub{QoS: 1}); err != nil {
 		return nil, err
 	}
 	var got []mqtt.Message
@@ -121,11 +121,11 @@ func checkGolden(t *testing.T, name, got string) {
 // humidity sensor, removes it (reduced to its platform, then the final
 // config); the third finds nothing to remove.
 func TestHADiscoveryGoldenAndRemoval(t *testing.T) {
-	br := startBroker(t, brokerOpts{})
-	ext := newTestClient(t, br.url(), "ext")
+	br := startBroker(t, brokerOpts{Record: "homeassistant/"})
+	ext := newTestClient(t, br.URL(), "ext")
 	disc := make(chan mqtt.Message, 64)
 	for _, f := range []string{"homeassistant/device/n1/config", "test/marker"} {
-		if tok := ext.c.Subscribe(f, 1, func(_ mqtt.Client, m mqtt.Message) { disc <- m }); !tok.WaitTimeout(testTimeout) || tok.Error() != nil {
+		if tok := ext.C.Subscribe(f, 1, func(_ mqtt.Client, m mqtt.Message) { disc <- m }); !tok.WaitTimeout(testTimeout) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
 	}
@@ -133,7 +133,7 @@ func TestHADiscoveryGoldenAndRemoval(t *testing.T) {
 	for i, old := range []bool{true, false, false} {
 		run := fmt.Sprintf("run %d (humidity sensor configured: %v)", i+1, old)
 		var announced []byte
-		scenario(t, append(fastOpts(t, "n1", br.url()), WithHomeAssistant(haNode(old))), nil,
+		scenario(t, append(fastOpts(t, "n1", br.URL()), WithHomeAssistant(haNode(old))), nil,
 			func(tk *loop.Task, b *Bridge) error {
 				if err := waitStats(tk, b, func(s Stats) bool { return s.HAAnnouncements >= 1 }); err != nil {
 					return err
@@ -142,7 +142,7 @@ func TestHADiscoveryGoldenAndRemoval(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				goldenText(&golden, run, br.takePublished())
+				goldenText(&golden, run, br.TakePublished())
 				want := 1
 				if i == 1 {
 					want = 2
@@ -153,7 +153,7 @@ func TestHADiscoveryGoldenAndRemoval(t *testing.T) {
 				announced = b.HomeAssistant().Payload()
 				return nil
 			})
-		if p, ok := br.retained("homeassistant/device/n1/config"); !ok || !bytes.Equal(p, announced) {
+		if p, ok := br.Retained("homeassistant/device/n1/config"); !ok || !bytes.Equal(p, announced) {
 			t.Fatalf("%s: retained config is not the announced one:\n%s", run, p)
 		}
 	}
@@ -164,8 +164,8 @@ func TestHADiscoveryGoldenAndRemoval(t *testing.T) {
 // publishes the entities' last states again (never events).
 func TestHABirthReannouncesConfigThenStates(t *testing.T) {
 	br := startBroker(t, brokerOpts{})
-	ext := newTestClient(t, br.url(), "ext")
-	all := ext.sub(t, "#", 1)
+	ext := newTestClient(t, br.URL(), "ext")
+	all := ext.Sub(t, "#", 1)
 	interesting := func(topic string) bool {
 		return topic == "homeassistant/device/n1/config" || topic == "test/marker" ||
 			strings.HasSuffix(topic, "/state") || strings.HasSuffix(topic, "/event")
@@ -178,7 +178,7 @@ func TestHABirthReannouncesConfigThenStates(t *testing.T) {
 			}
 		}
 	}
-	scenario(t, append(fastOpts(t, "n1", br.url()), WithHomeAssistant(haNode(false))), nil,
+	scenario(t, append(fastOpts(t, "n1", br.URL()), WithHomeAssistant(haNode(false))), nil,
 		func(tk *loop.Task, b *Bridge) error {
 			cfg := b.HomeAssistant()
 			temp, _ := cfg.Binding("temperature")
@@ -191,13 +191,13 @@ func TestHABirthReannouncesConfigThenStates(t *testing.T) {
 				return err
 			}
 			// Home Assistant discards retained events: refused here.
-			if err := b.Publish(tk, button.StateTopic, []byte(`{"event_type":"press"}`), 1, true); !errors.Is(err, ErrInvalid) {
+			if err := b.Publish(tk, button.StateTopic, []byte(`{"event_type":"press"}`), Pub{QoS: 1, Retain: true}); !errors.Is(err, ErrInvalid) {
 				return fmt.Errorf("retained event: %v, want ErrInvalid", err)
 			}
 			for _, p := range []struct{ topic, payload string }{
 				{temp.StateTopic, "21.5"}, {relay.StateTopic, "ON"}, {button.StateTopic, `{"event_type":"press"}`}, {temp.StateTopic, "21.7"},
 			} {
-				if err := b.Publish(tk, p.topic, []byte(p.payload), 1, p.topic != button.StateTopic); err != nil {
+				if err := b.Publish(tk, p.topic, []byte(p.payload), Pub{QoS: 1, Retain: p.topic != button.StateTopic}); err != nil {
 					return err
 				}
 			}
@@ -209,7 +209,7 @@ func TestHABirthReannouncesConfigThenStates(t *testing.T) {
 				}
 				seen = append(seen, fmt.Sprintf("%s %s", m.Topic(), m.Payload()))
 			}
-			if err := offload(tk, func() { ext.pub(t, hass.DefaultBirthTopic, 0, false, "online") }); err != nil {
+			if err := offload(tk, func() { ext.Pub(t, hass.DefaultBirthTopic, 0, false, "online") }); err != nil {
 				return err
 			}
 			if err := waitStats(tk, b, func(s Stats) bool { return s.HAAnnouncements == 2 }); err != nil {

@@ -4,28 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/edgeagent/edgeagent/bridge/bridgetest"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
 
 // publishN publishes "0" … "n-1" on topic, each acknowledged before the
 // next, so the broker forwards them in that order.
-func publishN(t *testing.T, tk *loop.Task, ext *testClient, topic string, from, n int) error {
+func publishN(t *testing.T, tk *loop.Task, ext *bridgetest.Client, topic string, from, n int) error {
 	return offload(tk, func() {
 		for i := from; i < from+n; i++ {
-			ext.pub(t, topic, 1, false, fmt.Sprint(i))
+			ext.Pub(t, topic, 1, false, fmt.Sprint(i))
 		}
 	})
-}
-
-func binding(s Stats, name string) BindingStats {
-	for _, b := range s.Bindings {
-		if b.Binding == name {
-			return b
-		}
-	}
-	return BindingStats{}
 }
 
 // A message the loop refused (Reject, queue full) is not acknowledged, so
@@ -33,11 +26,11 @@ func binding(s Stats, name string) BindingStats {
 // acknowledged and never comes back.
 func TestAckAfterAcceptRedelivery(t *testing.T) {
 	br := startBroker(t, brokerOpts{})
-	ext := newTestClient(t, br.url(), "ext")
+	ext := newTestClient(t, br.URL(), "ext")
 	const topic = "edgeagent/n1/cmd"
 	q := primitives.NewQueue[Message](1)
-	scenario(t, fastOpts(t, "n1", br.url()),
-		func(b *Bridge) error { return b.Subscribe(topic, 1, q, Reject) },
+	scenario(t, fastOpts(t, "n1", br.URL()),
+		func(b *Bridge) error { return b.Subscribe(topic, q, Sub{QoS: 1, WhenFull: Reject}) },
 		func(tk *loop.Task, b *Bridge) error {
 			if err := b.WaitConnected(tk); err != nil {
 				return err
@@ -46,7 +39,7 @@ func TestAckAfterAcceptRedelivery(t *testing.T) {
 				return err
 			}
 			if err := waitStats(tk, b, func(s Stats) bool {
-				bs := binding(s, topic)
+				bs := bindingStats(s, topic)
 				return bs.Accepted == 1 && bs.Rejected == 1 && bs.Acked == 1
 			}); err != nil {
 				return err
@@ -56,11 +49,11 @@ func TestAckAfterAcceptRedelivery(t *testing.T) {
 				return fmt.Errorf("first: %q %v", m.Payload, err)
 			}
 			// The acknowledgement of "0" has reached the broker.
-			if err := br.waitAcked(tk, "edgeagent-n1", topic, "0"); err != nil {
+			if err := waitAcked(tk, br, "n1", topic, "0"); err != nil {
 				return err
 			}
 			// The link breaks; the persistent session keeps "1" in flight.
-			if err := offload(tk, func() { br.kick(t, "edgeagent-n1") }); err != nil {
+			if err := offload(tk, func() { br.Kick(t, "n1") }); err != nil {
 				return err
 			}
 			m, err = q.Get(tk)
@@ -74,19 +67,19 @@ func TestAckAfterAcceptRedelivery(t *testing.T) {
 			if err != nil || string(m.Payload) != "2" {
 				return fmt.Errorf("after redelivery: %q %v, want \"2\"", m.Payload, err)
 			}
-			return waitStats(tk, b, func(s Stats) bool { return binding(s, topic).Acked == 3 && s.Reconnects == 1 })
+			return waitStats(tk, b, func(s Stats) bool { return bindingStats(s, topic).Acked == 3 && s.Reconnects == 1 })
 		})
 }
 
-// Wait holds messages unacknowledged while the queue is full and feeds
+// Hold holds messages unacknowledged while the queue is full and feeds
 // them in order as the task takes; each is acknowledged once queued.
-func TestWaitPolicyHoldsInOrder(t *testing.T) {
+func TestHoldKeepsOrder(t *testing.T) {
 	br := startBroker(t, brokerOpts{})
-	ext := newTestClient(t, br.url(), "ext")
+	ext := newTestClient(t, br.URL(), "ext")
 	const topic = "edgeagent/n1/stream"
 	q := primitives.NewQueue[Message](2)
-	scenario(t, fastOpts(t, "n1", br.url()),
-		func(b *Bridge) error { return b.Subscribe(topic, 1, q, Wait) },
+	scenario(t, fastOpts(t, "n1", br.URL()),
+		func(b *Bridge) error { return b.Subscribe(topic, q, Sub{QoS: 1, WhenFull: Hold}) },
 		func(tk *loop.Task, b *Bridge) error {
 			if err := b.WaitConnected(tk); err != nil {
 				return err
@@ -95,7 +88,7 @@ func TestWaitPolicyHoldsInOrder(t *testing.T) {
 				return err
 			}
 			if err := waitStats(tk, b, func(s Stats) bool {
-				bs := binding(s, topic)
+				bs := bindingStats(s, topic)
 				return bs.Accepted == 2 && bs.Held == 8 && bs.Acked == 2
 			}); err != nil {
 				return err
@@ -110,7 +103,7 @@ func TestWaitPolicyHoldsInOrder(t *testing.T) {
 				}
 			}
 			return waitStats(tk, b, func(s Stats) bool {
-				bs := binding(s, topic)
+				bs := bindingStats(s, topic)
 				return bs.Acked == 10 && bs.Held == 0 && bs.Dropped == 0 && bs.Rejected == 0
 			})
 		})
@@ -120,11 +113,11 @@ func TestWaitPolicyHoldsInOrder(t *testing.T) {
 // message is acknowledged (dropping is a decision, not a refusal).
 func TestDropOldestPolicy(t *testing.T) {
 	br := startBroker(t, brokerOpts{})
-	ext := newTestClient(t, br.url(), "ext")
+	ext := newTestClient(t, br.URL(), "ext")
 	const topic = "edgeagent/n1/temp"
 	q := primitives.NewQueue[Message](2)
-	scenario(t, fastOpts(t, "n1", br.url()),
-		func(b *Bridge) error { return b.Subscribe(topic, 1, q, DropOldest) },
+	scenario(t, fastOpts(t, "n1", br.URL()),
+		func(b *Bridge) error { return b.Subscribe(topic, q, Sub{QoS: 1, WhenFull: DropOldest}) },
 		func(tk *loop.Task, b *Bridge) error {
 			if err := b.WaitConnected(tk); err != nil {
 				return err
@@ -133,7 +126,7 @@ func TestDropOldestPolicy(t *testing.T) {
 				return err
 			}
 			if err := waitStats(tk, b, func(s Stats) bool {
-				bs := binding(s, topic)
+				bs := bindingStats(s, topic)
 				return bs.Received == 5 && bs.Dropped == 3 && bs.Acked == 5
 			}); err != nil {
 				return err
@@ -163,18 +156,23 @@ func TestBindingArguments(t *testing.T) {
 		err  error
 		want string
 	}{
-		{b.Subscribe("a/#/b", 1, q, Wait), "'#' must be the last level"},
-		{b.Subscribe("a/b+", 1, q, Wait), "a wildcard must be the whole level"},
-		{b.Subscribe("a/b", 3, q, Wait), "QoS 3"},
-		{b.Subscribe("a/b", 1, nil, Wait), "nil queue"},
-		{b.Subscribe("a/b", 1, q, Policy(7)), "unknown policy 7"},
-		{b.Subscribe("", 1, q, Wait), "empty topic"},
-		{b.Handle("a/b", func(*loop.Task, *Request) (any, error) { return nil, nil }), "one topic level"},
-		{b.Handle("ok", nil), "nil handler"},
+		{b.Subscribe("a/#/b", q, Sub{QoS: 1, WhenFull: Hold}), "'#' must be the last level"},
+		{b.Subscribe("a/b+", q, Sub{QoS: 1, WhenFull: Hold}), "a wildcard must be the whole level"},
+		{b.Subscribe("a/b", q, Sub{QoS: 3, WhenFull: Hold}), "QoS 3"},
+		{b.Subscribe("a/b", nil, Sub{QoS: 1, WhenFull: Hold}), "nil queue"},
+		{b.Subscribe("a/b", q, Sub{QoS: 1, WhenFull: Overflow(7)}), "unknown Overflow 7"},
+		{b.SubscribeFunc("a/+b", 1, func(Message) {}), "a wildcard must be the whole level"},
+		{b.SubscribeFunc("a/b", 1, nil), "nil function"},
+		{b.Unsubscribe("never/subscribed"), "no binding has this filter"},
+		{b.Unbind("never/bound"), "no binding publishes there"},
+		{b.Subscribe("", q, Sub{QoS: 1, WhenFull: Hold}), "empty topic"},
 		{BindEvent(b, ev, "a/+", JSON, Pub{QoS: 1}), "wildcard '+'"},
 		{BindEvent(b, ev, "a", nil, Pub{QoS: 1}), "nil event or encoder"},
 		{BindQueue(b, q, "a", func(Message) ([]byte, error) { return nil, nil }, Pub{QoS: 9}), "QoS 9"},
-		{b.TryPublish("a/#", nil, 0, false), "wildcard '#'"},
+		{b.TryPublish("a/#", nil, Pub{}), "wildcard '#'"},
+		{b.TryPublish("a", nil, Pub{QoS: 0, Latest: true}), "QoS 0 and Direct publications skip the outbox"},
+		{b.TryPublish("a", nil, Pub{QoS: 1, Direct: true, MaxAge: time.Second}), "skip the outbox"},
+		{b.TryPublish("a", nil, Pub{QoS: 1, MaxAge: -time.Second}), "MaxAge -1s is negative"},
 	} {
 		if !errors.Is(c.err, ErrInvalid) {
 			t.Errorf("got %v, want ErrInvalid", c.err)
@@ -184,39 +182,23 @@ func TestBindingArguments(t *testing.T) {
 	}
 }
 
-func TestMatchTopic(t *testing.T) {
-	for _, c := range []struct {
-		filter, topic string
-		want          bool
-	}{
-		{"a/b", "a/b", true}, {"a/+", "a/b", true}, {"a/+", "a/b/c", false}, {"a/#", "a", true},
-		{"a/#", "a/b/c", true}, {"#", "a/b", true}, {"#", "$SYS/x", false}, {"+/x", "$SYS/x", false},
-		{"$SYS/#", "$SYS/x", true}, {"a/+/c", "a//c", true}, {"a/b", "a/b/", false}, {"+", "", true},
-		{"a/+", "a/", true}, {"b/#", "a/b", false}, {"a/b/c", "a/b", false},
-	} {
-		if got := matchTopic(c.filter, c.topic); got != c.want {
-			t.Errorf("matchTopic(%q, %q) = %v, want %v", c.filter, c.topic, got, c.want)
-		}
-	}
-}
-
 // A binding added while connected is subscribed at once, without waiting
 // for a reconnect.
 func TestSubscribeWhileConnected(t *testing.T) {
 	br := startBroker(t, brokerOpts{})
-	ext := newTestClient(t, br.url(), "ext")
+	ext := newTestClient(t, br.URL(), "ext")
 	q := primitives.NewQueue[Message](4)
-	scenario(t, fastOpts(t, "n1", br.url()), nil, func(tk *loop.Task, b *Bridge) error {
+	scenario(t, fastOpts(t, "n1", br.URL()), nil, func(tk *loop.Task, b *Bridge) error {
 		if err := b.WaitConnected(tk); err != nil {
 			return err
 		}
-		if err := b.Subscribe("edgeagent/n1/late/#", 1, q, Wait); err != nil {
+		if err := b.Subscribe("edgeagent/n1/late/#", q, Sub{QoS: 1, WhenFull: Hold}); err != nil {
 			return err
 		}
-		if err := br.waitSubscribed(tk, "edgeagent-n1", "edgeagent/n1/late/#"); err != nil {
+		if err := waitSubscribed(tk, br, "n1", "edgeagent/n1/late/#"); err != nil {
 			return err
 		}
-		if err := offload(tk, func() { ext.pub(t, "edgeagent/n1/late/x", 1, false, "x") }); err != nil {
+		if err := offload(tk, func() { ext.Pub(t, "edgeagent/n1/late/x", 1, false, "x") }); err != nil {
 			return err
 		}
 		m, err := q.Get(tk)
@@ -225,4 +207,48 @@ func TestSubscribeWhileConnected(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A command published on an entity's set topic reaches a task through a
+// queue; the task's state publication reaches the other client.
+func TestCommandQueueTaskReply(t *testing.T) {
+	br := startBroker(t, brokerOpts{})
+	ext := newTestClient(t, br.URL(), "ext")
+	states := ext.Sub(t, "edgeagent/n1/led/state", 1)
+	cmds := primitives.NewQueue[Message](4)
+	const cmdTopic = "edgeagent/n1/led/set"
+	scenario(t, fastOpts(t, "n1", br.URL()),
+		func(b *Bridge) error {
+			return b.Subscribe(b.Topics().Command("led"), cmds, Sub{QoS: 1, WhenFull: Hold})
+		},
+		func(tk *loop.Task, b *Bridge) error {
+			g := loop.NewGroup(tk)
+			defer g.Cancel()
+			g.Go("led", func(tk *loop.Task) error {
+				for {
+					m, err := cmds.Get(tk)
+					if err != nil {
+						return err
+					}
+					if err := b.Publish(tk, b.Topics().State("led"), m.Payload, Pub{QoS: 1, Retain: true}); err != nil {
+						return err
+					}
+				}
+			})
+			if err := b.WaitConnected(tk); err != nil {
+				return err
+			}
+			for _, cmd := range []string{"ON", "OFF", "ON"} {
+				if err := offload(tk, func() { ext.Pub(t, cmdTopic, 1, false, cmd) }); err != nil {
+					return err
+				}
+				if err := expect(tk, states, cmd); err != nil {
+					return err
+				}
+			}
+			return waitStats(tk, b, func(s Stats) bool {
+				bs := bindingStats(s, cmdTopic)
+				return bs.Acked == 3 && bs.Received == 3 && bs.State == "subscribed" && bs.Kind == "queue"
+			})
+		})
 }

@@ -13,11 +13,11 @@ import (
 func TestNoGoroutineLeft(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	br := startBroker(t, brokerOpts{})
-	scenario(t, fastOpts(t, "n1", br.url(), "tcp://127.0.0.1:1"), pingHandler, selfPing)
+	pingScenario(t, fastOpts(t, "n1", br.URL(), "tcp://127.0.0.1:1"))
 	// A bridge that never reaches its broker.
 	scenario(t, fastOpts(t, "n2", "tcp://127.0.0.1:1"), nil, func(tk *loop.Task, b *Bridge) error {
 		return waitFailures(tk, b, 2)
 	})
-	br.stop()
+	br.Stop()
 	goleak.VerifyNone(t, before)
 }

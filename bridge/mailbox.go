@@ -2,9 +2,11 @@ package bridge
 
 import "sync"
 
-// mailbox is an unbounded FIFO from the loop (or any goroutine) to one
-// worker goroutine: put never blocks, which is what the loop needs, and the
-// worker takes everything queued in one go.
+// mailbox is a FIFO from the loop (or any goroutine) to one worker
+// goroutine: put never blocks, which is what the loop needs, and the worker
+// takes everything queued in one go. It does not bound itself: its
+// producers do (maxIOQueue, maxTryQueue; a task's Publish waits for its
+// own message).
 type mailbox[T any] struct {
 	mu     sync.Mutex
 	items  []T
@@ -49,6 +51,22 @@ func (m *mailbox[T]) take(buf []T) (items []T, ok bool) {
 		m.mu.Unlock()
 		<-m.wake
 	}
+}
+
+// removeFirst removes and returns the oldest queued item for which pred
+// holds: how a bounded producer makes room.
+func (m *mailbox[T]) removeFirst(pred func(*T) bool) (T, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.items {
+		if pred(&m.items[i]) {
+			v := m.items[i]
+			m.items = append(m.items[:i], m.items[i+1:]...)
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
 }
 
 // close stops further puts; take still returns what was queued.

@@ -5,92 +5,104 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/edgeagent/edgeagent/bridge/outbox"
+	"github.com/edgeagent/edgeagent/bridge/topic"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
 
-// maxIOQueue bounds the QoS 0 publications waiting for the network: past
+// This file is the way out: publications from tasks and callbacks, the
+// outbox writer, the I/O worker, the sender that drains the outbox over a
+// connection, and the bindings that publish Events and Queues.
+
+// maxIOQueue bounds the direct publications waiting for the network: past
 // it they are dropped (and counted), as when disconnected.
 const maxIOQueue = 8192
 
-// Pub says how a binding publishes: QoS 0, 1 or 2 and the retain flag.
+// maxTryQueue bounds the TryPublish messages waiting for the outbox writer
+// (the disk): past it, TryPublish drops the oldest of them under
+// outbox.DropOldest and fails under outbox.RejectNew.
+const maxTryQueue = 4096
+
+// Pub says how a message is published.
 type Pub struct {
-	QoS    byte
+	// QoS is 0, 1 or 2. QoS 0 goes straight to the broker while connected
+	// and is dropped, and counted, while not. QoS 1 and 2 go through the
+	// persistent outbox, unless Direct.
+	QoS byte
+	// Retain asks the broker to keep the message for later subscribers.
 	Retain bool
-}
 
-// An Encoder turns a value into a payload.
-type Encoder[T any] func(T) ([]byte, error)
+	// Latest (QoS ≥ 1): only the newest undelivered message on the topic
+	// matters — a newer one published with Latest replaces it in the outbox,
+	// so an outage replays the current state, not its history.
+	Latest bool
+	// MaxAge (QoS ≥ 1), when positive: the message is worth sending only
+	// while younger than this; one still in the outbox when it could be
+	// sent, and older, is dropped and counted (Stats.Outbox.Expired). For
+	// events — a button pressed ten minutes ago must not switch a light
+	// when the network returns.
+	MaxAge time.Duration
 
-// JSON encodes v as JSON.
-func JSON[T any](v T) ([]byte, error) { return json.Marshal(v) }
-
-// Text encodes v as plain text: strings and byte slices as they are,
-// numbers in Go's shortest form, booleans as "true"/"false", anything else
-// through fmt (a fmt.Stringer's String).
-func Text[T any](v T) ([]byte, error) {
-	switch x := any(v).(type) {
-	case string:
-		return []byte(x), nil
-	case []byte:
-		return x, nil
-	case float64:
-		return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
-	case float32:
-		return strconv.AppendFloat(nil, float64(x), 'g', -1, 32), nil
-	}
-	return fmt.Append(nil, v), nil
-}
-
-// Raw passes bytes through.
-func Raw(v []byte) ([]byte, error) { return v, nil }
-
-// OnOff encodes a boolean as "ON" or "OFF", Home Assistant's default
-// payloads for switches and binary sensors.
-func OnOff(v bool) ([]byte, error) {
-	if v {
-		return []byte("ON"), nil
-	}
-	return []byte("OFF"), nil
+	// Direct skips the outbox: the message goes to the broker now, through
+	// the current connection, or Publish fails with ErrNotConnected. It is
+	// not kept for a reconnect (at most once across one) and keeps no
+	// order with the outbox's messages. For answers to someone waiting now
+	// (replies) and commands that must not arrive late (requests).
+	Direct bool
 }
 
 // checkPub checks a publication's arguments.
-func checkPub(topic string, qos byte) error {
-	if err := checkTopicName(topic); err != nil {
-		return fmt.Errorf("%w: topic %q: %w", ErrInvalid, topic, err)
+func (b *Bridge) checkPub(name string, p Pub) error {
+	if err := topic.CheckName(name); err != nil {
+		return fmt.Errorf("%w: topic %q: %w", ErrInvalid, name, err)
 	}
-	if qos > 2 {
-		return fmt.Errorf("%w: QoS %d (0, 1 or 2)", ErrInvalid, qos)
+	switch {
+	case p.QoS > 2:
+		return fmt.Errorf("%w: %s: QoS %d (0, 1 or 2)", ErrInvalid, name, p.QoS)
+	case p.MaxAge < 0:
+		return fmt.Errorf("%w: %s: MaxAge %v is negative", ErrInvalid, name, p.MaxAge)
+	case (p.Latest || p.MaxAge > 0) && (p.QoS == 0 || p.Direct):
+		return fmt.Errorf("%w: %s: Latest and MaxAge choose what the outbox replays; QoS 0 and Direct publications skip the outbox", ErrInvalid, name)
 	}
-	return nil
+	return b.checkRetain(name, p.Retain)
 }
 
-// Publish publishes a message from a task. QoS 0 goes straight to the
-// broker when connected and is dropped, and counted, when not (a QoS 0
-// publish never waits and returns nil). QoS 1 and 2 are appended to the
-// persistent outbox and delivered in order, now or after a (re)connect, even
-// after a restart: Publish awaits only that append (a write to the log, off
-// the loop), never the broker. Errors: ErrInvalid for a bad topic or QoS,
-// outbox.ErrFull when the outbox is full under outbox.RejectNew,
-// outbox.ErrTooLarge, ErrClosed after the bridge ended, or the task's
-// interruption (the message may then still be queued).
-func (b *Bridge) Publish(t *loop.Task, topic string, payload []byte, qos byte, retain bool) error {
-	if err := checkPub(topic, qos); err != nil {
+// Publish publishes a message from a task; p says how (see Pub). QoS 0 and
+// Direct publications are handed to the connection's I/O worker and never
+// wait. QoS 1 and 2 are appended to the persistent outbox and delivered in
+// order, now or after a (re)connect, even after a restart: Publish awaits
+// only that append (a write to the log, off the loop), never the broker.
+// Errors: ErrInvalid for bad arguments, ErrNotConnected for a Direct
+// publication without a connection, outbox.ErrFull when the outbox is full
+// under outbox.RejectNew, outbox.ErrTooLarge, ErrClosed after the bridge
+// ended, or the task's interruption (the message may then still be queued).
+func (b *Bridge) Publish(t *loop.Task, name string, payload []byte, p Pub) error {
+	// Every await is a checkpoint, the paths that need not wait (QoS 0,
+	// Direct) included: a cancelled task publishes nothing.
+	if err := t.Checkpoint(); err != nil {
 		return err
 	}
-	if err := b.checkRetain(topic, retain); err != nil {
+	if err := b.checkPub(name, p); err != nil {
 		return err
 	}
-	b.cacheState(topic, payload, qos, retain)
-	if qos == 0 {
-		b.send0(topic, payload, retain)
+	b.cacheState(name, payload, p)
+	switch {
+	case p.Direct:
+		if !b.sendDirect(name, payload, p.QoS, p.Retain) {
+			return ErrNotConnected
+		}
+		return nil
+	case p.QoS == 0:
+		b.send0(name, payload, p.Retain)
 		return nil
 	}
 	w := &pubWait{}
-	if !b.writer.put(appendReq{topic: topic, payload: payload, qos: qos, retain: retain, w: w}) {
+	if !b.writer.put(appendReq{m: outboxMessage(name, payload, p), w: w}) {
 		return ErrClosed
 	}
 	for !w.done {
@@ -104,24 +116,66 @@ func (b *Bridge) Publish(t *loop.Task, topic string, payload []byte, qos byte, r
 // TryPublish is Publish for code that cannot await: callbacks and posted
 // functions. It never waits; a QoS ≥ 1 message is queued for the outbox,
 // and an append that fails later is logged and counted in
-// Stats.PublishErrors. It still fails at once for bad arguments and after
-// the bridge ended.
-func (b *Bridge) TryPublish(topic string, payload []byte, qos byte, retain bool) error {
-	if err := checkPub(topic, qos); err != nil {
+// Stats.PublishErrors. It fails at once for bad arguments, without a
+// connection for Direct, after the bridge ended, and — under
+// outbox.RejectNew — with outbox.ErrFull when the outbox and the messages
+// waiting for it fill its bounds. Under outbox.DropOldest, when the disk
+// lags so far behind that maxTryQueue messages wait in memory, the oldest of
+// them is dropped (Stats.DroppedBeforeOutbox).
+func (b *Bridge) TryPublish(name string, payload []byte, p Pub) error {
+	if err := b.checkPub(name, p); err != nil {
 		return err
 	}
-	if err := b.checkRetain(topic, retain); err != nil {
-		return err
-	}
-	b.cacheState(topic, payload, qos, retain)
-	if qos == 0 {
-		b.send0(topic, payload, retain)
+	b.cacheState(name, payload, p)
+	switch {
+	case p.Direct:
+		if !b.sendDirect(name, payload, p.QoS, p.Retain) {
+			return ErrNotConnected
+		}
+		return nil
+	case p.QoS == 0:
+		b.send0(name, payload, p.Retain)
 		return nil
 	}
-	if !b.writer.put(appendReq{topic: topic, payload: payload, qos: qos, retain: retain}) {
+	m := outboxMessage(name, payload, p)
+	if err := b.makeRoomForTry(&m); err != nil {
+		return err
+	}
+	b.tryQueued.Add(1)
+	if !b.writer.put(appendReq{m: m}) {
+		b.tryQueued.Add(-1)
 		return ErrClosed
 	}
 	return nil
+}
+
+// makeRoomForTry keeps the TryPublish messages waiting for the writer within
+// bounds: under RejectNew the outbox's own (counting what waits), and
+// maxTryQueue under both policies.
+func (b *Bridge) makeRoomForTry(m *outbox.Message) error {
+	queued := b.tryQueued.Load()
+	if b.s.obOverflow == outbox.RejectNew {
+		st := b.obStats.Load()
+		if st.Pending+int(queued) >= b.s.obMaxCount || queued >= maxTryQueue {
+			b.ctr.publishErrors.Add(1)
+			return fmt.Errorf("%w: TryPublish %s: %d messages stored and %d waiting for the disk (limit %d)",
+				outbox.ErrFull, m.Topic, st.Pending, queued, b.s.obMaxCount)
+		}
+		return nil
+	}
+	if queued < maxTryQueue {
+		return nil
+	}
+	if _, ok := b.writer.removeFirst(func(r *appendReq) bool { return r.w == nil }); ok {
+		b.tryQueued.Add(-1)
+		b.ctr.droppedBeforeOutbox.Add(1)
+		b.log.Debug("bridge: disk lagging; oldest waiting publication dropped", "topic", m.Topic)
+	}
+	return nil
+}
+
+func outboxMessage(name string, payload []byte, p Pub) outbox.Message {
+	return outbox.Message{Topic: name, Payload: payload, QoS: p.QoS, Retain: p.Retain, Latest: p.Latest, MaxAge: p.MaxAge}
 }
 
 // ReportError publishes {"source": source, "error": err} on
@@ -135,13 +189,13 @@ func (b *Bridge) ReportError(source string, err error) {
 		Source string `json:"source"`
 		Error  string `json:"error"`
 	}{source, err.Error()})
-	b.send0(b.topics.Error(), p, false)
+	b.send0(b.topics.Errors(), p, false)
 }
 
 // send0 sends a QoS 0 message if a connection is up, else counts it
 // dropped.
-func (b *Bridge) send0(topic string, payload []byte, retain bool) {
-	if !b.sendDirect(topic, payload, 0, retain) {
+func (b *Bridge) send0(name string, payload []byte, retain bool) {
+	if !b.sendDirect(name, payload, 0, retain) {
 		b.st.droppedQoS0++
 	}
 }
@@ -149,13 +203,13 @@ func (b *Bridge) send0(topic string, payload []byte, retain bool) {
 // sendDirect hands a publication to the I/O worker for the current
 // connection, without the outbox. It reports false when there is no
 // connection (or too much is queued already).
-func (b *Bridge) sendDirect(topic string, payload []byte, qos byte, retain bool) bool {
+func (b *Bridge) sendDirect(name string, payload []byte, qos byte, retain bool) bool {
 	c := b.conn
 	if c == nil || c.down || b.ioQueued.Load() >= maxIOQueue {
 		return false
 	}
 	b.ioQueued.Add(1)
-	if !b.io.put(ioOp{c: c, topic: topic, payload: payload, qos: qos, retain: retain}) {
+	if !b.io.put(ioOp{c: c, topic: name, payload: payload, qos: qos, retain: retain}) {
 		b.ioQueued.Add(-1)
 		return false
 	}
@@ -171,11 +225,8 @@ type pubWait struct {
 
 // appendReq is one message for the outbox writer.
 type appendReq struct {
-	topic   string
-	payload []byte
-	qos     byte
-	retain  bool
-	w       *pubWait // nil for TryPublish
+	m outbox.Message
+	w *pubWait // nil for TryPublish
 }
 
 // writerLoop appends queued messages to the outbox, in order, and tells
@@ -190,22 +241,26 @@ func (b *Bridge) writerLoop() {
 		}
 		var waits []*pubWait
 		var errs []error
+		tries := int64(0)
 		for i := range reqs {
 			r := &reqs[i]
-			_, err := b.ob.Append(r.topic, r.payload, r.qos, r.retain)
+			_, err := b.ob.Append(r.m)
 			if err != nil {
 				b.ctr.publishErrors.Add(1)
 				if r.w == nil {
-					b.log.Warn("bridge: publication not queued", "topic", r.topic, "err", err)
+					b.log.Warn("bridge: publication not queued", "topic", r.m.Topic, "err", err)
 				}
 			}
 			if r.w != nil {
 				waits = append(waits, r.w)
 				errs = append(errs, err)
+			} else {
+				tries++
 			}
 			*r = appendReq{}
 		}
 		b.refreshOutboxStats()
+		b.tryQueued.Add(-tries)
 		if len(waits) > 0 {
 			_ = b.l.Post(func() {
 				for i, w := range waits {
@@ -249,6 +304,7 @@ func (b *Bridge) ioLoop() {
 			} else if op.ack != nil {
 				op.ack.Ack()
 				b.ctr.acked.Add(1)
+				sent = true
 			} else {
 				sent = true
 				b.ioQueued.Add(-1)
@@ -267,7 +323,7 @@ func (b *Bridge) ioLoop() {
 			*op = ioOp{}
 		}
 		if sent && b.ioQueued.Load() == 0 {
-			_ = b.l.Post(b.notify) // caught up: counters are final for now
+			_ = b.l.Post(b.notify) // caught up: counters (sent, acknowledged) are final for now
 		}
 		buf = ops
 	}
@@ -296,17 +352,25 @@ func (b *Bridge) sender(c *conn) {
 	}()
 	notify := b.ob.Notify()
 	for {
+		select {
+		case <-c.quit:
+			return // the acker finishes the window
+		default:
+		}
 		msgs, err := b.ob.Next(b.s.inflight)
 		if err != nil {
 			b.log.Error("bridge: reading the outbox", "err", err)
-			c.fail(fmt.Errorf("outbox: %w", err))
+			c.fail(err)
 			return
 		}
 		if len(msgs) == 0 {
+			b.refreshOutboxStats() // expiries, if any, show at once
 			select {
 			case <-notify:
 				continue
 			case <-c.lost:
+				return
+			case <-c.quit:
 				return
 			}
 		}
@@ -357,15 +421,15 @@ func (b *Bridge) acker(c *conn, window <-chan flight, done chan<- struct{}) {
 // event with WaitNext, so a burst of Sets while the link is slow publishes
 // the latest value (each Set is published when the publisher keeps up).
 // The event's current value, if set, is published first. Call it before or
-// while Run runs; the task stops with the bridge.
+// while Run runs; the task stops with the bridge, or with Unbind(topic).
 func BindEvent[T any](b *Bridge, ev *primitives.Event[T], topic string, enc Encoder[T], p Pub) error {
-	if err := checkPub(topic, p.QoS); err != nil {
+	if err := b.checkPub(topic, p); err != nil {
 		return err
 	}
 	if ev == nil || enc == nil {
 		return fmt.Errorf("%w: BindEvent %s: nil event or encoder", ErrInvalid, topic)
 	}
-	b.start("bridge/event "+topic, func(t *loop.Task) error {
+	b.addOutput(topic, b.start("bridge/event "+topic, func(t *loop.Task) error {
 		var seen uint64
 		for {
 			v, n, err := ev.WaitNext(t, seen)
@@ -377,21 +441,21 @@ func BindEvent[T any](b *Bridge, ev *primitives.Event[T], topic string, enc Enco
 				return err
 			}
 		}
-	})
+	}))
 	return nil
 }
 
 // BindQueue publishes every item of q on topic, in order: for event
 // streams, where every item counts. The task ends when q is closed and
-// drained.
+// drained, when the bridge stops, or with Unbind(topic).
 func BindQueue[T any](b *Bridge, q *primitives.Queue[T], topic string, enc Encoder[T], p Pub) error {
-	if err := checkPub(topic, p.QoS); err != nil {
+	if err := b.checkPub(topic, p); err != nil {
 		return err
 	}
 	if q == nil || enc == nil {
 		return fmt.Errorf("%w: BindQueue %s: nil queue or encoder", ErrInvalid, topic)
 	}
-	b.start("bridge/queue "+topic, func(t *loop.Task) error {
+	b.addOutput(topic, b.start("bridge/queue "+topic, func(t *loop.Task) error {
 		for {
 			v, err := q.Get(t)
 			if errors.Is(err, primitives.ErrClosed) {
@@ -404,7 +468,37 @@ func BindQueue[T any](b *Bridge, q *primitives.Queue[T], topic string, enc Encod
 				return err
 			}
 		}
-	})
+	}))
+	return nil
+}
+
+func (b *Bridge) addOutput(topic string, j *job) {
+	jobs := b.outputs[topic][:0]
+	for _, o := range b.outputs[topic] {
+		if !o.done() {
+			jobs = append(jobs, o)
+		}
+	}
+	b.outputs[topic] = append(jobs, j)
+}
+
+// Unbind stops every BindEvent and BindQueue binding that publishes on
+// topic. What a binding's task was publishing at that moment may still go
+// out; nothing later does. It fails with ErrInvalid when no binding
+// publishes there.
+func (b *Bridge) Unbind(topic string) error {
+	jobs := b.outputs[topic]
+	live := 0
+	for _, j := range jobs {
+		if !j.done() {
+			live++
+		}
+		j.stop()
+	}
+	delete(b.outputs, topic)
+	if live == 0 {
+		return fmt.Errorf("%w: Unbind %q: no binding publishes there", ErrInvalid, topic)
+	}
 	return nil
 }
 
@@ -418,11 +512,46 @@ func publishEncoded[T any](b *Bridge, t *loop.Task, topic string, v T, enc Encod
 		b.log.Warn("bridge: value not encodable", "topic", topic, "err", err)
 		return nil
 	}
-	if err := b.Publish(t, topic, payload, p.QoS, p.Retain); err != nil {
+	if err := b.Publish(t, topic, payload, p); err != nil {
 		if isInterrupt(err) {
 			return err
 		}
 		b.log.Warn("bridge: publication failed", "topic", topic, "err", err)
 	}
 	return nil
+}
+
+// An Encoder turns a value into a payload.
+type Encoder[T any] func(T) ([]byte, error)
+
+// JSON encodes v as JSON.
+func JSON[T any](v T) ([]byte, error) { return json.Marshal(v) }
+
+// Text encodes v as plain text: strings and byte slices as they are,
+// numbers in Go's shortest form, booleans as "true"/"false", anything else
+// through fmt (a fmt.Stringer's String).
+func Text[T any](v T) ([]byte, error) {
+	switch x := any(v).(type) {
+	case string:
+		return []byte(x), nil
+	case []byte:
+		return x, nil
+	case float64:
+		return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
+	case float32:
+		return strconv.AppendFloat(nil, float64(x), 'g', -1, 32), nil
+	}
+	return fmt.Append(nil, v), nil
+}
+
+// Raw passes bytes through.
+func Raw(v []byte) ([]byte, error) { return v, nil }
+
+// OnOff encodes a boolean as "ON" or "OFF", Home Assistant's default
+// payloads for switches and binary sensors.
+func OnOff(v bool) ([]byte, error) {
+	if v {
+		return []byte("ON"), nil
+	}
+	return []byte("OFF"), nil
 }

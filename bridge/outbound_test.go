@@ -16,16 +16,16 @@ import (
 // order. QoS 0 goes straight out; errors and counters have their topics.
 func TestBindingsPublish(t *testing.T) {
 	br := startBroker(t, brokerOpts{})
-	ext := newTestClient(t, br.url(), "ext")
-	temp := ext.sub(t, "edgeagent/n1/temperature/state", 1)
-	events := ext.sub(t, "edgeagent/n1/button/event", 1)
-	fast := ext.sub(t, "edgeagent/n1/fast", 0)
-	errs := ext.sub(t, "edgeagent/n1/error", 0)
-	status := ext.sub(t, "edgeagent/n1/status", 0)
+	ext := newTestClient(t, br.URL(), "ext")
+	temp := ext.Sub(t, "edgeagent/n1/temperature/state", 1)
+	events := ext.Sub(t, "edgeagent/n1/button/event", 1)
+	fast := ext.Sub(t, "edgeagent/n1/fast", 0)
+	errs := ext.Sub(t, "edgeagent/n1/error", 0)
+	status := ext.Sub(t, "edgeagent/n1/status", 0)
 	ev := &primitives.Event[float64]{}
 	ev.Set(20.5)
 	presses := primitives.NewQueue[string](8)
-	opts := append(fastOpts(t, "n1", br.url()), WithStatusInterval(5*time.Millisecond))
+	opts := append(fastOpts(t, "n1", br.URL()), WithStatusInterval(5*time.Millisecond))
 	scenario(t, opts,
 		func(b *Bridge) error {
 			return errors.Join(
@@ -55,7 +55,7 @@ func TestBindingsPublish(t *testing.T) {
 				return err
 			}
 			for i := range 3 {
-				if err := b.Publish(tk, "edgeagent/n1/fast", []byte(fmt.Sprint(i)), 0, false); err != nil {
+				if err := b.Publish(tk, "edgeagent/n1/fast", []byte(fmt.Sprint(i)), Pub{QoS: 0}); err != nil {
 					return err
 				}
 			}

@@ -22,17 +22,17 @@ import (
 // the oldest are dropped (and counted) past the bound, and the rest arrive
 // in order once a broker accepts the bridge. QoS 0 is not stored.
 func TestOutboxOrderAndBound(t *testing.T) {
-	br := startBroker(t, brokerOpts{deny: "edgeagent-n1"})
-	ext := newTestClient(t, br.url(), "ext")
-	data := ext.sub(t, "edgeagent/n1/data", 1)
-	opts := append(fastOpts(t, "n1", br.url()), WithOutboxLimits(5, 1<<20))
+	br := startBroker(t, brokerOpts{Deny: "n1"})
+	ext := newTestClient(t, br.URL(), "ext")
+	data := ext.Sub(t, "edgeagent/n1/data", 1)
+	opts := append(fastOpts(t, "n1", br.URL()), WithOutboxLimits(5, 1<<20))
 	scenario(t, opts, nil, func(tk *loop.Task, b *Bridge) error {
 		for i := range 8 {
-			if err := b.Publish(tk, "edgeagent/n1/data", []byte(strconv.Itoa(i)), 1, false); err != nil {
+			if err := b.Publish(tk, "edgeagent/n1/data", []byte(strconv.Itoa(i)), Pub{QoS: 1}); err != nil {
 				return err
 			}
 		}
-		if err := b.Publish(tk, "edgeagent/n1/data", []byte("qos0"), 0, false); err != nil {
+		if err := b.Publish(tk, "edgeagent/n1/data", []byte("qos0"), Pub{QoS: 0}); err != nil {
 			return err
 		}
 		s := b.Stats()
@@ -40,14 +40,14 @@ func TestOutboxOrderAndBound(t *testing.T) {
 			return fmt.Errorf("before connecting: connected=%v pending=%d dropped=%d qos0 dropped=%d, want false 5 3 1",
 				s.Connected, s.Outbox.Pending, s.Outbox.Dropped, s.DroppedQoS0)
 		}
-		br.allow()
+		br.Allow()
 		for i := 3; i < 8; i++ {
 			if err := expect(tk, data, strconv.Itoa(i)); err != nil {
 				return err
 			}
 		}
 		// One more after the backlog: it comes next, not before.
-		if err := b.Publish(tk, "edgeagent/n1/data", []byte("8"), 1, false); err != nil {
+		if err := b.Publish(tk, "edgeagent/n1/data", []byte("8"), Pub{QoS: 1}); err != nil {
 			return err
 		}
 		if err := expect(tk, data, "8"); err != nil {
@@ -62,7 +62,7 @@ func TestOutboxRejectNew(t *testing.T) {
 	opts := append(fastOpts(t, "n1", "tcp://127.0.0.1:1"), WithOutboxLimits(2, 1<<20), WithOutboxOverflow(outbox.RejectNew))
 	scenario(t, opts, nil, func(tk *loop.Task, b *Bridge) error {
 		for i := range 3 {
-			err := b.Publish(tk, "edgeagent/n1/data", []byte{byte(i)}, 1, false)
+			err := b.Publish(tk, "edgeagent/n1/data", []byte{byte(i)}, Pub{QoS: 1})
 			if i < 2 && err != nil || i == 2 && !errors.Is(err, outbox.ErrFull) {
 				return fmt.Errorf("publish %d: %v", i, err)
 			}
@@ -92,7 +92,7 @@ func runKillChild(dir string) {
 	_ = l.Run(context.Background(), func(tk *loop.Task) error {
 		tk.Loop().Go("bridge", b.Run)
 		for i := 0; ; i++ {
-			if err := b.Publish(tk, "edgeagent/child/data", []byte(strconv.Itoa(i)), 1, false); err != nil {
+			if err := b.Publish(tk, "edgeagent/child/data", []byte(strconv.Itoa(i)), Pub{QoS: 1}); err != nil {
 				return err
 			}
 			// Report it off the loop: a write to a pipe may block.
@@ -154,17 +154,17 @@ func TestKillRestartReplaysOutbox(t *testing.T) {
 	}
 	t.Logf("child killed after reporting message %d", last)
 
-	br := startBroker(t, brokerOpts{deny: "edgeagent-child"})
-	ext := newTestClient(t, br.url(), "ext")
-	data := ext.sub(t, "edgeagent/child/data", 1)
-	opts := fastOpts(t, "child", br.url())
+	br := startBroker(t, brokerOpts{Deny: "child"})
+	ext := newTestClient(t, br.URL(), "ext")
+	data := ext.Sub(t, "edgeagent/child/data", 1)
+	opts := fastOpts(t, "child", br.URL())
 	opts = append(opts, WithStateDir(dir))
 	scenario(t, opts, nil, func(tk *loop.Task, b *Bridge) error {
 		rec := b.Stats().Outbox.Recovered
 		if rec < last+1 || rec > last+2 {
 			return fmt.Errorf("recovered %d messages, want %d (or one more, appended unreported)", rec, last+1)
 		}
-		br.allow()
+		br.Allow()
 		for i := range rec {
 			if err := expect(tk, data, strconv.Itoa(i)); err != nil {
 				return fmt.Errorf("message %d of %d: %w", i, rec, err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/loop"
+	"github.com/edgeagent/edgeagent/primitives"
 )
 
 // testPKI is a certificate authority with a server and a client
@@ -89,23 +90,37 @@ func newPKI(t *testing.T, dir string) *testPKI {
 	return p
 }
 
-// selfPing checks the link both ways: a request from the node to itself.
-func selfPing(tk *loop.Task, b *Bridge) error {
-	if err := b.WaitConnected(tk); err != nil {
-		return err
+// selfPing returns a set-up and a body that check the link both ways: the
+// node subscribes to a topic of its own, publishes on it at QoS 1 and
+// receives what it published.
+func selfPing() (func(*Bridge) error, func(*loop.Task, *Bridge) error) {
+	q := primitives.NewQueue[Message](1)
+	setup := func(b *Bridge) error {
+		return b.Subscribe(b.Topics().Command("ping"), q, Sub{QoS: 1})
 	}
-	res, err := b.Request(tk, b.Node(), "ping", nil, testTimeout)
-	if err != nil {
-		return err
+	body := func(tk *loop.Task, b *Bridge) error {
+		if err := b.WaitConnected(tk); err != nil {
+			return err
+		}
+		if err := b.Publish(tk, b.Topics().Command("ping"), []byte("ping"), Pub{QoS: 1}); err != nil {
+			return err
+		}
+		m, err := q.Get(tk)
+		if err != nil {
+			return err
+		}
+		if string(m.Payload) != "ping" {
+			return fmt.Errorf("ping: %s", m.Payload)
+		}
+		return nil
 	}
-	if string(res) != `"pong"` {
-		return fmt.Errorf("ping: %s", res)
-	}
-	return nil
+	return setup, body
 }
 
-func pingHandler(b *Bridge) error {
-	return b.Handle("ping", func(*loop.Task, *Request) (any, error) { return "pong", nil })
+// pingScenario runs selfPing against a bridge built with opts.
+func pingScenario(t *testing.T, opts []Option) (*Bridge, *logBuf) {
+	setup, body := selfPing()
+	return scenario(t, opts, setup, body)
 }
 
 // waitFailures waits until the bridge has failed to connect n times (and
@@ -118,10 +133,10 @@ func waitFailures(tk *loop.Task, b *Bridge, n uint64) error {
 
 func TestTLS(t *testing.T) {
 	pki := newPKI(t, t.TempDir())
-	br := startBroker(t, brokerOpts{tls: pki.serverTLS})
-	url := "ssl://" + br.addr
+	br := startBroker(t, brokerOpts{TLS: pki.serverTLS})
+	url := "ssl://" + br.Addr()
 	t.Run("CA file", func(t *testing.T) {
-		scenario(t, append(fastOpts(t, "n1", url), WithTLS(TLS{CAFile: pki.caFile})), pingHandler, selfPing)
+		pingScenario(t, append(fastOpts(t, "n1", url), WithTLS(TLS{CAFile: pki.caFile})))
 	})
 	t.Run("unknown CA refused", func(t *testing.T) {
 		other := newPKI(t, t.TempDir())
@@ -138,7 +153,7 @@ func TestTLS(t *testing.T) {
 		mustContain(t, lb.String(), "certificate signed by unknown authority")
 	})
 	t.Run("insecure skip verify warns", func(t *testing.T) {
-		_, lb := scenario(t, append(fastOpts(t, "n3", url), WithTLS(TLS{InsecureSkipVerify: true})), pingHandler, selfPing)
+		_, lb := pingScenario(t, append(fastOpts(t, "n3", url), WithTLS(TLS{InsecureSkipVerify: true})))
 		mustContain(t, lb.String(), "level=WARN", "NOT verified")
 	})
 }
@@ -148,11 +163,11 @@ func TestMutualTLS(t *testing.T) {
 	srv := pki.serverTLS.Clone()
 	srv.ClientAuth = tls.RequireAndVerifyClientCert
 	srv.ClientCAs = pki.pool
-	br := startBroker(t, brokerOpts{tls: srv})
-	url := "mqtts://" + br.addr
+	br := startBroker(t, brokerOpts{TLS: srv})
+	url := "mqtts://" + br.Addr()
 	t.Run("client certificate", func(t *testing.T) {
 		opts := append(fastOpts(t, "n1", url), WithTLS(TLS{CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey, ServerName: "localhost"}))
-		scenario(t, opts, pingHandler, selfPing)
+		pingScenario(t, opts)
 	})
 	t.Run("no client certificate refused", func(t *testing.T) {
 		scenario(t, append(fastOpts(t, "n2", url), WithTLS(TLS{CAFile: pki.caFile})), nil,
@@ -172,7 +187,7 @@ func TestMutualTLS(t *testing.T) {
 // shows in the logs (debug level included), even when refused.
 func TestPassword(t *testing.T) {
 	const pw = "s3cret-Pa55word"
-	br := startBroker(t, brokerOpts{user: "node", pass: pw})
+	br := startBroker(t, brokerOpts{User: "node", Pass: pw})
 	file := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(file, []byte(pw+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -189,10 +204,11 @@ func TestPassword(t *testing.T) {
 		{"wrong", WithPasswordEnv("EDGEAGENT_TEST_BAD_PW"), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			opts := append(fastOpts(t, "n-"+c.name, br.url()), WithUsername("node"), c.opt)
-			_, lb := scenario(t, opts, pingHandler, func(tk *loop.Task, b *Bridge) error {
+			opts := append(fastOpts(t, "n-"+c.name, br.URL()), WithUsername("node"), c.opt)
+			pingSetup, pingBody := selfPing()
+			_, lb := scenario(t, opts, pingSetup, func(tk *loop.Task, b *Bridge) error {
 				if c.ok {
-					return selfPing(tk, b)
+					return pingBody(tk, b)
 				}
 				if err := waitFailures(tk, b, 2); err != nil {
 					return err

@@ -288,13 +288,19 @@ func TestWaitForReportsSwallowedInterruption(t *testing.T) {
 		if !errors.Is(err, ErrTimeout) {
 			return fmt.Errorf("the outer deadline swallowed inside: %v, want ErrTimeout", err)
 		}
-		task := l.Go("swallower", func(t *Task) error { return WaitFor(t, time.Hour, swallow) })
+		var swallowed int
+		task := l.Go("swallower", func(t *Task) error {
+			var err error
+			swallowed, err = WaitForValue(t, time.Hour, func(t *Task) (int, error) { return 7, swallow(t) })
+			return err
+		})
 		if err := t.Yield(); err != nil {
 			return err
 		}
 		task.Cancel()
-		if err := task.Wait(t); !errors.Is(err, ErrCancelled) {
-			return fmt.Errorf("cancellation swallowed inside WaitFor: the task ended with %v, want ErrCancelled", err)
+		if err := task.Wait(t); !errors.Is(err, ErrCancelled) || swallowed != 7 {
+			return fmt.Errorf("cancellation swallowed inside WaitForValue: %d, task ended with %v; want 7 with ErrCancelled",
+				swallowed, err)
 		}
 		// Cancelled after its last await, fn's result stands: nothing was swallowed.
 		var v int

@@ -343,7 +343,7 @@ func (f *Future[T]) Task() *Task { return f.task }
 // returns its value and error. If waiter is interrupted first, Wait returns
 // the zero value and the interruption, and the future's task goes on.
 func (f *Future[T]) Wait(waiter *Task) (T, error) {
-	err, done := f.task.wait(waiter)
+	done, err := f.task.wait(waiter)
 	if !done {
 		var zero T
 		return zero, err

@@ -323,8 +323,7 @@ func TestGroupSupervisorRestartsChild(t *testing.T) {
 	run(t, l, func(t *Task) error {
 		var g *Group
 		runs := 0
-		var device TaskFunc
-		device = func(t *Task) error {
+		device := func(t *Task) error {
 			runs++
 			if runs == 4 {
 				return t.Sleep(time.Hour) // healthy at last
@@ -413,4 +412,22 @@ func TestGroupFailFastKeepsHookedFailure(t *testing.T) {
 	if strings.Contains(logs.String(), "group child failed") {
 		t.Fatalf("a FailFast group's failure was logged, though Wait returns it at once:\n%s", logs)
 	}
+}
+
+// A group whose owner has returned takes no new children, even when it had
+// none left running (a child must never outlive its owner).
+func TestGroupGoAfterOwnerReturnedPanics(t *testing.T) {
+	l, _, _ := virtualLoop()
+	run(t, l, func(t *Task) error {
+		var g *Group
+		owner := l.Go("owner", func(t *Task) error { g = NewGroup(t); return nil })
+		if err := owner.Wait(t); err != nil {
+			return err
+		}
+		msg := mustPanicString(func() { g.Go("late", func(t *Task) error { return nil }) })
+		if !g.Closed() || !strings.Contains(msg, `after the group's owner "owner" returned`) {
+			return fmt.Errorf("closed %v, panic %q", g.Closed(), msg)
+		}
+		return nil
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgeagent/edgeagent/internal/ring"
@@ -16,11 +17,14 @@ import (
 var (
 	// ErrCancelled is returned by every await of a task that has been
 	// cancelled. Cancellation is sticky: once cancelled, every later await
-	// of the task fails at once (see Shield for cleanup that must await).
+	// of the task fails at once, also one that would not have to wait —
+	// every await is a checkpoint (see Shield for cleanup that must await).
 	ErrCancelled = errors.New("loop: task cancelled")
 
-	// ErrTimeout is returned by the awaits inside a WaitFor scope whose
-	// deadline has passed, and so, usually, by WaitFor itself.
+	// ErrTimeout is what every *TimeoutError matches (errors.Is): the
+	// awaits inside a WaitFor scope whose deadline has passed fail with
+	// one, and so, usually, does WaitFor itself. OwnTimeout tells whose
+	// deadline it was.
 	ErrTimeout = errors.New("loop: timed out")
 
 	// ErrClosed is returned by Post and Inlet.TryPost once the loop has
@@ -66,7 +70,10 @@ func WithLogger(log *slog.Logger) Option { return func(l *Loop) { l.log = log } 
 // WithHogThreshold sets how long a task or callback may run without
 // awaiting before it is reported as hogging the loop (default 50 ms). Zero
 // or less turns the report off; the maximum run time is still measured.
-// Run time is always measured on the real clock.
+// Run time is measured on the real clock — except that under a
+// VirtualClock hogs are counted by the virtual time a run takes through
+// VirtualClock.Advance (simulated slow hardware), the same on every run;
+// real-time stalls are then only logged. Stats.MaxRun is real time always.
 func WithHogThreshold(d time.Duration) Option { return func(l *Loop) { l.hogThreshold = int64(d) } }
 
 // WithShutdownTimeout bounds, in real time, how long the loop waits at the
@@ -93,12 +100,14 @@ const ignoredCancelLimit = 1000
 // hand work in through Post, the one thread-safe entry.
 type Loop struct {
 	clock           Clock
+	vclock          *VirtualClock // the clock, when it is virtual: hogs are measured on it
 	log             *slog.Logger
 	hogThreshold    int64
 	shutdownTimeout time.Duration
 	wallStart       time.Time // origin of real-time measurements (run time, post latency)
 
 	state    runState
+	active   atomic.Bool      // Run is under way; read by OnLoop from any goroutine
 	ctx      context.Context  // Run's context without its cancellation: Offload's parent
 	runq     ring.Ring[*Task] // ready tasks; nil stands for the next of callbacks
 	calls    ring.Ring[call]  // ready callbacks, in order
@@ -110,7 +119,7 @@ type Loop struct {
 	inlets   []*Inlet
 	idleWait *time.Timer
 
-	promised int   // Promises (Offload calls among them) not yet kept
+	offloads int   // Offload calls whose result has not reached the loop yet
 	stopping bool  // in shutdown: tasks are being cancelled and drained
 	killAll  bool  // shutdown timeout passed
 	lastTask *Task // the task run last, nil after a callback (names hogs)
@@ -136,6 +145,7 @@ func New(opts ...Option) *Loop {
 	if l.clock == nil {
 		l.clock = RealClock()
 	}
+	l.vclock, _ = l.clock.(*VirtualClock)
 	l.inbox.init()
 	l.tasks.which = inLoop
 	return l
@@ -168,6 +178,8 @@ func (l *Loop) Run(ctx context.Context, main TaskFunc) error {
 		panic("loop: Run called on a loop that is running or has run; a Loop runs once")
 	}
 	l.state = stateRunning
+	l.active.Store(true)
+	defer l.active.Store(false)
 	l.ctx = context.WithoutCancel(ctx)
 	l.startWatchdog()
 	defer l.stopWatchdog()
@@ -289,7 +301,11 @@ func (l *Loop) pass() {
 			l.current = t
 			l.lastTask = t
 			l.watch.beat.Add(1)
+			v0 := l.virtualNow()
 			_, alive := t.next()
+			if l.vclock != nil {
+				l.virtualRun(t.name, v0)
+			}
 			l.current = nil
 			if !alive {
 				l.finish(t, t.err)
@@ -334,7 +350,7 @@ func (l *Loop) idle() {
 	if len(l.timers) > 0 {
 		next := l.timers[0].when
 		if vc, virtual := l.clock.(*VirtualClock); virtual {
-			if l.promised == 0 {
+			if l.offloads == 0 {
 				vc.advanceTo(next)
 				return
 			}
@@ -372,13 +388,20 @@ func (l *Loop) startTask(t *Task) bool {
 }
 
 // callback runs a callback, timer function or posted function, turning a
-// panic into a log line.
+// panic into a log line. OnLoop looks for it on the stack: keep it a
+// function of its own.
+//
+//go:noinline
 func (l *Loop) callback(fn func()) {
 	l.lastTask = nil
 	l.watch.beat.Add(1)
+	v0 := l.virtualNow()
 	defer func() {
 		if r := recover(); r != nil {
 			l.log.Error("loop: callback panicked", "panic", r, "stack", string(debug.Stack()))
+		}
+		if l.vclock != nil {
+			l.virtualRun("callback", v0)
 		}
 	}()
 	fn()
@@ -411,7 +434,7 @@ func (l *Loop) shutdown() {
 		t.Cancel()
 	}
 	timeout := time.AfterFunc(l.shutdownTimeout, func() { _ = l.Post(func() { l.killAll = true }) })
-	for l.tasks.n > 0 || l.promised > 0 {
+	for l.tasks.n > 0 || l.offloads > 0 {
 		if l.killAll {
 			l.killRemaining()
 			break
@@ -435,9 +458,9 @@ func (l *Loop) killRemaining() {
 			"task", t.name, "timeout", l.shutdownTimeout)
 		l.kill(t)
 	}
-	if l.promised > 0 {
-		l.log.Error("loop: Offload calls or other promised posts still outstanding at shutdown; dropped",
-			"count", l.promised)
+	if l.offloads > 0 {
+		l.log.Error("loop: Offload calls still outstanding at shutdown; their results are dropped",
+			"count", l.offloads)
 	}
 }
 

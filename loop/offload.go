@@ -35,10 +35,13 @@ func Offload[T any](t *Task, fn func(ctx context.Context) (T, error)) (T, error)
 		err   error
 	)
 	seq, name := t.parkSeq, t.name
-	p := l.Promise()
+	// The result is a Post the loop expects: until it comes, a virtual
+	// clock stands still and shutdown waits for it.
+	l.offloads++
 	go func() {
 		v, e := callOffloaded(ctx, name, fn)
-		_ = p.Post(func() {
+		_ = l.Post(func() {
+			l.offloads--
 			value, err = v, e
 			if t.parkSeq == seq {
 				t.wake()

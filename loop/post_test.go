@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -298,43 +299,35 @@ func TestShutdownTimeoutKills(t *testing.T) {
 	}
 }
 
-// A task waiting, under a deadline, for a goroutine's result is not timed
+// A task waiting, under a deadline, for an Offload's result is not timed
 // out by a virtual clock jumping ahead while the goroutine still works: the
-// goroutine's Post was promised.
-func TestPromiseHoldsVirtualClock(t *testing.T) {
+// result is a post the loop expects, counted in Stats.Offloads meanwhile.
+func TestOffloadHoldsVirtualClockUnderDeadline(t *testing.T) {
 	l, vc, _ := virtualLoop()
 	run(t, l, func(t *Task) error {
-		var done WaitQueue
-		finished := false
-		p := l.Promise()
-		go func() {
-			time.Sleep(time.Millisecond) // the goroutine's work, in real time
-			_ = p.Post(func() { finished = true; done.WakeAll() })
-			if err := p.Post(nil); !errors.Is(err, ErrPromiseKept) {
-				panic(fmt.Sprintf("second Post = %v", err))
-			}
-		}()
-		err := WaitFor(t, time.Hour, func(t *Task) error {
-			for !finished {
-				if err := done.Wait(t); err != nil {
-					return err
-				}
-			}
+		l.Go("sleeper", func(t *Task) error { return t.Sleep(time.Minute) })
+		release := make(chan struct{})
+		var during Stats
+		l.Go("observer", func(t *Task) error {
+			during = l.Stats() // the Offload below has started
+			close(release)
 			return nil
 		})
-		if err != nil || vc.Elapsed() != 0 {
-			return fmt.Errorf("wait = %v after %v of virtual time", err, vc.Elapsed())
+		err := WaitFor(t, time.Second, func(t *Task) error {
+			_, err := Offload(t, func(ctx context.Context) (struct{}, error) {
+				<-release
+				for !l.watch.idle.Load() { // until the loop waits with nothing to do and a timer due
+					runtime.Gosched()
+				}
+				return struct{}{}, nil
+			})
+			return err
+		})
+		if err != nil || vc.Elapsed() != 0 || during.Offloads != 1 || l.Stats().Offloads != 0 {
+			return fmt.Errorf("WaitFor = %v after %v of virtual time; Offloads %d during, %d after",
+				err, vc.Elapsed(), during.Offloads, l.Stats().Offloads)
 		}
-		dropped := l.Promise()
-		go dropped.Drop()
-		return WaitFor(t, time.Second, func(t *Task) error {
-			for l.Stats().Promised > 0 {
-				if err := t.Yield(); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		return nil
 	})
 }
 
@@ -427,5 +420,38 @@ func TestShieldedOffloadBoundedByWaitFor(t *testing.T) {
 	})
 	if !errors.Is(sawCancel, context.Canceled) {
 		t.Fatalf("the call saw %v, want its context cancelled", sawCancel)
+	}
+}
+
+// A shielded Offload still running when the shutdown timeout passes is
+// killed with its task: its context is cancelled on the way out, so the
+// call can stop, and Run returns.
+func TestShutdownTimeoutCancelsKilledOffload(t *testing.T) {
+	l := New(WithShutdownTimeout(20*time.Millisecond), WithLogger(slog.New(slog.DiscardHandler)))
+	cancelled := make(chan error, 1)
+	var stuck *Task
+	run(t, l, func(t *Task) error {
+		stuck = l.Go("stuck", func(t *Task) error {
+			return Shield(t, func(t *Task) error {
+				_, err := Offload(t, func(ctx context.Context) (int, error) {
+					<-ctx.Done()
+					cancelled <- ctx.Err()
+					return 0, ctx.Err()
+				})
+				return err
+			})
+		})
+		return t.Yield() // the call starts; main returns, shutdown begins
+	})
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the call's context ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the killed task's Offload context was never cancelled")
+	}
+	if !errors.Is(stuck.Err(), ErrKilled) {
+		t.Fatalf("stuck task ended with %v, want ErrKilled", stuck.Err())
 	}
 }

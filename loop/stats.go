@@ -25,13 +25,15 @@ type Stats struct {
 	TimersFired uint64 // timers that have fired
 	IdleWaits   uint64 // times the loop had nothing to run and waited
 	Inbox       int    // posted functions not yet run (Post and inlets)
-	Promised    int    // Promises not yet kept, Offload calls included
+	Offloads    int    // Offload calls whose result has not reached the loop yet
 
 	ChildFailures uint64 // group children that ended with an error other than a plain cancellation
 
 	// The hog detector samples the loop four times per threshold, so run
 	// times are lower bounds with that resolution, and runs shorter than a
-	// sampling period do not show.
+	// sampling period do not show. Under a VirtualClock, Hogs, MaxHog and
+	// MaxHogTask count virtual time instead (VirtualClock.Advance), exactly
+	// and the same on every run; MaxRun is real time always.
 	MaxRun     time.Duration // longest run without awaiting seen
 	Hogs       uint64        // runs reported as longer than the hog threshold
 	MaxHog     time.Duration // the longest of those
@@ -54,7 +56,7 @@ func (l *Loop) Stats() Stats {
 		TimersFired: l.stats.timersFired,
 		IdleWaits:   l.stats.idleWaits,
 		Inbox:       l.inbox.depth(),
-		Promised:    l.promised,
+		Offloads:    l.offloads,
 
 		ChildFailures: l.stats.childFailures,
 		MaxRun:        time.Duration(l.watch.maxStall.Load()),

@@ -97,26 +97,26 @@ func (t *Task) Cancel() {
 // and wait for its cleanup. A waiter woken by t's end and interrupted
 // before it ran still gets t's error: the result is handed over.
 func (t *Task) Wait(waiter *Task) error {
-	err, _ := t.wait(waiter)
+	_, err := t.wait(waiter)
 	return err
 }
 
-// wait is Wait that also reports whether it returns t's result (true) or
+// wait is Wait that also reports whether it returns t's result (done) or
 // waiter's interruption.
-func (t *Task) wait(waiter *Task) (error, bool) {
+func (t *Task) wait(waiter *Task) (done bool, err error) {
 	if waiter == t {
 		panic(fmt.Sprintf("loop: task %q waits for itself", t.name))
 	}
 	if err := waiter.Checkpoint(); err != nil {
-		return err, false
+		return false, err
 	}
 	t.retrieved = true
 	for t.state != taskDone {
 		if err := t.joiners.Wait(waiter); err != nil {
-			return err, false
+			return false, err
 		}
 	}
-	return t.err, true
+	return true, t.err
 }
 
 // Sleep waits for d on the loop's clock (d ≤ 0 only yields, as Yield). It
@@ -184,7 +184,10 @@ func (t *Task) Yield() error {
 // call it first the same way. Like an await, it may only be called by the
 // task's own function.
 func (t *Task) Checkpoint() error {
-	if t.loop.current != t || t.cancelled || len(t.scopes) != 0 {
+	// Two fields of the task's first cache line: the fast paths of the
+	// primitives pay this on every call. (Misuse from another task is
+	// caught by the awaits that park.)
+	if t.cancelled || len(t.scopes) != 0 {
 		return t.enter()
 	}
 	return nil

@@ -138,7 +138,7 @@ func TestTopLevelDefaults(t *testing.T) {
 		MQTT: MQTT{
 			Brokers: []string{"tcp://localhost:1883"}, NodeID: "porch-pi", BaseTopic: "edgeagent", ClientID: "edgeagent-porch-pi",
 			KeepAlive: 30 * time.Second, ConnectTimeout: 10 * time.Second,
-			Backoff:        Backoff{Min: 500 * time.Millisecond, Max: time.Minute},
+			Backoff:        Backoff{Min: 500 * time.Millisecond, Max: 4 * time.Second},
 			ReturnInterval: time.Minute, StatusInterval: time.Minute,
 		},
 		HomeAssistant:   HomeAssistant{Enabled: true, DiscoveryPrefix: "homeassistant", BirthTopic: "homeassistant/status", DeviceName: "porch-pi"},

@@ -335,7 +335,7 @@ func TestNoWatchdogPingWhileTheLoopIsHung(t *testing.T) {
 	release := make(chan struct{})
 	var hang func()
 	hang = func() {
-		if l.Stats().Promised > 0 {
+		if l.Stats().Offloads > 0 {
 			l.CallSoon(hang)
 			return
 		}
@@ -488,7 +488,7 @@ func TestStuckManagerDoesNotBlockTheLoop(t *testing.T) {
 				return err
 			}
 		}
-		if p := l.Stats().Promised; p != 1 {
+		if p := l.Stats().Offloads; p != 1 {
 			return fmt.Errorf("%d offloaded calls outstanding, want the one stuck ping", p)
 		}
 		if s := n.Stats(); s != (Stats{}) {

@@ -9,7 +9,7 @@ import (
 )
 
 // ErrBadRetained is matched (errors.Is) by every error ParseRetained returns.
-var ErrBadRetained = errors.New("unusable retained discovery payload")
+var ErrBadRetained = errors.New("hass: unusable retained discovery payload")
 
 // MaxRetainedSize bounds the payload ParseRetained reads (1 MiB): a device
 // config is a few kilobytes, anything far larger is not one of ours.

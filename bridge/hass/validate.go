@@ -10,7 +10,7 @@ import (
 )
 
 // ErrInvalid is matched (errors.Is) by every validation error Build returns.
-var ErrInvalid = errors.New("invalid Home Assistant discovery config")
+var ErrInvalid = errors.New("hass: invalid Home Assistant discovery config")
 
 // FieldError is one rule a Node broke. Entity is the entity id ("" for the
 // node, device or origin), Key the discovery key or Node field at fault.

@@ -22,7 +22,7 @@ func reportMsgs(b *testing.B) {
 // MB/s counts record bytes (payload 128 B + topic + 29 B framing).
 func BenchmarkAppend(b *testing.B) {
 	payload := bytes.Repeat([]byte("x"), 128)
-	rec := appendMessage(nil, 1, 0, 1, false, benchTopic, payload)
+	rec := appendMessage(nil, 1, 0, &Message{Topic: benchTopic, Payload: payload, QoS: 1})
 	size := int64(len(rec))
 
 	b.Run("baseline=bufio", func(b *testing.B) {
@@ -70,7 +70,7 @@ func BenchmarkAppend(b *testing.B) {
 			ob := benchOpen(b, pol.p)
 			b.SetBytes(size)
 			for b.Loop() {
-				if _, err := ob.Append(benchTopic, payload, 1, false); err != nil {
+				if _, err := ob.Append(Message{Topic: benchTopic, Payload: payload, QoS: 1}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -85,7 +85,7 @@ func BenchmarkAppend(b *testing.B) {
 		start := time.Now()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := ob.Append(benchTopic, payload, 1, false); err != nil {
+				if _, err := ob.Append(Message{Topic: benchTopic, Payload: payload, QoS: 1}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -103,7 +103,7 @@ func BenchmarkAppend(b *testing.B) {
 		defer ob.Close()
 		b.SetBytes(size)
 		for b.Loop() {
-			seq, err := ob.Append(benchTopic, payload, 1, false)
+			seq, err := ob.Append(Message{Topic: benchTopic, Payload: payload, QoS: 1})
 			if err == nil {
 				err = ob.Ack(seq)
 			}
@@ -137,7 +137,7 @@ func BenchmarkRecover100k(b *testing.B) {
 	}
 	payload := bytes.Repeat([]byte("x"), 128)
 	for i := range n + n/2 {
-		seq, err := ob.Append(benchTopic, payload, 1, false)
+		seq, err := ob.Append(Message{Topic: benchTopic, Payload: payload, QoS: 1})
 		if err == nil && i%3 == 2 {
 			err = ob.Ack(seq)
 		}

@@ -52,6 +52,13 @@
 // reconnect. Delivery is at least once: a message acknowledged just before a
 // crash, or in flight during a reconnect, may be sent twice.
 //
+// Not every queued message still matters when the link returns. A message
+// marked Latest is replaced by the next Latest message on its topic while
+// it is undelivered (a state: only the newest value is worth replaying), and
+// a message with a MaxAge is dropped by Next once it is older than that (an
+// event that would do harm late). Both are recorded in the log, so they
+// hold across restarts, and counted (Stats.Superseded, Stats.Expired).
+//
 // # What it must not do
 //
 // The package is safe for concurrent use from any goroutine and blocks on

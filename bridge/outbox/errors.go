@@ -10,21 +10,21 @@ import (
 // errors.Is(err, fs.ErrPermission)) and name the path.
 var (
 	// ErrClosed: the Outbox was closed.
-	ErrClosed = errors.New("outbox closed")
+	ErrClosed = errors.New("outbox: closed")
 	// ErrFull: RejectNew refused a message because a bound was reached.
-	ErrFull = errors.New("outbox full")
+	ErrFull = errors.New("outbox: full")
 	// ErrTooLarge: the message alone exceeds WithMaxBytes.
-	ErrTooLarge = errors.New("message larger than the outbox")
+	ErrTooLarge = errors.New("outbox: message larger than the outbox")
 	// ErrInvalid: a bad topic, QoS or option.
-	ErrInvalid = errors.New("invalid argument")
+	ErrInvalid = errors.New("outbox: invalid argument")
 	// ErrUnknownSeq: Ack of a sequence number the outbox never assigned.
-	ErrUnknownSeq = errors.New("unknown sequence number")
+	ErrUnknownSeq = errors.New("outbox: unknown sequence number")
 	// ErrLocked: another Outbox (in this or another process) has the directory.
-	ErrLocked = errors.New("state directory in use")
+	ErrLocked = errors.New("outbox: state directory in use")
 	// ErrBroken: an fsync failed, or a failed write could not be undone;
 	// the Outbox refuses further work. Close it and Open the directory
 	// again: recovery finds what really reached the disk.
-	ErrBroken = errors.New("outbox broken")
+	ErrBroken = errors.New("outbox: broken")
 )
 
 // CorruptError reports damage found by Open in the middle of a segment (or

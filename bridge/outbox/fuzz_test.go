@@ -5,15 +5,18 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // sampleSegment is a small valid segment: header, messages, an ack, a drop.
 func sampleSegment() []byte {
 	b := appendSegHeader(nil, 1)
-	b = appendMessage(b, 1, 1000, 1, false, "a/b", []byte("hello"))
-	b = appendMessage(b, 2, 2000, 2, true, "c", nil)
+	b = appendMessage(b, 1, 1000, &Message{Topic: "a/b", Payload: []byte("hello"), QoS: 1})
+	b = appendMessage(b, 2, 2000, &Message{Topic: "c", QoS: 2, Retain: true})
 	b = appendMark(b, kindAck, 1, 1)
-	b = appendMessage(b, 3, 3000, 0, false, "d/e/f", bytes.Repeat([]byte{7}, 40))
+	b = appendMessage(b, 3, 3000, &Message{Topic: "d/e/f", Payload: bytes.Repeat([]byte{7}, 40), QoS: 0})
+	b = appendMessage(b, 4, 4000, &Message{Topic: "s", Payload: []byte("21.5"), QoS: 1, Retain: true, Latest: true})
+	b = appendMessage(b, 5, 5000, &Message{Topic: "e", Payload: []byte("press"), QoS: 1, MaxAge: time.Minute})
 	return appendMark(b, kindDrop, 2, 1)
 }
 
@@ -35,7 +38,9 @@ func FuzzDecodeFrame(f *testing.F) {
 		var again []byte
 		switch r.kind {
 		case kindMessage:
-			again = appendMessage(nil, r.seq, r.queued, r.qos, r.retain, string(r.topic), r.payload)
+			again = appendMessage(nil, r.seq, r.queued, &Message{
+				Topic: string(r.topic), Payload: r.payload, QoS: r.qos, Retain: r.retain, Latest: r.latest, MaxAge: time.Duration(r.maxAge),
+			})
 		default:
 			again = appendMark(nil, r.kind, r.seq, r.count)
 		}
@@ -113,7 +118,7 @@ func FuzzRecover(f *testing.F) {
 			}
 		}
 		before := ob.Stats()
-		seq, err := ob.Append("after/recovery", []byte("x"), 1, false)
+		seq, err := ob.Append(Message{Topic: "after/recovery", Payload: []byte("x"), QoS: 1})
 		if err != nil || seq < before.NextSeq || seq <= prev {
 			t.Fatalf("Append after recovery = %d, %v (next was %d, last seen %d)", seq, err, before.NextSeq, prev)
 		}

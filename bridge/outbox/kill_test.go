@@ -85,7 +85,7 @@ func TestKill9Child(t *testing.T) {
 	}
 	for {
 		seq := ob.Stats().NextSeq // one appender: this is the seq Append assigns
-		got, err := ob.Append(killTopic(seq), killPayload(seq), 1, false)
+		got, err := ob.Append(Message{Topic: killTopic(seq), Payload: killPayload(seq), QoS: 1})
 		if err != nil || got != seq {
 			say("OBX E append %d: got %d, %v\n", seq, got, err)
 			os.Exit(3)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 )
@@ -16,12 +18,14 @@ import (
 // them) — and checks after every step that they agree.
 
 type modelMsg struct {
-	seq     uint64
-	topic   string
-	payload []byte
-	qos     byte
-	retain  bool
-	size    int64
+	seq      uint64
+	topic    string
+	payload  []byte
+	qos      byte
+	retain   bool
+	size     int64
+	latest   bool
+	deadline int64 // unix ns; 0: no MaxAge
 }
 
 type model struct {
@@ -31,6 +35,7 @@ type model struct {
 	maxCount int
 	maxBytes int64
 	overflow Overflow
+	clock    *fakeClock
 }
 
 func (m *model) bytes() int64 {
@@ -67,9 +72,10 @@ func TestModel(t *testing.T) {
 			maxCount: rapid.IntRange(1, 20).Draw(rt, "maxCount"),
 			maxBytes: rapid.Int64Range(100, 1500).Draw(rt, "maxBytes"),
 			overflow: rapid.SampledFrom([]Overflow{DropOldest, RejectNew}).Draw(rt, "overflow"),
+			clock:    newFakeClock(),
 		}
 		seg := rapid.Int64Range(64, 1024).Draw(rt, "segmentSize")
-		opts := []Option{WithSync(SyncNever), withSegmentSizeUnchecked(seg),
+		opts := []Option{WithSync(SyncNever), withSegmentSizeUnchecked(seg), WithClock(m.clock.now),
 			WithMaxCount(m.maxCount), WithMaxBytes(m.maxBytes), WithOverflow(m.overflow)}
 		ob, err := Open(dir, opts...)
 		if err != nil {
@@ -140,11 +146,18 @@ func TestModel(t *testing.T) {
 					rt.Fatal(err)
 				}
 				var want []modelMsg
+				now := m.clock.ns.Load()
+				kept := m.pending[:0]
 				for _, p := range m.pending {
 					if p.seq >= m.cursor && len(want) < k {
+						if p.deadline != 0 && now > p.deadline {
+							continue // expired: dropped by Next
+						}
 						want = append(want, p)
 					}
+					kept = append(kept, p)
 				}
+				m.pending = kept
 				if len(got) != len(want) {
 					rt.Fatalf("Next(%d) returned %d messages, want %d", k, len(got), len(want))
 				}
@@ -158,7 +171,10 @@ func TestModel(t *testing.T) {
 					m.cursor = want[len(want)-1].seq + 1
 				}
 			},
-			"rewind":  func(rt *rapid.T) { ob.Rewind(); m.cursor = 0 },
+			"rewind": func(rt *rapid.T) { ob.Rewind(); m.cursor = 0 },
+			"time passes": func(rt *rapid.T) {
+				m.clock.advance(time.Duration(rapid.IntRange(0, 120).Draw(rt, "seconds")) * time.Second)
+			},
 			"restart": func(rt *rapid.T) { reopen(rt, false) },
 			"crash":   func(rt *rapid.T) { reopen(rt, true) },
 			"": func(rt *rapid.T) {
@@ -183,15 +199,32 @@ func appendOne(rt *rapid.T, ob *Outbox, m *model) {
 	payload := rapid.SliceOfN(rapid.Byte(), 0, 150).Draw(rt, "payload")
 	qos := byte(rapid.IntRange(0, 2).Draw(rt, "qos"))
 	retain := rapid.Bool().Draw(rt, "retain")
-	size := messageRecordSize(len(topic), len(payload))
-	seq, err := ob.Append(topic, payload, qos, retain)
+	latest := rapid.Bool().Draw(rt, "latest")
+	maxAge := time.Duration(rapid.SampledFrom([]int{0, 0, 30, 90}).Draw(rt, "maxAge")) * time.Second
+	size := messageRecordSize(len(topic), len(payload), maxAge > 0)
+	seq, err := ob.Append(Message{Topic: topic, Payload: payload, QoS: qos, Retain: retain, Latest: latest, MaxAge: maxAge})
 	if size > m.maxBytes {
 		if !errors.Is(err, ErrTooLarge) {
 			rt.Fatalf("Append of %d bytes over %d: %v", size, m.maxBytes, err)
 		}
 		return
 	}
-	full := func() bool { return len(m.pending)+1 > m.maxCount || m.bytes()+size > m.maxBytes }
+	// The Latest message this one replaces leaves first (and makes room),
+	// unless the outbox refuses the new one.
+	rest := m.pending
+	if latest {
+		for i := len(m.pending) - 1; i >= 0; i-- {
+			if p := m.pending[i]; p.latest && p.topic == topic {
+				rest = slices.Concat(m.pending[:i], m.pending[i+1:])
+				break
+			}
+		}
+	}
+	var restBytes int64
+	for _, p := range rest {
+		restBytes += p.size
+	}
+	full := func() bool { return len(rest)+1 > m.maxCount || restBytes+size > m.maxBytes }
 	if m.overflow == RejectNew && full() {
 		if !errors.Is(err, ErrFull) {
 			rt.Fatalf("Append to a full outbox: %v, want ErrFull", err)
@@ -199,12 +232,17 @@ func appendOne(rt *rapid.T, ob *Outbox, m *model) {
 		return
 	}
 	for full() {
-		m.pending = m.pending[1:]
+		restBytes -= rest[0].size
+		rest = rest[1:]
 	}
 	if err != nil || seq != m.next {
 		rt.Fatalf("Append = %d, %v; want %d", seq, err, m.next)
 	}
-	m.pending = append(m.pending, modelMsg{seq, topic, payload, qos, retain, size})
+	var deadline int64
+	if maxAge > 0 {
+		deadline = m.clock.ns.Load() + int64(maxAge)
+	}
+	m.pending = append(slices.Clip(rest), modelMsg{seq, topic, payload, qos, retain, size, latest, deadline})
 	m.next++
 }
 
@@ -218,8 +256,8 @@ func ExampleOpen() {
 		return
 	}
 	// Offline: the bridge queues what it would publish.
-	seq, _ := ob.Append("home/livingroom/temperature", []byte("21.5"), 1, false)
-	_, _ = ob.Append("home/livingroom/humidity", []byte("48"), 1, false)
+	seq, _ := ob.Append(Message{Topic: "home/livingroom/temperature", Payload: []byte("21.5"), QoS: 1})
+	_, _ = ob.Append(Message{Topic: "home/livingroom/humidity", Payload: []byte("48"), QoS: 1})
 
 	// Connected: send a window, acknowledge on PUBACK.
 	msgs, _ := ob.Next(16)

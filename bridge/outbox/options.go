@@ -200,7 +200,7 @@ func buildOptions(opts []Option) (options, error) {
 		}
 	}
 	if len(o.errs) > 0 {
-		return o, fmt.Errorf("outbox: %w: %w", ErrInvalid, o.errs[0])
+		return o, fmt.Errorf("%w: %w", ErrInvalid, o.errs[0])
 	}
 	if o.segSize == 0 {
 		o.segSize = min(max(o.maxBytes/16, 64<<10), 4<<20)

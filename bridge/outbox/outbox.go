@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -21,6 +22,19 @@ type Message struct {
 	Payload []byte
 	QoS     byte
 	Retain  bool
+
+	// Latest marks a message that only matters until a newer one on its
+	// topic is queued: appending another Latest message on the same topic
+	// drops this one if it is still undelivered (counted in
+	// Stats.Superseded). For states, where replaying old values after an
+	// outage is noise.
+	Latest bool
+	// MaxAge, when positive, is how long the message stays worth sending:
+	// Next drops it, counted in Stats.Expired, instead of returning it once
+	// it is older than that. For events that would do harm late. Ages are
+	// measured on the outbox's clock (WithClock), which must be the wall
+	// clock for them to survive a restart.
+	MaxAge time.Duration
 }
 
 // Stats is a snapshot of an Outbox's state and its counters since Open.
@@ -31,10 +45,12 @@ type Stats struct {
 	Segments     int    // segment files
 	NextSeq      uint64 // the sequence number the next Append assigns
 
-	Queued    uint64 // Appends accepted
-	Delivered uint64 // messages acknowledged
-	Dropped   uint64 // messages evicted by DropOldest or found unreadable
-	Rejected  uint64 // Appends refused with ErrFull or ErrTooLarge
+	Queued     uint64 // Appends accepted
+	Delivered  uint64 // messages acknowledged
+	Dropped    uint64 // messages evicted by DropOldest or found unreadable
+	Rejected   uint64 // Appends refused with ErrFull or ErrTooLarge
+	Superseded uint64 // Latest messages replaced by a newer one on their topic before delivery
+	Expired    uint64 // messages older than their MaxAge when they could be sent
 
 	Recovered   int // unacknowledged messages Open found on disk
 	TornTails   int // torn tails Open truncated
@@ -43,11 +59,12 @@ type Stats struct {
 
 // entry is the in-memory index of one message: where its record is.
 type entry struct {
-	seq   uint64
-	seg   *segment
-	off   int64
-	size  int32
-	acked bool // acknowledged or dropped; kept only until the prefix before it clears
+	seq      uint64
+	seg      *segment
+	off      int64
+	deadline int64 // unix ns after which it is not sent (MaxAge); 0: none
+	size     int32
+	acked    bool // acknowledged or dropped; kept only until the prefix before it clears
 }
 
 // Outbox is a persistent queue of outgoing messages. Its methods are safe
@@ -67,8 +84,9 @@ type Outbox struct {
 	diskBytes int64
 	nextSeq   uint64
 	nextSegID uint64
-	cursor    uint64 // Next returns messages with seq ≥ cursor
-	gen       uint64 // counts writes, so a group commit knows what it covered
+	cursor    uint64            // Next returns messages with seq ≥ cursor
+	latest    map[string]uint64 // topic → seq of its newest Latest message (maybe done since)
+	gen       uint64            // counts writes, so a group commit knows what it covered
 	buf       []byte
 	broken    error
 	closed    bool
@@ -100,7 +118,7 @@ func Open(dir string, opts ...Option) (*Outbox, error) {
 		return nil, err
 	}
 	if dir == "" {
-		return nil, fmt.Errorf("outbox: %w: empty state directory", ErrInvalid)
+		return nil, fmt.Errorf("%w: empty state directory", ErrInvalid)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("outbox: state directory: %w", err)
@@ -111,6 +129,9 @@ func Open(dir string, opts ...Option) (*Outbox, error) {
 	}
 	if err := lockFile(lockF); err != nil {
 		_ = lockF.Close()
+		if errors.Is(err, ErrLocked) {
+			return nil, fmt.Errorf("%w: %s is locked by another outbox", ErrLocked, dir)
+		}
 		return nil, fmt.Errorf("outbox: lock %s: %w", lockF.Name(), err)
 	}
 	ob := &Outbox{
@@ -140,25 +161,30 @@ func Open(dir string, opts ...Option) (*Outbox, error) {
 	return ob, nil
 }
 
-// Append queues a message and returns its sequence number. The record has
-// been written to the log (write(2)) when Append returns, and fsynced too
-// under SyncAlways.
+// Append queues m and returns its sequence number; m.Seq and m.Queued
+// are ignored and assigned. The record has been written to the log
+// (write(2)) when Append returns, and fsynced too under SyncAlways.
 //
-// When a bound is reached, DropOldest evicts the oldest unacknowledged
-// messages (even ones in flight: a late Ack for them is ignored) and
-// RejectNew returns ErrFull. A message that alone exceeds WithMaxBytes gets
-// ErrTooLarge; a bad topic or QoS gets ErrInvalid.
+// A Latest message drops the undelivered Latest message queued before it on
+// the same topic, in the same write. When a bound is reached, DropOldest
+// evicts the oldest unacknowledged messages (even ones in flight: a late Ack
+// for them is ignored) and RejectNew returns ErrFull. A message that alone
+// exceeds WithMaxBytes gets ErrTooLarge; a bad topic, QoS or MaxAge gets
+// ErrInvalid.
 //
 // If the record was written but the fsync SyncAlways asks for failed, Append
 // returns its sequence number with an ErrBroken error: the message may or may
 // not survive a power loss, and the Outbox must be reopened.
-func (o *Outbox) Append(topic string, payload []byte, qos byte, retain bool) (uint64, error) {
-	if err := validateMessage(topic, len(payload), qos); err != nil {
-		return 0, fmt.Errorf("outbox: append: %w: %w", ErrInvalid, err)
+func (o *Outbox) Append(m Message) (uint64, error) {
+	if err := validateMessage(m.Topic, len(m.Payload), m.QoS); err != nil {
+		return 0, fmt.Errorf("%w: append: %w", ErrInvalid, err)
 	}
-	size := messageRecordSize(len(topic), len(payload))
+	if m.MaxAge < 0 {
+		return 0, fmt.Errorf("%w: append to %q: negative MaxAge %v", ErrInvalid, m.Topic, m.MaxAge)
+	}
+	size := messageRecordSize(len(m.Topic), len(m.Payload), m.MaxAge > 0)
 	o.mu.Lock()
-	seq, gen, dropped, err := o.appendLocked(topic, payload, qos, retain, size)
+	seq, gen, dropped, err := o.appendLocked(&m, size)
 	o.mu.Unlock()
 	o.reportDrops(dropped)
 	if err != nil {
@@ -173,27 +199,39 @@ func (o *Outbox) Append(topic string, payload []byte, qos byte, retain bool) (ui
 	return seq, nil
 }
 
-func (o *Outbox) appendLocked(topic string, payload []byte, qos byte, retain bool, size int64) (seq, gen uint64, dropped []Message, err error) {
+func (o *Outbox) appendLocked(m *Message, size int64) (seq, gen uint64, dropped []Message, err error) {
 	if err := o.usableLocked(); err != nil {
 		return 0, 0, nil, err
 	}
 	if size > o.opts.maxBytes {
 		o.st.Rejected++
-		return 0, 0, nil, fmt.Errorf("outbox: append to %q: %w: record of %d bytes, limit %d", topic, ErrTooLarge, size, o.opts.maxBytes)
+		return 0, 0, nil, fmt.Errorf("%w: append to %q: record of %d bytes, limit %d", ErrTooLarge, m.Topic, size, o.opts.maxBytes)
 	}
 	if o.nextSeq == math.MaxUint64 {
-		return 0, 0, nil, fmt.Errorf("outbox: append: %w: sequence numbers exhausted in %s", ErrBroken, o.dir)
+		return 0, 0, nil, fmt.Errorf("%w: append: sequence numbers exhausted in %s", ErrBroken, o.dir)
+	}
+	cnt, bytes, i := o.pending, o.pendBytes, o.head
+	// The Latest message this one replaces, if still pending, goes first:
+	// it makes room too.
+	superseded := -1
+	if m.Latest {
+		if old, ok := o.latest[m.Topic]; ok {
+			if j := o.search(old); j < len(o.entries) && o.entries[j].seq == old && !o.entries[j].acked {
+				superseded = j
+				cnt--
+				bytes -= int64(o.entries[j].size)
+			}
+		}
 	}
 	// Make room. size ≤ maxBytes and maxCount ≥ 1, so the loop stops before
 	// it runs out of messages to evict.
 	var victims []int
-	cnt, bytes, i := o.pending, o.pendBytes, o.head
 	for cnt+1 > o.opts.maxCount || bytes+size > o.opts.maxBytes {
 		if o.opts.overflow == RejectNew {
 			o.st.Rejected++
-			return 0, 0, nil, fmt.Errorf("outbox: append to %q: %w: %d messages, %d of %d bytes", topic, ErrFull, o.pending, o.pendBytes, o.opts.maxBytes)
+			return 0, 0, nil, fmt.Errorf("%w: append to %q: %d messages, %d of %d bytes", ErrFull, m.Topic, o.pending, o.pendBytes, o.opts.maxBytes)
 		}
-		for o.entries[i].acked {
+		for o.entries[i].acked || i == superseded {
 			i++
 		}
 		victims = append(victims, i)
@@ -201,18 +239,16 @@ func (o *Outbox) appendLocked(topic string, payload []byte, qos byte, retain boo
 		bytes -= int64(o.entries[i].size)
 		i++
 	}
-	buf := o.buf[:0]
-	for j := 0; j < len(victims); {
-		k := j
-		for k+1 < len(victims) && o.entries[victims[k+1]].seq == o.entries[victims[k]].seq+1 {
-			k++
-		}
-		buf = appendMark(buf, kindDrop, o.entries[victims[j]].seq, uint32(k-j+1))
-		j = k + 1
+	marks := victims
+	if superseded >= 0 {
+		marks = append(slices.Clone(victims), superseded)
+		slices.Sort(marks)
 	}
+	buf := o.appendDropMarks(o.buf[:0], marks)
 	markLen := int64(len(buf))
 	seq = o.nextSeq
-	buf = appendMessage(buf, seq, o.opts.now().UnixNano(), qos, retain, topic, payload)
+	queued := o.opts.now().UnixNano()
+	buf = appendMessage(buf, seq, queued, m)
 	o.keepBuf(buf)
 	if o.opts.onDrop != nil {
 		for _, v := range victims {
@@ -228,9 +264,20 @@ func (o *Outbox) appendLocked(topic string, payload []byte, qos byte, retain boo
 		o.st.Dropped++
 		o.log.Debug("outbox: dropped oldest message", "seq", o.entries[v].seq)
 	}
+	if superseded >= 0 {
+		o.finish(superseded)
+		o.st.Superseded++
+	}
+	if m.Latest {
+		o.rememberLatest(m.Topic, seq)
+	}
+	var deadline int64
+	if m.MaxAge > 0 {
+		deadline = queued + int64(m.MaxAge)
+	}
 	o.nextSeq++
 	act := o.active()
-	o.entries = append(o.entries, entry{seq: seq, seg: act, off: off + markLen, size: int32(size)})
+	o.entries = append(o.entries, entry{seq: seq, seg: act, off: off + markLen, size: int32(size), deadline: deadline})
 	act.live++
 	act.liveBytes += size
 	o.pending++
@@ -263,13 +310,31 @@ func (o *Outbox) nextLocked(max int) ([]Message, []Message, error) {
 		return nil, nil, err
 	}
 	i := o.search(o.cursor)
-	var pick []int
+	var pick, expired []int
+	now := int64(0)
 	for ; i < len(o.entries) && len(pick) < max; i++ {
-		if !o.entries[i].acked {
-			pick = append(pick, i)
+		e := &o.entries[i]
+		if e.acked {
+			continue
+		}
+		if e.deadline != 0 {
+			if now == 0 {
+				now = o.opts.now().UnixNano()
+			}
+			if now > e.deadline {
+				expired = append(expired, i)
+				continue
+			}
+		}
+		pick = append(pick, i)
+	}
+	if len(expired) > 0 {
+		if err := o.expireLocked(expired); err != nil {
+			return nil, nil, err
 		}
 	}
 	if len(pick) == 0 {
+		o.popDone()
 		return nil, nil, nil
 	}
 	msgs, bad, err := o.readEntries(pick)
@@ -280,6 +345,55 @@ func (o *Outbox) nextLocked(max int) ([]Message, []Message, error) {
 	lost := o.dropUnreadable(bad)
 	o.popDone()
 	return msgs, lost, nil
+}
+
+// appendDropMarks appends drop records for the entries at idx (ascending),
+// one record per run of consecutive sequence numbers.
+func (o *Outbox) appendDropMarks(buf []byte, idx []int) []byte {
+	for j := 0; j < len(idx); {
+		k := j
+		for k+1 < len(idx) && o.entries[idx[k+1]].seq == o.entries[idx[k]].seq+1 {
+			k++
+		}
+		buf = appendMark(buf, kindDrop, o.entries[idx[j]].seq, uint32(k-j+1))
+		j = k + 1
+	}
+	return buf
+}
+
+// rememberLatest notes seq as topic's newest Latest message. The map forgets
+// topics whose message is done once they outnumber the pending messages, so
+// topics that come and go do not pile up.
+func (o *Outbox) rememberLatest(topic string, seq uint64) {
+	if o.latest == nil {
+		o.latest = map[string]uint64{}
+	}
+	o.latest[topic] = seq
+	if len(o.latest) <= 2*o.pending+64 {
+		return
+	}
+	for t, s := range o.latest {
+		if j := o.search(s); j == len(o.entries) || o.entries[j].seq != s || o.entries[j].acked {
+			delete(o.latest, t)
+		}
+	}
+}
+
+// expireLocked drops the entries at idx (ascending), which are past their
+// MaxAge, with one write.
+func (o *Outbox) expireLocked(idx []int) error {
+	buf := o.appendDropMarks(o.buf[:0], idx)
+	o.keepBuf(buf)
+	if _, err := o.writeLocked(buf); err != nil {
+		return err
+	}
+	for _, i := range idx {
+		o.finish(i)
+		o.st.Expired++
+		o.log.Debug("outbox: message expired", "seq", o.entries[i].seq)
+	}
+	o.maybeRotate()
+	return nil
 }
 
 // Ack marks a message delivered; the outbox never returns it again, not
@@ -303,7 +417,7 @@ func (o *Outbox) ackLocked(seq uint64) (uint64, error) {
 		return 0, err
 	}
 	if seq == 0 || seq >= o.nextSeq {
-		return 0, fmt.Errorf("outbox: ack %d: %w (next is %d)", seq, ErrUnknownSeq, o.nextSeq)
+		return 0, fmt.Errorf("%w: ack %d (next is %d)", ErrUnknownSeq, seq, o.nextSeq)
 	}
 	i := o.search(seq)
 	if i == len(o.entries) || o.entries[i].seq != seq || o.entries[i].acked {
@@ -514,7 +628,7 @@ func (o *Outbox) writeLocked(b []byte) (int64, error) {
 	if err != nil {
 		if n > 0 {
 			if terr := act.f.Truncate(off); terr != nil {
-				o.broken = fmt.Errorf("outbox: %w: cannot undo a partial write to %s: %w", ErrBroken, act.path, terr)
+				o.broken = fmt.Errorf("%w: cannot undo a partial write to %s: %w", ErrBroken, act.path, terr)
 			}
 		}
 		return 0, fmt.Errorf("outbox: write %s: %w", act.path, err)
@@ -537,7 +651,7 @@ func (o *Outbox) maybeRotate() {
 		// Older segments are always on disk, so a group commit syncs only
 		// the active one.
 		if err := act.sync(); err != nil {
-			o.broken = fmt.Errorf("outbox: %w: %w", ErrBroken, err)
+			o.broken = fmt.Errorf("%w: %w", ErrBroken, err)
 			return
 		}
 		o.smu.Lock()
@@ -625,7 +739,7 @@ func (o *Outbox) compactLocked() error {
 	durable := o.opts.sync != SyncNever
 	if copied && durable {
 		if err := act.sync(); err != nil {
-			o.broken = fmt.Errorf("outbox: %w: %w", ErrBroken, err)
+			o.broken = fmt.Errorf("%w: %w", ErrBroken, err)
 			return o.broken
 		}
 	}
@@ -770,6 +884,8 @@ func decodeMessage(b []byte, seq uint64) (Message, error) {
 		Payload: r.payload[:len(r.payload):len(r.payload)],
 		QoS:     r.qos,
 		Retain:  r.retain,
+		Latest:  r.latest,
+		MaxAge:  time.Duration(r.maxAge),
 	}, nil
 }
 
@@ -826,7 +942,7 @@ func (o *Outbox) syncTo(gen uint64) error {
 		o.smu.Lock()
 		o.syncing = false
 		if err != nil {
-			o.serr = fmt.Errorf("outbox: %w: %w", ErrBroken, err)
+			o.serr = fmt.Errorf("%w: %w", ErrBroken, err)
 		} else {
 			o.synced = max(o.synced, target)
 		}
@@ -839,7 +955,7 @@ func (o *Outbox) failSync(err error) error {
 	o.smu.Lock()
 	defer o.smu.Unlock()
 	if o.serr == nil {
-		o.serr = fmt.Errorf("outbox: %w: %w", ErrBroken, err)
+		o.serr = fmt.Errorf("%w: %w", ErrBroken, err)
 	}
 	return o.serr
 }

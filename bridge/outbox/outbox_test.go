@@ -49,7 +49,7 @@ func appendT(t testing.TB, ob *Outbox, from, to int) []uint64 {
 	t.Helper()
 	var seqs []uint64
 	for i := from; i < to; i++ {
-		seq, err := ob.Append(fmt.Sprintf("t/%d", i), payloadFor(i), 1, i%2 == 0)
+		seq, err := ob.Append(Message{Topic: fmt.Sprintf("t/%d", i), Payload: payloadFor(i), QoS: 1, Retain: i%2 == 0})
 		if err != nil {
 			t.Fatalf("Append %d: %v", i, err)
 		}
@@ -129,7 +129,7 @@ func TestAppendNextAckInOrder(t *testing.T) {
 	}
 	var want int64
 	for i := 3; i < 10; i++ {
-		want += messageRecordSize(len(fmt.Sprintf("t/%d", i)), len(payloadFor(i)))
+		want += messageRecordSize(len(fmt.Sprintf("t/%d", i)), len(payloadFor(i)), false)
 	}
 	if st.PendingBytes != want {
 		t.Fatalf("PendingBytes %d, want %d", st.PendingBytes, want)
@@ -177,7 +177,7 @@ func TestOutOfOrderAcks(t *testing.T) {
 	if st := ob.Stats(); st.Recovered != 3 || st.NextSeq != 9 {
 		t.Fatalf("stats after restart %+v", st)
 	}
-	if seq, err := ob.Append("t/x", nil, 1, false); err != nil || seq != 9 {
+	if seq, err := ob.Append(Message{Topic: "t/x", QoS: 1}); err != nil || seq != 9 {
 		t.Fatalf("Append after restart = %d, %v; want 9", seq, err)
 	}
 }
@@ -229,7 +229,7 @@ func TestEmptyOutboxKeepsSequenceAcrossRestart(t *testing.T) {
 	if st := ob.Stats(); st.Pending != 0 || st.NextSeq != 201 || st.Segments != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	if seq, _ := ob.Append("a", nil, 1, false); seq != 201 {
+	if seq, _ := ob.Append(Message{Topic: "a", QoS: 1}); seq != 201 {
 		t.Fatalf("seq %d, want 201", seq)
 	}
 }
@@ -262,10 +262,10 @@ func TestDropOldest(t *testing.T) {
 }
 
 func TestDropOldestByBytes(t *testing.T) {
-	one := messageRecordSize(len("t/0"), 100)
+	one := messageRecordSize(len("t/0"), 100, false)
 	ob := openT(t, t.TempDir(), WithSync(SyncNever), WithMaxBytes(3*one))
 	for i := range 5 {
-		if _, err := ob.Append("t/0", bytes.Repeat([]byte{byte(i)}, 100), 1, false); err != nil {
+		if _, err := ob.Append(Message{Topic: "t/0", Payload: bytes.Repeat([]byte{byte(i)}, 100), QoS: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -274,11 +274,11 @@ func TestDropOldestByBytes(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	// A big message evicts as many as it needs.
-	if _, err := ob.Append("t/0", make([]byte, 150), 1, false); err != nil {
+	if _, err := ob.Append(Message{Topic: "t/0", Payload: make([]byte, 150), QoS: 1}); err != nil {
 		t.Fatal(err)
 	}
 	wantSeqs(t, "kept", seqsOf(drain(t, ob)), []uint64{5, 6})
-	if _, err := ob.Append("t/0", make([]byte, 3*one), 1, false); !errors.Is(err, ErrTooLarge) {
+	if _, err := ob.Append(Message{Topic: "t/0", Payload: make([]byte, 3*one), QoS: 1}); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversized Append: %v, want ErrTooLarge", err)
 	}
 }
@@ -288,7 +288,7 @@ func TestRejectNew(t *testing.T) {
 	opts := []Option{WithSync(SyncNever), WithMaxCount(3), WithOverflow(RejectNew)}
 	ob := openT(t, dir, opts...)
 	appendT(t, ob, 0, 3)
-	_, err := ob.Append("t/x", nil, 1, false)
+	_, err := ob.Append(Message{Topic: "t/x", QoS: 1})
 	if !errors.Is(err, ErrFull) {
 		t.Fatalf("Append to a full outbox: %v, want ErrFull", err)
 	}
@@ -298,19 +298,19 @@ func TestRejectNew(t *testing.T) {
 	if err := ob.Ack(2); err != nil {
 		t.Fatal(err)
 	}
-	if seq, err := ob.Append("t/x", nil, 1, false); err != nil || seq != 4 {
+	if seq, err := ob.Append(Message{Topic: "t/x", QoS: 1}); err != nil || seq != 4 {
 		t.Fatalf("Append after an ack = %d, %v", seq, err)
 	}
 	wantSeqs(t, "queue", seqsOf(drain(t, ob)), []uint64{1, 3, 4})
 
-	one := messageRecordSize(3, 10)
+	one := messageRecordSize(3, 10, false)
 	ob2 := openT(t, t.TempDir(), WithSync(SyncNever), WithMaxBytes(2*one+5), WithOverflow(RejectNew))
 	for i := range 2 {
-		if _, err := ob2.Append("a/b", make([]byte, 10), 1, false); err != nil {
+		if _, err := ob2.Append(Message{Topic: "a/b", Payload: make([]byte, 10), QoS: 1}); err != nil {
 			t.Fatalf("Append %d: %v", i, err)
 		}
 	}
-	if _, err := ob2.Append("a/b", make([]byte, 10), 1, false); !errors.Is(err, ErrFull) {
+	if _, err := ob2.Append(Message{Topic: "a/b", Payload: make([]byte, 10), QoS: 1}); !errors.Is(err, ErrFull) {
 		t.Fatalf("over the byte bound: %v, want ErrFull", err)
 	}
 }
@@ -330,7 +330,7 @@ func TestBadInput(t *testing.T) {
 		{strings.Repeat("a", MaxTopicLen+1), 1, "topic of"},
 		{"a/b", 3, "QoS 3"},
 	} {
-		_, err := ob.Append(c.topic, nil, c.qos, false)
+		_, err := ob.Append(Message{Topic: c.topic, QoS: c.qos})
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Append(%.20q, qos %d): %v; want ErrInvalid mentioning %q", c.topic, c.qos, err, c.want)
 		}
@@ -374,7 +374,7 @@ func TestDirectoryErrors(t *testing.T) {
 	closeT(t, ob)
 	ob = openT(t, dir) // the lock went with Close
 	closeT(t, ob)
-	if _, err := ob.Append("a", nil, 1, false); !errors.Is(err, ErrClosed) {
+	if _, err := ob.Append(Message{Topic: "a", QoS: 1}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Append after Close: %v", err)
 	}
 	if err := ob.Close(); err != nil {
@@ -460,7 +460,7 @@ func TestDiskFull(t *testing.T) {
 	fl.mu.Lock()
 	fl.budget = 30 // the next record is longer: half of it gets written
 	fl.mu.Unlock()
-	_, err := ob.Append("t/full", make([]byte, 100), 1, false)
+	_, err := ob.Append(Message{Topic: "t/full", Payload: make([]byte, 100), QoS: 1})
 	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("Append on a full disk: %v; want ENOSPC naming %s", err, dir)
 	}
@@ -488,11 +488,11 @@ func TestFsyncFailureBreaksTheOutbox(t *testing.T) {
 	fl.mu.Lock()
 	fl.syncErr = syscall.EIO
 	fl.mu.Unlock()
-	seq, err := ob.Append("t", nil, 1, false)
+	seq, err := ob.Append(Message{Topic: "t", QoS: 1})
 	if !errors.Is(err, ErrBroken) || !errors.Is(err, syscall.EIO) || seq != 3 {
 		t.Fatalf("Append with a failing fsync = %d, %v; want seq 3 and ErrBroken wrapping EIO", seq, err)
 	}
-	if _, err := ob.Append("t", nil, 1, false); !errors.Is(err, ErrBroken) {
+	if _, err := ob.Append(Message{Topic: "t", QoS: 1}); !errors.Is(err, ErrBroken) {
 		t.Fatalf("Append after: %v", err)
 	}
 	if _, err := ob.Next(1); !errors.Is(err, ErrBroken) {
@@ -509,7 +509,7 @@ func TestGroupCommitSharesOneFsync(t *testing.T) {
 	fl.mu.Unlock()
 
 	errs := make(chan error, 3)
-	app := func() { _, err := ob.Append("t", nil, 1, false); errs <- err }
+	app := func() { _, err := ob.Append(Message{Topic: "t", QoS: 1}); errs <- err }
 	go app()
 	<-written
 	<-enter // the first appender is the leader, inside fsync
@@ -542,7 +542,7 @@ func TestConcurrentUse(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				if _, err := ob.Append(fmt.Sprintf("w/%d", w), fmt.Appendf(nil, "%d", i), 1, false); err != nil {
+				if _, err := ob.Append(Message{Topic: fmt.Sprintf("w/%d", w), Payload: fmt.Appendf(nil, "%d", i), QoS: 1}); err != nil {
 					t.Error(err)
 					return
 				}

@@ -11,7 +11,8 @@ import (
 // Record framing, little-endian:
 //
 //	frame   = bodyLen u32 | crc u32 | body        crc = CRC-32C(bodyLen bytes ‖ body)
-//	message = 1 | seq u64 | queued unix-ns i64 | qos u8 | flags u8 | topicLen u16 | topic | payload
+//	message = 1 | seq u64 | queued unix-ns i64 | qos u8 | flags u8 | topicLen u16 | [maxAge ns i64] | topic | payload
+//	          flags: 1 retain, 2 latest, 4 maxAge present
 //	ack     = 2 | first seq u64 | count u32      (messages first … first+count-1 delivered)
 //	drop    = 3 | first seq u64 | count u32      (evicted by DropOldest or unreadable)
 //
@@ -26,6 +27,10 @@ const (
 	markBodyLen    = 1 + 8 + 4
 
 	flagRetain = 1
+	flagLatest = 2
+	flagMaxAge = 4
+	flagsKnown = flagRetain | flagLatest | flagMaxAge
+	maxAgeLen  = 8
 
 	// MaxTopicLen is the longest topic MQTT can carry.
 	MaxTopicLen = 65535
@@ -54,14 +59,20 @@ type record struct {
 	queued  int64
 	qos     byte
 	retain  bool
+	latest  bool
+	maxAge  int64 // nanoseconds; 0: none
 	topic   []byte
 	payload []byte
 }
 
 // messageRecordSize is the framed size of a message record on disk; the
 // outbox's byte bound counts these.
-func messageRecordSize(topicLen, payloadLen int) int64 {
-	return int64(frameHeaderLen + messageFixed + topicLen + payloadLen)
+func messageRecordSize(topicLen, payloadLen int, maxAge bool) int64 {
+	n := int64(frameHeaderLen + messageFixed + topicLen + payloadLen)
+	if maxAge {
+		n += maxAgeLen
+	}
+	return n
 }
 
 func appendFrame(dst []byte, bodyLen int, writeBody func(b []byte)) []byte {
@@ -77,19 +88,31 @@ func appendFrame(dst []byte, bodyLen int, writeBody func(b []byte)) []byte {
 	return dst
 }
 
-func appendMessage(dst []byte, seq uint64, queued int64, qos byte, retain bool, topic string, payload []byte) []byte {
-	return appendFrame(dst, messageFixed+len(topic)+len(payload), func(b []byte) {
+func appendMessage(dst []byte, seq uint64, queued int64, m *Message) []byte {
+	fixed := messageFixed
+	var flags byte
+	if m.Retain {
+		flags |= flagRetain
+	}
+	if m.Latest {
+		flags |= flagLatest
+	}
+	if m.MaxAge > 0 {
+		flags |= flagMaxAge
+		fixed += maxAgeLen
+	}
+	return appendFrame(dst, fixed+len(m.Topic)+len(m.Payload), func(b []byte) {
 		b[0] = kindMessage
 		binary.LittleEndian.PutUint64(b[1:9], seq)
 		binary.LittleEndian.PutUint64(b[9:17], uint64(queued))
-		b[17] = qos
-		b[18] = 0
-		if retain {
-			b[18] = flagRetain
+		b[17] = m.QoS
+		b[18] = flags
+		binary.LittleEndian.PutUint16(b[19:21], uint16(len(m.Topic)))
+		if m.MaxAge > 0 {
+			binary.LittleEndian.PutUint64(b[messageFixed:], uint64(m.MaxAge))
 		}
-		binary.LittleEndian.PutUint16(b[19:21], uint16(len(topic)))
-		n := copy(b[messageFixed:], topic)
-		copy(b[messageFixed+n:], payload)
+		n := copy(b[fixed:], m.Topic)
+		copy(b[fixed+n:], m.Payload)
 	})
 }
 
@@ -147,19 +170,30 @@ func decodeBody(body []byte) (record, error) {
 		r.qos = body[17]
 		flags := body[18]
 		tl := int(binary.LittleEndian.Uint16(body[19:21]))
+		fixed := messageFixed
+		if flags&flagMaxAge != 0 {
+			fixed += maxAgeLen
+		}
 		switch {
 		case r.seq == 0:
 			return record{}, errors.New("message with sequence number 0")
 		case r.qos > 2:
 			return record{}, fmt.Errorf("message with QoS %d", r.qos)
-		case flags&^flagRetain != 0:
+		case flags&^flagsKnown != 0:
 			return record{}, fmt.Errorf("message with unknown flags %#x", flags)
-		case tl == 0 || messageFixed+tl > len(body):
+		case tl == 0 || fixed+tl > len(body):
 			return record{}, fmt.Errorf("message topic length %d does not fit its record", tl)
 		}
 		r.retain = flags&flagRetain != 0
-		r.topic = body[messageFixed : messageFixed+tl]
-		r.payload = body[messageFixed+tl:]
+		r.latest = flags&flagLatest != 0
+		if flags&flagMaxAge != 0 {
+			r.maxAge = int64(binary.LittleEndian.Uint64(body[messageFixed:]))
+			if r.maxAge <= 0 {
+				return record{}, fmt.Errorf("message with maximum age %d ns", r.maxAge)
+			}
+		}
+		r.topic = body[fixed : fixed+tl]
+		r.payload = body[fixed+tl:]
 		if len(r.payload) > MaxPayloadLen {
 			return record{}, fmt.Errorf("message payload of %d bytes", len(r.payload))
 		}

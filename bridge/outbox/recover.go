@@ -22,10 +22,12 @@ type scanned struct {
 
 // found is a message record seen during recovery.
 type found struct {
-	seq  uint64
-	seg  int // index into the scanned segments
-	off  int64
-	size int32
+	seq      uint64
+	seg      int // index into the scanned segments
+	off      int64
+	size     int32
+	deadline int64  // unix ns, for a message with a MaxAge
+	latest   string // the topic of a Latest message
 }
 
 // recover rebuilds the in-memory state from the directory. A first pass
@@ -90,7 +92,14 @@ func (o *Outbox) recover() error {
 		s.size = int64(len(data))
 		s.res = scanSegment(data, func(r record, off, size int) {
 			if r.kind == kindMessage {
-				msgs = append(msgs, found{seq: r.seq, seg: i, off: int64(off), size: int32(size)})
+				f := found{seq: r.seq, seg: i, off: int64(off), size: int32(size)}
+				if r.maxAge > 0 {
+					f.deadline = r.queued + r.maxAge
+				}
+				if r.latest {
+					f.latest = string(r.topic)
+				}
+				msgs = append(msgs, f)
 				next = max(next, r.seq+1)
 				return
 			}
@@ -184,7 +193,13 @@ func (o *Outbox) recover() error {
 			continue
 		}
 		seg := segAt[m.seg]
-		o.entries = append(o.entries, entry{seq: m.seq, seg: seg, off: m.off, size: m.size})
+		o.entries = append(o.entries, entry{seq: m.seq, seg: seg, off: m.off, size: m.size, deadline: m.deadline})
+		if m.latest != "" {
+			if o.latest == nil {
+				o.latest = map[string]uint64{}
+			}
+			o.latest[m.latest] = m.seq
+		}
 		seg.live++
 		seg.liveBytes += int64(m.size)
 		o.pending++

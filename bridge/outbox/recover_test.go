@@ -71,7 +71,7 @@ func fileSize(t testing.TB, path string) int64 {
 }
 
 func TestTornTailIsTruncated(t *testing.T) {
-	whole := appendMessage(nil, 11, 0, 1, false, "t/torn", []byte("a payload that never fully made it"))
+	whole := appendMessage(nil, 11, 0, &Message{Topic: "t/torn", Payload: []byte("a payload that never fully made it"), QoS: 1})
 	cases := map[string]func(t *testing.T, dir, last string){
 		"half a record": func(t *testing.T, _, last string) { appendToFile(t, last, whole[:len(whole)/2]) },
 		"header only":   func(t *testing.T, _, last string) { appendToFile(t, last, whole[:frameHeaderLen]) },
@@ -297,7 +297,7 @@ func TestDamageFoundAfterOpenDropsTheMessage(t *testing.T) {
 // early and call the damage damage.
 func TestResyncIsBounded(t *testing.T) {
 	data := appendSegHeader(nil, 1)
-	data = appendMessage(data, 1, 0, 1, false, "a", []byte("ok"))
+	data = appendMessage(data, 1, 0, &Message{Topic: "a", Payload: []byte("ok"), QoS: 1})
 	good := len(data)
 	data = append(data, bytes.Repeat([]byte{0, 0x02, kindMessage}, 3<<20)...)
 	n := 0

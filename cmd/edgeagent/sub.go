@@ -21,6 +21,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/bridge"
 	"github.com/edgeagent/edgeagent/bridge/hass"
+	"github.com/edgeagent/edgeagent/bridge/topic"
 )
 
 // subOptions are the flags of `edgeagent sub`.
@@ -88,7 +89,7 @@ func (o subOptions) filters(args []string) ([]string, error) {
 		// take a wildcard in its place.
 		node = "x"
 	}
-	if _, err := bridge.NewTopics(o.base, node); err != nil {
+	if _, err := topic.New(o.base, node); err != nil {
 		return nil, fmt.Errorf("--base %q, --node %q: %w", o.base, o.node, err)
 	}
 	if _, err := hass.DeviceTopic(o.prefix, node); err != nil {

@@ -5,12 +5,11 @@
 //
 // It runs standalone on package patterns:
 //
-//	go run ./cmd/loopvet ./...
+//	go tool loopvet ./...
 //
-// and as a vet tool:
+// (go.mod names it in a tool directive) and as a vet tool:
 //
-//	go build -o bin/loopvet ./cmd/loopvet
-//	go vet -vettool=$PWD/bin/loopvet ./...
+//	go vet -vettool=$(go tool -n loopvet) ./...
 //
 // singlechecker.Main does both: when go vet invokes the tool with a single
 // *.cfg argument it hands over to unitchecker, and it answers go vet's

@@ -6,7 +6,6 @@ import (
 	"io"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/internal/inlet"
 	"github.com/edgeagent/edgeagent/loop"
@@ -18,20 +17,16 @@ import (
 // interrupt side — never touch the Stream: everything they learn reaches
 // the loop through Post (a few per connection) or the stream's inlet (bytes).
 //
-// The reader goroutine owns the port: it opens it, starts the writer,
-// and closes it only after the writer has finished and its own Read has
-// returned. go.bug.st/serial's Close is not safe against a Read or Write in
+// The reader goroutine owns the port once it has opened (the open itself
+// is an Offload of Run's): it starts the writer, and closes the port only
+// after the writer has finished and its own Read has returned. go.bug.st/serial's Close is not safe against a Read or Write in
 // progress (the spike: EBADF, and a descriptor number that may already name
 // another file), so nothing else ever closes the port; a stop request is
 // seen at the next read timeout instead.
 type wire struct {
 	l      *loop.Loop
 	inlet  *inlet.Inlet // the reader's way into the loop: one drain waiting at most
-	first  *loop.Promise
 	path   string
-	mode   serial.Mode
-	open   Opener
-	rt     time.Duration
 	used   *atomic.Int64 // receive-buffer budget in use (shared with the loop)
 	budget int64
 
@@ -50,16 +45,8 @@ type txReq struct {
 	drain uint64
 }
 
-// post hands fn to the loop; false once the loop has stopped. The first
-// post of a connection attempt keeps the promise made when it was dialled,
-// so a virtual clock waits for the open to succeed or fail.
-func (w *wire) post(fn func()) bool {
-	if p := w.first; p != nil {
-		w.first = nil
-		return p.Post(fn) == nil
-	}
-	return w.l.Post(fn) == nil
-}
+// post hands fn to the loop; false once the loop has stopped.
+func (w *wire) post(fn func()) bool { return w.l.Post(fn) == nil }
 
 func (w *wire) stopped() bool {
 	select {
@@ -70,32 +57,9 @@ func (w *wire) stopped() bool {
 	}
 }
 
-// run is the reader goroutine of one connection attempt.
-func (w *wire) run(s *Stream, c *conn) {
+// run is the reader goroutine of one connection, whose port has opened.
+func (w *wire) run(s *Stream, c *conn, port Port) {
 	defer close(w.exited)
-	mode := w.mode
-	port, err := w.open(w.path, &mode)
-	if err != nil {
-		err = fmt.Errorf("uart %s: open (%s): %w", w.path, modeString(w.mode), err)
-		w.post(func() { s.onEnded(c, err, 0) })
-		return
-	}
-	if lp, ok := port.(LoopPort); ok {
-		// A port that lives on the loop needs no goroutine: the loop
-		// takes the connection over.
-		w.post(func() { s.onOpenedLoop(c, lp) })
-		return
-	}
-	if err := port.SetReadTimeout(w.rt); err != nil {
-		port.Close()
-		err = fmt.Errorf("uart %s: set read timeout: %w", w.path, err)
-		w.post(func() { s.onEnded(c, err, 0) })
-		return
-	}
-	if !w.post(func() { s.onOpened(c) }) {
-		port.Close()
-		return
-	}
 	wfail := make(chan error, 1)
 	wstop := make(chan struct{})
 	wdone := make(chan struct{})
@@ -107,7 +71,7 @@ func (w *wire) run(s *Stream, c *conn) {
 			s.onData(nil, lost, nil)
 		}
 	})
-	err = w.readLoop(port, wfail)
+	err := w.readLoop(port, wfail)
 	close(wstop)
 	<-wdone
 	if cerr := port.Close(); cerr != nil && err == nil && !w.stopped() {

@@ -336,3 +336,52 @@ func TestStopWhileConnectedOnVirtualTime(t *testing.T) {
 		}
 	}
 }
+
+// Run cancelled while the port is opening returns at once; the port,
+// opened after that, is closed, never leaked. On a virtual clock the open
+// holds the clock still: no back-off or timeout runs past it.
+func TestCancelledWhileOpening(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	port := newFakePort()
+	open := func(string, *serial.Mode) (Port, error) {
+		close(entered)
+		<-release
+		return port, nil
+	}
+	s, err := New("/dev/slow", WithOpener(open))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
+	var runErr error
+	runLoop(t, l, func(tk *loop.Task) error {
+		run := tk.Loop().Go("uart", s.Run)
+		if _, err := loop.Offload(tk, func(context.Context) (struct{}, error) { <-entered; return struct{}{}, nil }); err != nil {
+			return err
+		}
+		run.Cancel()
+		runErr = run.Wait(tk)
+		close(release)
+		// Wait, off the loop, until the late port has been closed.
+		_, err := loop.Offload(tk, func(ctx context.Context) (struct{}, error) {
+			for {
+				port.mu.Lock()
+				closed := port.closed
+				port.mu.Unlock()
+				if closed {
+					return struct{}{}, nil
+				}
+				select {
+				case <-ctx.Done():
+					return struct{}{}, ctx.Err()
+				case <-time.After(time.Millisecond):
+				}
+			}
+		})
+		return err
+	})
+	if !errors.Is(runErr, loop.ErrCancelled) || s.State().Status != Closed {
+		t.Errorf("Run: %v, state %v; want ErrCancelled, closed", runErr, s.State())
+	}
+}

@@ -28,10 +28,6 @@ type LoopPort interface {
 // the connection is the loop's from here on.
 func (s *Stream) onOpenedLoop(c *conn, lp LoopPort) {
 	c.lp = lp
-	if c.stopping { // Run stopped while the port opened
-		s.endLoop(c, nil)
-		return
-	}
 	c.detach = lp.Attach(s.l, func(p []byte) { s.onLoopData(c, p) }, func(err error) { s.endLoop(c, err) })
 	s.onOpened(c)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -155,7 +156,10 @@ func (s *Stream) Run(t *loop.Task) error {
 	defer s.close()
 	attempt := 0
 	for {
-		c := s.dial()
+		c, err := s.dial(t)
+		if err != nil {
+			return err // interrupted while the port opened
+		}
 		if err := c.await(t); err != nil {
 			if stopErr := s.stop(t, c); stopErr != nil {
 				return errors.Join(err, stopErr)
@@ -174,32 +178,96 @@ func (s *Stream) Run(t *loop.Task) error {
 	}
 }
 
-// dial starts a connection attempt: its reader goroutine opens the port.
-func (s *Stream) dial() *conn {
+// dial makes a connection attempt: it opens the port through
+// loop.Offload — so a virtual clock waits for the open — and starts the
+// connection's goroutines, or, for a LoopPort, attaches it on the loop. A
+// failed open ends the attempt at once. It returns an error only when t
+// is interrupted; a port that opens after that is closed.
+func (s *Stream) dial(t *loop.Task) (*conn, error) {
 	if s.inlet == nil {
 		// One inlet per stream: inlets live as long as the loop. Two
 		// places: the last drain of the previous connection may still be
 		// queued when the next one starts reading.
 		s.inlet = inlet.New(s.l, "uart "+s.path, 2)
 	}
-	w := &wire{
-		l:      s.l,
-		inlet:  s.inlet,
-		first:  s.l.Promise(),
-		path:   s.path,
-		mode:   s.cfg.mode,
-		open:   s.cfg.open,
-		rt:     s.cfg.readTimeout,
-		used:   &s.used,
-		budget: int64(s.cfg.rxBuffer),
-		stop:   make(chan struct{}),
-		exited: make(chan struct{}),
-		txc:    make(chan txReq, 1),
-	}
-	c := &conn{w: w}
+	c := &conn{}
 	s.conn = c
-	go w.run(s, c)
-	return c
+	h := &opening{}
+	open, path, mode, rt := s.cfg.open, s.path, s.cfg.mode, s.cfg.readTimeout
+	port, err := loop.Offload(t, func(context.Context) (Port, error) {
+		p, err := open(path, &mode)
+		if err != nil {
+			return nil, fmt.Errorf("uart %s: open (%s): %w", path, modeString(mode), err)
+		}
+		if _, onLoop := p.(LoopPort); !onLoop {
+			if err := p.SetReadTimeout(rt); err != nil {
+				p.Close()
+				return nil, fmt.Errorf("uart %s: set read timeout: %w", path, err)
+			}
+		}
+		return h.hand(p)
+	})
+	if err != nil && interrupted(err) {
+		s.conn = nil
+		h.abandon()
+		return nil, err
+	}
+	switch lp, onLoop := port.(LoopPort); {
+	case err != nil:
+		s.onEnded(c, err, 0)
+	case onLoop:
+		s.onOpenedLoop(c, lp)
+	default:
+		c.w = &wire{
+			l:      s.l,
+			inlet:  s.inlet,
+			path:   s.path,
+			used:   &s.used,
+			budget: int64(s.cfg.rxBuffer),
+			stop:   make(chan struct{}),
+			exited: make(chan struct{}),
+			txc:    make(chan txReq, 1),
+		}
+		s.onOpened(c)
+		go c.w.run(s, c, port)
+	}
+	return c, nil
+}
+
+// interrupted reports whether err is a task's interruption.
+func interrupted(err error) bool {
+	return errors.Is(err, loop.ErrCancelled) || errors.Is(err, loop.ErrTimeout)
+}
+
+// opening hands an opened port from Offload's goroutine to the loop, or,
+// if the task stopped waiting, closes it: a port is never left open.
+type opening struct {
+	mu        sync.Mutex
+	port      Port
+	abandoned bool
+}
+
+// hand gives p to the loop, unless the open was abandoned.
+func (h *opening) hand(p Port) (Port, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.abandoned {
+		p.Close()
+		return nil, errors.New("uart: open abandoned")
+	}
+	h.port = p
+	return p, nil
+}
+
+// abandon closes a port handed over too late to be used, or makes hand
+// close it.
+func (h *opening) abandon() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.abandoned = true
+	if p := h.port; p != nil {
+		go p.Close() // off the loop: closing a port may block
+	}
 }
 
 // stop ends connection c from the loop and waits, shielded from t's
@@ -208,12 +276,14 @@ func (s *Stream) dial() *conn {
 // virtual clock would jump past any bound before they could report back.
 // Offload does the waiting (and holds a virtual clock still meanwhile).
 func (s *Stream) stop(t *loop.Task, c *conn) error {
+	if c.lp != nil {
+		c.stopping = true
+		s.endLoop(c, nil)
+		return nil
+	}
 	if !c.stopping {
 		c.stopping = true
 		close(c.w.stop)
-	}
-	if c.lp != nil {
-		s.endLoop(c, nil)
 	}
 	limit := 2*time.Second + 2*s.cfg.readTimeout
 	exited := c.w.exited
@@ -242,9 +312,6 @@ func (s *Stream) close() {
 
 // onOpened runs on the loop when c's port has opened.
 func (s *Stream) onOpened(c *conn) {
-	if c.stopping {
-		return // the reader sees the stop and closes the port
-	}
 	c.up, c.since = true, s.l.Now()
 	s.stats.Connects++
 	s.setState(State{Status: Connected})

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/tools/go/packages"
 )
 
-// The analyzer is normally run by cmd/loopvet (go run ./cmd/loopvet ./...,
+// The analyzer is normally run by cmd/loopvet (go tool loopvet ./...,
 // or go vet -vettool=…); here it is run from Go on a small package.
 func ExampleAnalyzer() {
 	gopath, _ := filepath.Abs("testdata")

@@ -175,18 +175,21 @@ var safeLoopMethods = map[string]bool{
 	"Inlet.TryPost":             true, // Post with a bound
 	"Inlet.Stats":               true, // atomic counters
 	"Inlet.Name":                true,
-	"Promise.Post":              true, // kept from the goroutine it was made for
-	"Promise.Drop":              true,
 	"Loop.Run":                  true, // the calling goroutine becomes the loop's
 	"Loop.RunForever":           true,
 	"Loop.Now":                  true,
 	"Loop.Clock":                true,
 	"Loop.Logger":               true,
+	"Loop.OnLoop":               true, // reads the caller's stack
 	"Task.Name":                 true,
 	"Task.String":               true,
 	"Clock.Now":                 true,
 	"VirtualClock.Now":          true,
 	"VirtualClock.Elapsed":      true,
+	"VirtualClock.Start":        true,
+	"VirtualClock.Since":        true,
+	"TimeoutError.Error":        true,
+	"TimeoutError.Is":           true,
 	"PanicError.Error":          true,
 	"LatencyHistogram.Count":    true,
 	"LatencyHistogram.Quantile": true,

@@ -11,6 +11,7 @@
 package i2cdev
 
 import (
+	"context"
 	"errors"
 	"runtime/debug"
 	"time"
@@ -41,10 +42,9 @@ type Dev struct {
 	AfterAbandoned func(ended time.Time)
 }
 
-// transfer is one offloaded bus transaction, seen from the loop.
+// transfer is one offloaded bus transaction, seen from the loop: whether
+// it has ended.
 type transfer struct {
-	r    []byte
-	err  error
 	done bool
 	wq   loop.WaitQueue
 }
@@ -53,8 +53,8 @@ type transfer struct {
 // goroutine per transfer.
 func New(c conn.Conn, offload bool) *Dev { return &Dev{conn: c, offload: offload} }
 
-// Tx writes w and then reads n bytes in one bus transaction, inline or on
-// a goroutine of its own. The read buffer is fresh each time.
+// Tx writes w and then reads n bytes in one bus transaction, inline or
+// through loop.Offload. The read buffer is fresh each time.
 //
 // Offloaded, a task interrupted during the transfer returns at once, and
 // the transfer goes on to its end on its goroutine: it is abandoned, and
@@ -66,27 +66,28 @@ func (d *Dev) Tx(t *loop.Task, w []byte, n int) ([]byte, error) {
 	if !d.offload {
 		return doTransfer(d.conn, name, w, n)
 	}
+	// Past this checkpoint Offload starts the transfer: nothing on the
+	// loop can interrupt the task in between.
 	if err := await.Checkpoint(t); err != nil {
 		return nil, err
 	}
 	l := t.Loop()
 	x := &transfer{}
-	p := l.Promise()
 	c := d.conn
-	go func() {
+	r, err := loop.Offload(t, func(context.Context) ([]byte, error) {
 		r, err := doTransfer(c, name, w, n)
-		_ = p.Post(func() {
-			x.r, x.err, x.done = r, err, true
+		// Posted before Offload's own result, so the loop learns that the
+		// transfer has ended even when the task stopped waiting for it.
+		_ = l.Post(func() {
+			x.done = true
 			x.wq.WakeAll()
 		})
-	}()
-	for !x.done {
-		if err := x.wq.Wait(t); err != nil {
-			d.abandoned = x
-			return nil, err
-		}
+		return r, err
+	})
+	if err != nil && !x.done && Interrupted(err) {
+		d.abandoned = x
 	}
-	return x.r, x.err
+	return r, err
 }
 
 // doTransfer does one bus transaction. A bus implementation that panics

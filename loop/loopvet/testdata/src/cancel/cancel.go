@@ -20,6 +20,7 @@ func dropped(t *loop.Task, q *primitives.Queue[int], ev *primitives.Event, wq *l
 	t.Sleep(time.Second)                                                  // want `error of await t.Sleep is dropped`
 	t.Yield()                                                             // want `error of await t.Yield is dropped`
 	t.Checkpoint()                                                        // want `error of await t.Checkpoint is dropped`
+	t.SleepUntil(time.Time{})                                             // want `error of await t.SleepUntil is dropped`
 	other.Wait(t)                                                         // want `error of await other.Wait is dropped`
 	_ = t.Sleep(time.Second)                                              // want `error of await t.Sleep is assigned to _`
 	(t.Sleep(time.Second))                                                // want `error of await t.Sleep is dropped`

@@ -17,17 +17,18 @@ type Task struct {
 	l    *Loop
 }
 
-func (t *Task) Sleep(d time.Duration) error { return nil }
-func (t *Task) Yield() error                { return nil }
-func (t *Task) Checkpoint() error           { return nil }
-func (t *Task) Wait(caller *Task) error     { return nil }
-func (t *Task) Cancel()                     {}
-func (t *Task) Cancelled() bool             { return false }
-func (t *Task) Done() bool                  { return false }
-func (t *Task) Err() error                  { return nil }
-func (t *Task) Name() string                { return t.name }
-func (t *Task) String() string              { return t.name }
-func (t *Task) Loop() *Loop                 { return t.l }
+func (t *Task) Sleep(d time.Duration) error   { return nil }
+func (t *Task) Yield() error                  { return nil }
+func (t *Task) Checkpoint() error             { return nil }
+func (t *Task) SleepUntil(at time.Time) error { return nil }
+func (t *Task) Wait(caller *Task) error       { return nil }
+func (t *Task) Cancel()                       {}
+func (t *Task) Cancelled() bool               { return false }
+func (t *Task) Done() bool                    { return false }
+func (t *Task) Err() error                    { return nil }
+func (t *Task) Name() string                  { return t.name }
+func (t *Task) String() string                { return t.name }
+func (t *Task) Loop() *Loop                   { return t.l }
 
 // protect is internal: not an await although it takes a TaskFunc and
 // returns an error.
@@ -44,7 +45,7 @@ func (l *Loop) Run(ctx context.Context, main TaskFunc) error { return nil }
 func (l *Loop) RunForever(ctx context.Context) error         { return nil }
 func (l *Loop) Go(name string, fn TaskFunc) *Task            { return &Task{name: name, l: l} }
 func (l *Loop) Post(fn func()) error                         { return nil }
-func (l *Loop) Promise() *Promise                            { return &Promise{} }
+func (l *Loop) OnLoop() bool                                 { return false }
 func (l *Loop) NewInlet(name string, limit int) *Inlet       { return &Inlet{} }
 func (l *Loop) CallSoon(fn func())                           {}
 func (l *Loop) CallLater(d time.Duration, fn func()) *Timer  { return &Timer{} }
@@ -91,11 +92,6 @@ func Spawn[T any](l *Loop, name string, fn func(*Task) (T, error)) *Future[T] {
 }
 func (f *Future[T]) Wait(waiter *Task) (T, error) { var z T; return z, nil }
 func (f *Future[T]) Task() *Task                  { return f.task }
-
-type Promise struct{}
-
-func (p *Promise) Post(fn func()) error { return nil }
-func (p *Promise) Drop()                {}
 
 type Inlet struct{}
 
