@@ -9,8 +9,8 @@
 // periph.io i2c.Bus, it checks the device id and configures rate, range and
 // full resolution (Init), reads x/y/z in g in one transfer (Read), and Run
 // polls at a set period, smooths the readings with an exponential moving
-// average, and publishes to a primitives.Event (and optionally a Queue)
-// only the samples whose smoothed value moved beyond a threshold from the
+// average, and publishes to Latest, a primitives.Event, and its queue
+// (Events, Subscribe) only the samples whose smoothed value moved beyond a threshold from the
 // last one published — by vector distance, per axis, or by magnitude (see
 // ThresholdMode). Failures are published as error states and retried with
 // capped exponential back-off.
@@ -22,6 +22,7 @@
 package adxl345
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -113,17 +114,16 @@ const (
 	rangeMask       = 0x03
 )
 
-// Error is the type of the package's sentinel errors; it is a constant
-// string, so the sentinels cannot be reassigned.
-type Error string
-
-func (e Error) Error() string { return string(e) }
-
-// Sentinel errors; the functions wrap them with what they saw.
-const (
-	ErrDeviceID Error = "adxl345: wrong device id"
-	ErrLength   Error = "adxl345: wrong sample length"
-	ErrRate     Error = "adxl345: no such data rate"
+// Sentinel errors; the functions and the driver wrap them with what they
+// saw.
+var (
+	ErrDeviceID = errors.New("adxl345: wrong device id")
+	ErrLength   = errors.New("adxl345: wrong sample length")
+	ErrRate     = errors.New("adxl345: no such data rate")
+	// ErrReset: the chip has lost its configuration — it power-cycled or
+	// browned out without a bus error, and sits in standby with its
+	// power-up settings, its data registers reading zero.
+	ErrReset = errors.New("adxl345: chip reset (it is in standby with its power-up settings)")
 )
 
 // CheckDeviceID reports whether id, read from RegDevID, is an ADXL345's.
@@ -229,8 +229,13 @@ func (f Format) G(counts int16) float64 {
 	return float64(counts) * f.MilliGPerLSB() / 1000
 }
 
-// Vector is an acceleration in g along the device's X, Y and Z axes.
-type Vector struct{ X, Y, Z float64 }
+// Vector is an acceleration in g along the device's X, Y and Z axes. Its
+// JSON is {"x":0,"y":0,"z":1}.
+type Vector struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	Z float64 `json:"z"`
+}
 
 // Magnitude returns the vector's length in g: about 1 at rest.
 func (v Vector) Magnitude() float64 { return math.Sqrt(v.X*v.X + v.Y*v.Y + v.Z*v.Z) }

@@ -1,6 +1,7 @@
 package adxl345
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -8,7 +9,10 @@ import (
 
 	"periph.io/x/conn/v3/i2c"
 
+	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/internal/i2cdev"
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
+	"github.com/edgeagent/edgeagent/drivers/internal/outlet"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -85,8 +89,20 @@ func (m ThresholdMode) exceeds(a, ref Vector, threshold float64) bool {
 	}
 }
 
+// DefaultQueueSize bounds the queue of samples (Events).
+const DefaultQueueSize = 32
+
+// ErrRunning is returned by Run while the chip's Run is running.
+var ErrRunning = errors.New("adxl345: Run is already running")
+
 // A Sample is what Run publishes: a change beyond the threshold, a "still"
-// notice, or the error state of a failed poll.
+// notice, or the error state of a failed poll (its Fault set, the vectors
+// zero).
+//
+// Its JSON is {"time":…,"x":0,"y":0.5,"z":0.87,"raw":{"x":…,"y":…,"z":…}}
+// (the smoothed vector, and the latest reading as raw), with "still":true
+// for a still notice, or for an error state {"time":…,"error":"…",
+// "failures":1,"retry_in_s":1}.
 type Sample struct {
 	// Smoothed is the exponential moving average of the readings, in g: the
 	// value the threshold applies to.
@@ -100,35 +116,42 @@ type Sample struct {
 	// accelerometer change").
 	Still bool
 
-	// Err is non-nil in an error state: the poll failed and the vectors
-	// are zero. It is a *DeviceError.
-	Err error
-	// Failures counts the consecutive failed polls, this one included; 0
-	// in a good sample.
-	Failures int
-	// RetryIn is, in an error state, how long Run waits before trying again.
-	RetryIn time.Duration
+	// Fault is set in an error state: Err (a *drivers.DeviceError),
+	// Failures in a row, RetryIn.
+	drivers.Fault
 }
 
-// A DeviceError is the error of an operation on the accelerometer. It
-// names the device (address and bus) and the step that failed, and wraps
-// the cause: the bus's error (a NACK: the chip is absent or wedged) or
-// ErrDeviceID.
-type DeviceError struct {
-	Addr uint16 // the chip's I2C address
-	Bus  string // the bus's name (its String method)
-	Op   string // what failed, e.g. "read DATAX0–DATAZ1"
-	Err  error
+// MarshalJSON gives the wire form described on Sample.
+func (s Sample) MarshalJSON() ([]byte, error) {
+	type values struct {
+		X     float64 `json:"x"`
+		Y     float64 `json:"y"`
+		Z     float64 `json:"z"`
+		Raw   Vector  `json:"raw"`
+		Still bool    `json:"still,omitempty"`
+	}
+	w := struct {
+		Time time.Time `json:"time"`
+		*values
+		drivers.FaultJSON
+	}{Time: s.Time, FaultJSON: s.Fault.JSON()}
+	if !s.Failed() {
+		w.values = &values{s.Smoothed.X, s.Smoothed.Y, s.Smoothed.Z, s.Raw, s.Still}
+	}
+	return json.Marshal(w)
 }
 
-func (e *DeviceError) Error() string {
-	return fmt.Sprintf("adxl345 0x%02x on %s: %s: %v", e.Addr, e.Bus, e.Op, e.Err)
+// Stats counts a chip's polls.
+type Stats struct {
+	Polls     uint64 // good polls by Run
+	Published uint64 // samples published
+	Failures  uint64 // failed polls by Run
+	Resets    uint64 // silent power cycles noticed (ErrReset)
+	Dropped   uint64 // samples lost because a queue was full or closed
 }
-
-func (e *DeviceError) Unwrap() error { return e.Err }
 
 // An Option configures a Dev in New.
-type Option func(*config)
+type Option func(*config) error
 
 type config struct {
 	addr       uint16
@@ -142,75 +165,74 @@ type config struct {
 	backoff    time.Duration
 	maxBackoff time.Duration
 	offload    bool
-	queue      *primitives.Queue[Sample]
-	errs       []error
+	queueSize  int
+	onEvent    func(Sample)
 }
 
-func (c *config) fail(format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("adxl345: "+format, args...))
+const pkg = "adxl345"
+
+func bad(call, format string, args ...any) error {
+	return option.Errorf(pkg, call, format, args...)
 }
 
 // WithAddress selects the chip's address: AddressAltLow (0x53, the
 // default) or AddressAltHigh (0x1D), as its ALT ADDRESS pin is wired.
 func WithAddress(addr uint16) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if addr != AddressAltLow && addr != AddressAltHigh {
-			c.fail("WithAddress(%#02x): the ADXL345 answers at 0x53 (ALT ADDRESS low) or 0x1d (high)", addr)
+			return bad(fmt.Sprintf("WithAddress(%#02x)", addr), "the ADXL345 answers at 0x53 (ALT ADDRESS low) or 0x1d (high)")
 		}
-		c.addr = addr
+		return option.Set(&c.addr, addr)
 	}
 }
 
 // WithRate sets the output data rate (default DefaultRate). Poll no faster
 // than it: a poll between two samples reads the previous one again.
 func WithRate(r Rate) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if r > Rate3200Hz {
-			c.fail("WithRate(%d): no such rate code (0–15)", uint8(r))
+			return bad(fmt.Sprintf("WithRate(%d)", uint8(r)), "no such rate code (0–15)")
 		}
-		c.rate = r
+		return option.Set(&c.rate, r)
 	}
 }
 
 // WithRange sets the measuring range (default DefaultRange).
 func WithRange(r Range) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if r > Range16G {
-			c.fail("WithRange(%d): no such range (Range2G … Range16G)", uint8(r))
+			return bad(fmt.Sprintf("WithRange(%d)", uint8(r)), "no such range (Range2G … Range16G)")
 		}
-		c.format.Range = r
+		return option.Set(&c.format.Range, r)
 	}
 }
 
 // WithFullResolution chooses full resolution, 3.9 mg per count at every
 // range (the default), or the fixed 10 bits whose step grows with the range.
 func WithFullResolution(on bool) Option {
-	return func(c *config) { c.format.FullResolution = on }
+	return func(c *config) error { return option.Set(&c.format.FullResolution, on) }
 }
 
 // WithPeriod sets the time between the starts of Run's polls (default
 // DefaultPeriod).
 func WithPeriod(d time.Duration) Option {
-	return func(c *config) {
-		if d <= 0 {
-			c.fail("WithPeriod(%v): the period must be positive", d)
-		}
-		c.period = d
-	}
+	return func(c *config) error { return option.Positive(pkg, "WithPeriod", &c.period, d) }
 }
 
 // WithThreshold sets the change Run reports, in g, and how it is measured
 // (default DefaultThreshold, Distance). A change must exceed it; zero
 // reports every change.
 func WithThreshold(g float64, mode ThresholdMode) Option {
-	return func(c *config) {
+	return func(c *config) error {
+		call := fmt.Sprintf("WithThreshold(%v, %v)", g, mode)
 		if !(g >= 0) || math.IsInf(g, 1) {
-			c.fail("WithThreshold(%v, %v): the threshold must be a finite number of g, ≥ 0", g, mode)
+			return bad(call, "the threshold must be a finite number of g, ≥ 0")
 		}
 		if mode > Magnitude {
-			c.fail("WithThreshold(%v, %v): no such mode", g, mode)
+			return bad(call, "no such mode")
 		}
 		c.threshold, c.mode = g, mode
+		return nil
 	}
 }
 
@@ -219,11 +241,11 @@ func WithThreshold(g float64, mode ThresholdMode) Option {
 // smoothed). 1 turns smoothing off; smaller is smoother and slower (the
 // time constant is about period/alpha). Default DefaultSmoothing.
 func WithSmoothing(alpha float64) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if !(alpha > 0 && alpha <= 1) {
-			c.fail("WithSmoothing(%v): alpha must be in (0, 1]", alpha)
+			return bad(fmt.Sprintf("WithSmoothing(%v)", alpha), "alpha must be in (0, 1]")
 		}
-		c.alpha = alpha
+		return option.Set(&c.alpha, alpha)
 	}
 }
 
@@ -231,12 +253,7 @@ func WithSmoothing(alpha float64) Option {
 // without a reported change (the seed reports every 2 s). Zero, the
 // default, publishes only changes.
 func WithStillTimeout(d time.Duration) Option {
-	return func(c *config) {
-		if d < 0 {
-			c.fail("WithStillTimeout(%v): must not be negative", d)
-		}
-		c.still = d
-	}
+	return func(c *config) error { return option.NonNegative(pkg, "WithStillTimeout", &c.still, d) }
 }
 
 // WithBackoff sets Run's retry schedule after failed polls: first after the
@@ -244,32 +261,27 @@ func WithStillTimeout(d time.Duration) Option {
 // (defaults DefaultBackoff and DefaultMaxBackoff). A good poll restores the
 // period.
 func WithBackoff(first, max time.Duration) Option {
-	return func(c *config) {
-		if first <= 0 || max < first {
-			c.fail("WithBackoff(%v, %v): want 0 < first ≤ max", first, max)
-		}
-		c.backoff, c.maxBackoff = first, max
-	}
+	return func(c *config) error { return option.Backoff(pkg, &c.backoff, &c.maxBackoff, first, max) }
 }
 
-// WithOffload runs each bus transfer through loop.Offload instead of on the
-// loop. A poll is one transfer of about 84 bit times — 0.85 ms at 100 kHz,
-// 0.2 ms at 400 kHz — so the default is inline; see the htu21d package's
-// BenchmarkTransfer for what each choice costs.
+// WithOffload runs each bus transfer on a goroutine of its own instead of
+// on the loop. A poll is one transfer of about 84 bit times — 0.85 ms at
+// 100 kHz, 0.2 ms at 400 kHz — so the default is inline; see the htu21d
+// package's BenchmarkTransfer for what each choice costs.
 func WithOffload() Option {
-	return func(c *config) { c.offload = true }
+	return func(c *config) error { return option.Set(&c.offload, true) }
 }
 
-// WithQueue makes Run also put every sample it publishes to q, with
-// PutDropOldest: a slow consumer loses the oldest samples rather than
-// delaying the polls; on a closed queue samples go to the event only.
-func WithQueue(q *primitives.Queue[Sample]) Option {
-	return func(c *config) {
-		if q == nil {
-			c.fail("WithQueue(nil)")
-		}
-		c.queue = q
-	}
+// WithQueueSize bounds the queue of samples (default DefaultQueueSize).
+// When nobody takes them, the oldest is dropped to make room, and counted.
+func WithQueueSize(n int) Option {
+	return func(c *config) error { return option.QueueSize(pkg, &c.queueSize, n) }
+}
+
+// OnEvent calls fn on the loop with every sample Run publishes, before it
+// is queued. fn must not block.
+func OnEvent(fn func(Sample)) Option {
+	return func(c *config) error { return option.Set(&c.onEvent, fn) }
 }
 
 // A Dev is an ADXL345 on an I2C bus, driven from tasks of one loop.
@@ -278,19 +290,19 @@ func WithQueue(q *primitives.Queue[Sample]) Option {
 // since a lock serialises the chip's transactions. A Dev does not own the
 // bus and never closes it.
 type Dev struct {
-	dev *i2cdev.Dev // NeedsInit at first, and after an error
-	out *i2cdev.Outlet[Sample]
-	bus string
-	cfg config
+	dev     *i2cdev.Dev // NeedsInit at first, and after an error
+	out     *outlet.Outlet[Sample]
+	latest  primitives.Event[Sample]
+	name    string
+	cfg     config
+	stats   Stats
+	running bool
 }
 
-// New returns a driver for the chip on bus. It performs no I/O: the chip is
-// checked and configured by Init, or the first Read or Run. Invalid options
-// are reported here.
+// New returns a driver for the chip on bus, reporting every bad option. It
+// performs no I/O: the chip is checked and configured by Init, or the first
+// Read or Run.
 func New(bus i2c.Bus, opts ...Option) (*Dev, error) {
-	if bus == nil {
-		return nil, errors.New("adxl345: New: nil bus")
-	}
 	cfg := config{
 		addr:       AddressAltLow,
 		rate:       DefaultRate,
@@ -300,32 +312,55 @@ func New(bus i2c.Bus, opts ...Option) (*Dev, error) {
 		alpha:      DefaultSmoothing,
 		backoff:    DefaultBackoff,
 		maxBackoff: DefaultMaxBackoff,
+		queueSize:  DefaultQueueSize,
 	}
-	for _, o := range opts {
-		o(&cfg)
+	err := option.Apply(&cfg, opts)
+	if bus == nil {
+		err = errors.Join(errors.New("adxl345: New: nil bus"), err)
 	}
-	if err := errors.Join(cfg.errs...); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	cfg.errs = nil
 	return &Dev{
-		dev: i2cdev.New(&i2c.Dev{Bus: bus, Addr: cfg.addr}, cfg.offload),
-		out: i2cdev.NewOutlet(cfg.queue),
-		bus: bus.String(),
-		cfg: cfg,
+		dev:  i2cdev.New(&i2c.Dev{Bus: bus, Addr: cfg.addr}, cfg.offload),
+		out:  outlet.New(cfg.queueSize, cfg.onEvent),
+		name: fmt.Sprintf("adxl345 0x%02x on %s", cfg.addr, bus),
+		cfg:  cfg,
 	}, nil
 }
 
 // String names the device, e.g. "adxl345 0x53 on I2C1".
-func (d *Dev) String() string { return fmt.Sprintf("adxl345 0x%02x on %s", d.cfg.addr, d.bus) }
+func (d *Dev) String() string { return d.name }
 
 // Format returns the sample format the driver sets.
 func (d *Dev) Format() Format { return d.cfg.format }
 
 // Latest is the event Run sets to each sample it publishes: its Value is
-// the latest reported state, and its Wait returns at once once Run has
-// polled.
-func (d *Dev) Latest() *primitives.Event[Sample] { return d.out.Latest() }
+// the latest reported state, its Wait returns at once once Run has
+// polled, and any number of tasks may follow it with WaitNext.
+func (d *Dev) Latest() *primitives.Event[Sample] { return &d.latest }
+
+// Events returns the queue of every sample Run publishes. One consumer
+// takes them; another subscribes with Subscribe.
+func (d *Dev) Events() *primitives.Queue[Sample] { return d.out.Events() }
+
+// Subscribe returns a further queue of size samples that gets every sample
+// from now on, for a second consumer; closing it unsubscribes.
+func (d *Dev) Subscribe(size int) *primitives.Queue[Sample] { return d.out.Subscribe(size) }
+
+// Stats returns the chip's counters.
+func (d *Dev) Stats() Stats {
+	s := d.stats
+	s.Dropped = d.out.Dropped()
+	return s
+}
+
+// publish makes s the latest sample and queues it.
+func (d *Dev) publish(s Sample) {
+	d.stats.Published++
+	d.latest.Set(s)
+	d.out.Send(s)
+}
 
 // Init checks the device id and configures the chip: standby, data rate,
 // data format, FIFO bypassed, then measurement mode; it then awaits the
@@ -370,8 +405,8 @@ func (d *Dev) init(t *loop.Task) error {
 // chip first when needed. It may be bounded with loop.WaitFor or
 // loop.WaitForValue.
 //
-// A failure is a *DeviceError and makes the next Read initialise the chip
-// again; an interruption returns the task's error as it is.
+// A failure is a *drivers.DeviceError and makes the next Read initialise
+// the chip again; an interruption returns the task's error as it is.
 func (d *Dev) Read(t *loop.Task) (Vector, error) {
 	var v Vector
 	err := d.dev.Locked(t, func(t *loop.Task) error {
@@ -387,15 +422,36 @@ func (d *Dev) Read(t *loop.Task) (Vector, error) {
 		if v, err = ParseSample(b, d.cfg.format); err != nil {
 			return d.fail("read DATAX0–DATAZ1", err)
 		}
+		if v == (Vector{}) {
+			return d.checkPower(t)
+		}
 		return nil
 	})
 	return v, err
 }
 
+// checkPower tells an all-zero sample from a reset chip. A chip that
+// power-cycled without a bus error answers from standby, its data
+// registers reset to zero; a measuring chip reads exactly zero on all
+// three axes only in rare moments of free fall. So only then POWER_CTL is
+// read (one more transfer), and a chip no longer measuring is an error
+// that makes the next operation initialise it again.
+func (d *Dev) checkPower(t *loop.Task) error {
+	const op = "check POWER_CTL after an all-zero sample"
+	b, err := d.dev.Tx(t, []byte{RegPowerCtl}, 1)
+	if err != nil {
+		return d.fail(op, err)
+	}
+	if b[0]&PowerMeasure == 0 {
+		return d.fail(op, ErrReset)
+	}
+	return nil
+}
+
 // Run polls the chip every period — the first poll at once, later ones a
 // period after the previous one started — and smooths the readings with an
-// exponential moving average. It publishes to Latest and to the WithQueue
-// queue the first sample, then each one whose smoothed value differs from
+// exponential moving average. It publishes to Latest and to its queue
+// (Events) the first sample, then each one whose smoothed value differs from
 // the last published by more than the threshold, and Still samples if
 // WithStillTimeout asks for them. Changes below the threshold accumulate:
 // a slow drift is reported once it adds up.
@@ -403,10 +459,16 @@ func (d *Dev) Read(t *loop.Task) (Vector, error) {
 // A failed poll is published as an error state and retried after the
 // back-off; after it, smoothing starts over and the first good sample is
 // published. Run never returns because of the chip, only with its task's
-// interruption.
+// interruption. Run it as a task of its own; it may run again after it has
+// returned, never twice at once (ErrRunning).
 func (d *Dev) Run(t *loop.Task) error {
+	if d.running {
+		return ErrRunning
+	}
+	d.running = true
+	defer func() { d.running = false }()
 	l := t.Loop()
-	retry := i2cdev.Retry{First: d.cfg.backoff, Max: d.cfg.maxBackoff}
+	p := i2cdev.Poller{Name: d.name, First: d.cfg.backoff, Max: d.cfg.maxBackoff}
 	var (
 		fresh      = true // no good sample since the start or an error
 		smoothed   Vector
@@ -423,20 +485,21 @@ func (d *Dev) Run(t *loop.Task) error {
 		now := l.Now()
 		switch {
 		case err != nil:
-			failures, wait := retry.Fail()
-			d.out.Publish(Sample{Time: now, Err: err, Failures: failures, RetryIn: wait})
-			next, fresh = now.Add(wait), true
-			if failures == 1 {
-				l.Logger().Warn("adxl345: poll failed; retrying with back-off", "device", d.String(), "err", err, "retry_in", wait)
+			f := p.Fail(t, err)
+			d.stats.Failures++
+			if errors.Is(err, ErrReset) {
+				d.stats.Resets++
 			}
+			d.publish(Sample{Time: now, Fault: f})
+			next, fresh = now.Add(f.RetryIn), true
 		case fresh:
-			if failures := retry.Succeed(); failures > 0 {
-				l.Logger().Info("adxl345: polling again", "device", d.String(), "after_failures", failures)
-			}
+			p.Succeed(t)
+			d.stats.Polls++
 			fresh = false
 			smoothed, reported, lastReport = v, v, now
-			d.out.Publish(Sample{Smoothed: v, Raw: v, Time: now})
+			d.publish(Sample{Smoothed: v, Raw: v, Time: now})
 		default:
+			d.stats.Polls++
 			a := d.cfg.alpha
 			smoothed = Vector{
 				smoothed.X + a*(v.X-smoothed.X),
@@ -446,10 +509,10 @@ func (d *Dev) Run(t *loop.Task) error {
 			switch {
 			case d.cfg.mode.exceeds(smoothed, reported, d.cfg.threshold):
 				reported, lastReport = smoothed, now
-				d.out.Publish(Sample{Smoothed: smoothed, Raw: v, Time: now})
+				d.publish(Sample{Smoothed: smoothed, Raw: v, Time: now})
 			case d.cfg.still > 0 && now.Sub(lastReport) >= d.cfg.still:
 				lastReport = now
-				d.out.Publish(Sample{Smoothed: smoothed, Raw: v, Time: now, Still: true})
+				d.publish(Sample{Smoothed: smoothed, Raw: v, Time: now, Still: true})
 			}
 		}
 		if err := t.Sleep(next.Sub(l.Now())); err != nil {
@@ -459,9 +522,4 @@ func (d *Dev) Run(t *loop.Task) error {
 }
 
 // fail wraps a device failure; the task's interruptions pass unchanged.
-func (d *Dev) fail(op string, err error) error {
-	if i2cdev.Interrupted(err) {
-		return err
-	}
-	return &DeviceError{Addr: d.cfg.addr, Bus: d.bus, Op: op, Err: err}
-}
+func (d *Dev) fail(op string, err error) error { return i2cdev.Fail(d.name, op, err) }

@@ -11,6 +11,7 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/adxl345"
 	"github.com/edgeagent/edgeagent/drivers/adxl345/adxl345test"
 	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
@@ -97,8 +98,8 @@ func TestWrongDeviceID(t *testing.T) {
 		return nil
 	})
 	const want = "adxl345 0x53 on adxl345test: check device id: adxl345: wrong device id: register 0x00 reads 0x00, want 0xe5"
-	var de *adxl345.DeviceError
-	if !errors.Is(err, adxl345.ErrDeviceID) || !errors.As(err, &de) || de.Addr != 0x53 || err.Error() != want {
+	var de *drivers.DeviceError
+	if !errors.Is(err, adxl345.ErrDeviceID) || !errors.As(err, &de) || de.Device != "adxl345 0x53 on adxl345test" || err.Error() != want {
 		t.Errorf("Read: %v\nwant %s", err, want)
 	}
 	if n := len(sim.Ops()); n != 1 {
@@ -228,8 +229,8 @@ func TestRunThresholdModes(t *testing.T) {
 	} {
 		w := drivertest.NewWorld()
 		sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
-		q := primitives.NewQueue[adxl345.Sample](0)
-		d := mustNew(t, sim, adxl345.WithSmoothing(1), adxl345.WithThreshold(0.05, c.mode), adxl345.WithQueue(q))
+		d := mustNew(t, sim, adxl345.WithSmoothing(1), adxl345.WithThreshold(0.05, c.mode), adxl345.WithQueueSize(64))
+		q := d.Events()
 		script := map[time.Duration]func(){}
 		for i, v := range steps {
 			script[time.Duration(i+1)*100*ms+50*ms] = func() { sim.SetAccel(v) }
@@ -252,9 +253,9 @@ func TestRunThresholdModes(t *testing.T) {
 func TestRunSmoothing(t *testing.T) {
 	w := drivertest.NewWorld()
 	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
-	q := primitives.NewQueue[adxl345.Sample](0)
 	d := mustNew(t, sim, adxl345.WithRange(adxl345.Range4G), adxl345.WithSmoothing(0.5),
-		adxl345.WithThreshold(0.1, adxl345.Distance), adxl345.WithQueue(q))
+		adxl345.WithThreshold(0.1, adxl345.Distance), adxl345.WithQueueSize(64))
+	q := d.Events()
 	samples := collect(t, w, sim, d, q, time.Second, map[time.Duration]func(){
 		150 * ms: func() { sim.SetAccel(adxl345.Vector{Z: 2}) },
 	})
@@ -279,8 +280,8 @@ func TestRunSmoothing(t *testing.T) {
 func TestRunStillTimeout(t *testing.T) {
 	w := drivertest.NewWorld()
 	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
-	q := primitives.NewQueue[adxl345.Sample](0)
-	d := mustNew(t, sim, adxl345.WithStillTimeout(2*time.Second), adxl345.WithQueue(q))
+	d := mustNew(t, sim, adxl345.WithStillTimeout(2*time.Second), adxl345.WithQueueSize(64))
+	q := d.Events()
 	got := format(w, collect(t, w, sim, d, q, 5*time.Second, map[time.Duration]func(){
 		3*time.Second + 50*ms: func() { sim.SetAccel(adxl345.Vector{X: 1}) },
 	}))
@@ -309,8 +310,7 @@ func TestRunPollTiming(t *testing.T) {
 	w := drivertest.NewWorld()
 	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	d := mustNew(t, sim)
-	q := primitives.NewQueue[adxl345.Sample](0)
-	collect(t, w, sim, d, q, 550*ms, nil)
+	collect(t, w, sim, d, d.Events(), 550*ms, nil)
 	var reads []time.Duration
 	for _, o := range sim.Ops() {
 		if len(o.W) == 1 && o.W[0] == adxl345.RegDataX0 {
@@ -331,8 +331,8 @@ func TestRunBackoffAndRecovery(t *testing.T) {
 	w := drivertest.NewWorld()
 	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	sim.SetPresent(false)
-	q := primitives.NewQueue[adxl345.Sample](0)
-	d := mustNew(t, sim, adxl345.WithBackoff(time.Second, 4*time.Second), adxl345.WithQueue(q))
+	d := mustNew(t, sim, adxl345.WithBackoff(time.Second, 4*time.Second), adxl345.WithQueueSize(64))
+	q := d.Events()
 	got := format(w, collect(t, w, sim, d, q, 20*time.Second, map[time.Duration]func(){
 		9 * time.Second: func() { sim.SetPresent(true) },
 		15*time.Second + 50*ms: func() {
@@ -436,13 +436,14 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{sim, []adxl345.Option{adxl345.WithAddress(0x40)}, "adxl345: WithAddress(0x40): the ADXL345 answers at 0x53 (ALT ADDRESS low) or 0x1d (high)"},
 		{sim, []adxl345.Option{adxl345.WithRate(16)}, "adxl345: WithRate(16): no such rate code (0–15)"},
 		{sim, []adxl345.Option{adxl345.WithRange(4)}, "adxl345: WithRange(4): no such range (Range2G … Range16G)"},
-		{sim, []adxl345.Option{adxl345.WithPeriod(0)}, "adxl345: WithPeriod(0s): the period must be positive"},
+		{sim, []adxl345.Option{adxl345.WithPeriod(0)}, "adxl345: WithPeriod(0s): must be positive"},
 		{sim, []adxl345.Option{adxl345.WithThreshold(-0.1, adxl345.Distance)}, "adxl345: WithThreshold(-0.1, distance): the threshold must be a finite number of g, ≥ 0"},
 		{sim, []adxl345.Option{adxl345.WithThreshold(0.1, 7)}, "adxl345: WithThreshold(0.1, ThresholdMode(7)): no such mode"},
 		{sim, []adxl345.Option{adxl345.WithSmoothing(0)}, "adxl345: WithSmoothing(0): alpha must be in (0, 1]"},
 		{sim, []adxl345.Option{adxl345.WithStillTimeout(-time.Second)}, "adxl345: WithStillTimeout(-1s): must not be negative"},
 		{sim, []adxl345.Option{adxl345.WithBackoff(0, time.Second)}, "adxl345: WithBackoff(0s, 1s): want 0 < first ≤ max"},
-		{sim, []adxl345.Option{adxl345.WithQueue(nil), adxl345.WithSmoothing(1.5)}, "adxl345: WithQueue(nil)\nadxl345: WithSmoothing(1.5): alpha must be in (0, 1]"},
+		{sim, []adxl345.Option{adxl345.WithQueueSize(0), adxl345.WithSmoothing(1.5)}, "adxl345: WithQueueSize(0): must be at least 1\nadxl345: WithSmoothing(1.5): alpha must be in (0, 1]"},
+		{nil, []adxl345.Option{adxl345.WithRate(16)}, "adxl345: New: nil bus\nadxl345: WithRate(16): no such rate code (0–15)"},
 	} {
 		d, err := adxl345.New(c.bus, c.opts...)
 		if d != nil || err == nil || err.Error() != c.want {
@@ -471,7 +472,7 @@ func FuzzRead(f *testing.F) {
 			v, err = d.Read(tk)
 			return nil
 		})
-		var de *adxl345.DeviceError
+		var de *drivers.DeviceError
 		fs := float64(d.Format().Range.G())
 		switch {
 		case err != nil && !errors.As(err, &de):
@@ -491,8 +492,8 @@ func FuzzRead(f *testing.F) {
 // error state and goes on.
 func TestBusPanicIsAnError(t *testing.T) {
 	w := drivertest.NewWorld()
-	q := primitives.NewQueue[adxl345.Sample](0)
-	d := mustNew(t, &i2ctest.Playback{}, adxl345.WithQueue(q))
+	d := mustNew(t, &i2ctest.Playback{}, adxl345.WithQueueSize(64))
+	q := d.Events()
 	var s adxl345.Sample
 	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
@@ -503,9 +504,60 @@ func TestBusPanicIsAnError(t *testing.T) {
 		}
 		return g.Stop(tk)
 	})
-	var de *adxl345.DeviceError
+	var de *drivers.DeviceError
 	var pe *loop.PanicError
 	if !errors.As(s.Err, &de) || de.Op != "read DEVID" || !errors.As(s.Err, &pe) || pe.Task != "adxl345" || s.Failures != 1 {
 		t.Errorf("published %+v", s)
+	}
+}
+
+// A chip that power-cycles without a bus error comes back in standby with
+// its registers reset, and its data registers read zero from then on. Run
+// sees the all-zero sample, finds POWER_CTL no longer measuring, publishes
+// the reset as an error state and initialises the chip again on the retry.
+func TestRunNoticesSilentPowerCycle(t *testing.T) {
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
+	d := mustNew(t, sim, adxl345.WithSmoothing(1), adxl345.WithQueueSize(64))
+	q := d.Events()
+	got := format(w, collect(t, w, sim, d, q, 4*time.Second, map[time.Duration]func(){
+		2*time.Second + 50*ms: func() {
+			sim.PowerCycle()
+			sim.SetAccel(adxl345.Vector{Y: 1})
+		},
+	}))
+	want := `81.1ms 0.0000 0.0000 1.0000
+2.1s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
+3.1811s 0.0000 1.0000 0.0000
+`
+	if got != want {
+		t.Errorf("published:\n%swant:\n%s", got, want)
+	}
+	if ctl := sim.Register(adxl345.RegPowerCtl); ctl&adxl345.PowerMeasure == 0 || len(sim.Violations()) != 0 {
+		t.Errorf("chip left with POWER_CTL %#02x; violations %q", ctl, sim.Violations())
+	}
+	if st := d.Stats(); st.Resets != 1 || st.Failures != 1 || st.Published != 3 {
+		t.Errorf("stats %+v, want 1 reset, 1 failure, 3 published", st)
+	}
+}
+
+// An all-zero sample from a chip that is still measuring — free fall — is
+// a reading like any other; only the extra POWER_CTL read shows it was
+// checked.
+func TestReadAllZeroWhileMeasuring(t *testing.T) {
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
+	sim.SetAccel(adxl345.Vector{})
+	d := mustNew(t, sim)
+	var v adxl345.Vector
+	var err error
+	w.Run(t, func(tk *loop.Task) error {
+		v, err = d.Read(tk)
+		return nil
+	})
+	ops := sim.Ops()
+	last := ops[len(ops)-1]
+	if err != nil || v != (adxl345.Vector{}) || len(last.W) != 1 || last.W[0] != adxl345.RegPowerCtl {
+		t.Errorf("Read = %+v, %v; last transaction %v", v, err, last)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/edgeagent/edgeagent/drivers/adxl345"
 	"github.com/edgeagent/edgeagent/drivers/adxl345/adxl345test"
 	"github.com/edgeagent/edgeagent/loop"
-	"github.com/edgeagent/edgeagent/primitives"
 )
 
 // Check the chip, then configure it: full resolution at ±16 g, 100 Hz.
@@ -55,15 +54,14 @@ func ExampleDev_Run() {
 		return adxl345.Vector{X: 1} // on its side
 	})
 
-	changes := primitives.NewQueue[adxl345.Sample](16)
 	accel, err := adxl345.New(chip,
 		adxl345.WithThreshold(0.1, adxl345.Distance),
-		adxl345.WithSmoothing(1), // off
-		adxl345.WithQueue(changes))
+		adxl345.WithSmoothing(1)) // off
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	changes := accel.Events()
 	err = l.Run(context.Background(), func(t *loop.Task) error {
 		g := loop.NewGroup(t)
 		g.Go("adxl345", accel.Run)

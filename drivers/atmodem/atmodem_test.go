@@ -33,8 +33,9 @@ func every(d time.Duration, lines ...string) []step {
 }
 
 type item struct {
-	line []byte
-	err  error
+	line   []byte
+	err    error
+	prompt bool
 }
 
 // fakeDevice is a LineIO living on the loop: commands written to it are
@@ -55,15 +56,18 @@ func newFake(l *loop.Loop, script func(string) []step) *fakeDevice {
 	return &fakeDevice{l: l, out: primitives.NewQueue[item](0), echo: true, script: script, start: l.Now()}
 }
 
-func (d *fakeDevice) ReadLine(t *loop.Task) ([]byte, error) {
+func (d *fakeDevice) ReadLineOrPrompt(t *loop.Task, prompt []byte) ([]byte, bool, error) {
 	it, err := d.out.Get(t)
 	if errors.Is(err, primitives.ErrClosed) {
-		return nil, uart.ErrClosed
+		return nil, false, uart.ErrClosed
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return it.line, it.err
+	if it.prompt {
+		return nil, true, nil
+	}
+	return it.line, false, it.err
 }
 
 func (d *fakeDevice) Write(t *loop.Task, p []byte) error {
@@ -85,8 +89,13 @@ func (d *fakeDevice) Write(t *loop.Task, p []byte) error {
 	return nil
 }
 
-// say makes the device send a line now; "!loss" sends a stream loss.
+// say makes the device send a line now; "!loss" sends a stream loss,
+// "!prompt" the body prompt.
 func (d *fakeDevice) say(line string) {
+	if line == "!prompt" {
+		d.out.TryPut(item{prompt: true})
+		return
+	}
 	if line == "!loss" {
 		d.out.TryPut(item{err: &uart.LossError{Path: "/dev/fake", Op: "ReadLine", Err: uart.ErrOverflow, Dropped: 7}})
 		return
@@ -100,7 +109,7 @@ func virtualModem(t *testing.T, script func(string) []step, opts []Option, body 
 	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	d := newFake(l, script)
-	m, err := New(l, d, opts...)
+	m, err := New(d, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +261,7 @@ func TestURCRouting(t *testing.T) {
 		"AT+CREG?": every(100*time.Millisecond, "+CREG: 0,1", "OK"),
 		"AT+COPS?": every(100*time.Millisecond, "+CREG: 1", `+COPS: 0,0,"Operator"`, "OK"),
 	}
-	virtualModem(t, func(cmd string) []step { return replies[cmd] }, []Option{WithURCQueue(3)}, func(tk *loop.Task, m *Modem, d *fakeDevice) error {
+	virtualModem(t, func(cmd string) []step { return replies[cmd] }, []Option{WithQueueSize(3)}, func(tk *loop.Task, m *Modem, d *fakeDevice) error {
 		d.say("RING") // outside any command
 		if err := tk.Yield(); err != nil {
 			return err
@@ -270,12 +279,12 @@ func TestURCRouting(t *testing.T) {
 			return fmt.Errorf("AT+COPS? with +CREG inside: %+v, %v", rep, err)
 		}
 		var urcs []string
-		for !m.URCs().Empty() {
-			u, err := m.URCs().Get(tk)
+		for !m.Events().Empty() {
+			u, err := m.Events().Get(tk)
 			if err != nil {
 				return err
 			}
-			urcs = append(urcs, u)
+			urcs = append(urcs, u.String())
 		}
 		if strings.Join(urcs, "|") != `RING|+CMTI: "SM",3|+CREG: 1` {
 			return fmt.Errorf("URCs %q", urcs)
@@ -287,10 +296,10 @@ func TestURCRouting(t *testing.T) {
 		if err := tk.Sleep(time.Millisecond); err != nil {
 			return err
 		}
-		if first, err := m.URCs().Get(tk); err != nil || first != "RING" || m.URCs().Len() != 2 {
-			return fmt.Errorf("after overflow: first %q (%v), %d left", first, err, m.URCs().Len())
+		if first, err := m.Events().Get(tk); err != nil || first.String() != "RING" || m.Events().Len() != 2 {
+			return fmt.Errorf("after overflow: first %v (%v), %d left", first, err, m.Events().Len())
 		}
-		if st := m.Stats(); st.URCs != 7 || st.URCsDropped != 1 {
+		if st := m.Stats(); st.URCs != 7 || st.Dropped != 1 {
 			return fmt.Errorf("stats %+v, want 7 URCs, 1 dropped", st)
 		}
 		return nil
@@ -385,26 +394,28 @@ func TestBadInputAndLifecycle(t *testing.T) {
 		opts []Option
 		want string
 	}{
-		{[]Option{WithQuiet(0)}, "quiet time 0s"},
-		{[]Option{WithTimeout(-1)}, "timeout -1ns"},
-		{[]Option{WithURCQueue(0)}, "URC queue size 0"},
-		{[]Option{WithTerminator("x")}, `terminator "x"`},
-		{[]Option{WithURCPrefixes("RING", " ")}, `URC prefix " "`},
+		{[]Option{WithQuiet(0)}, "atmodem: WithQuiet(0s): must be positive"},
+		{[]Option{WithTimeout(-1)}, "atmodem: WithTimeout(-1ns): must be positive"},
+		{[]Option{WithQueueSize(0)}, "atmodem: WithQueueSize(0): must be at least 1"},
+		{[]Option{WithTerminator("x")}, `atmodem: WithTerminator("x"): must be CR and/or LF`},
+		{[]Option{WithURCs(URCSpec{"RING", 0}, URCSpec{" ", 0})}, `atmodem: WithURCs(" ", 0)`},
+		{[]Option{WithURCs(URCSpec{"+CMT:", -1})}, `atmodem: WithURCs("+CMT:", -1)`},
+		{[]Option{WithPrompt("")}, `atmodem: WithPrompt(""): must not be empty`},
 	} {
-		if _, err := New(l, d, tc.opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := New(d, tc.opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New with %s: %v", tc.want, err)
 		}
 	}
-	if _, err := New(l, nil); err == nil {
+	if _, err := New(nil); err == nil {
 		t.Error("New without a stream succeeded")
 	}
-	m, err := New(l, d, WithTerminator("\r\n"))
+	m, err := New(d, WithTerminator("\r\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = l.Run(context.Background(), func(tk *loop.Task) error {
-		if _, err := m.Command(tk, "AT"); !errors.Is(err, ErrNotActive) {
-			return fmt.Errorf("before Run: %v, want ErrNotActive", err)
+		if _, err := m.Command(tk, "AT"); !errors.Is(err, ErrNotRunning) {
+			return fmt.Errorf("before Run: %v, want ErrNotRunning", err)
 		}
 		run := tk.Loop().Go("modem", m.Run)
 		if err := tk.Yield(); err != nil {
@@ -426,26 +437,35 @@ func TestBadInputAndLifecycle(t *testing.T) {
 			return fmt.Errorf("stream down: %v, want the stream's error", err)
 		}
 		d.writeErr = nil
-		// The stream closes: Run ends, the URC queue closes, commands fail.
+		// A second Run at once is refused.
+		if err := m.Run(tk); !errors.Is(err, ErrRunning) {
+			return fmt.Errorf("a second Run at once: %v, want ErrRunning", err)
+		}
+		// The stream closes: Run ends, commands fail with ErrClosed, which
+		// is also primitives.ErrClosed.
 		d.out.Close()
 		if err := run.Wait(tk); err != nil {
 			return fmt.Errorf("Run after the stream closed: %v", err)
 		}
-		if _, err := m.URCs().Get(tk); !errors.Is(err, primitives.ErrClosed) {
-			return fmt.Errorf("URC queue after Run: %v, want closed", err)
-		}
-		if _, err := m.Command(tk, "AT"); !errors.Is(err, ErrClosed) {
+		if _, err := m.Command(tk, "AT"); !errors.Is(err, ErrClosed) || !errors.Is(err, primitives.ErrClosed) {
 			return fmt.Errorf("after Run: %v, want ErrClosed", err)
 		}
-		if err := m.Run(tk); err == nil {
-			return errors.New("a second Run succeeded")
+		// Run again, on a stream that works again: commands work again.
+		d.out = primitives.NewQueue[item](0)
+		run = tk.Loop().Go("modem", m.Run)
+		if err := tk.Yield(); err != nil {
+			return err
 		}
+		if _, err := m.Command(tk, "AT"); err != nil {
+			return fmt.Errorf("after Run started again: %v", err)
+		}
+		run.Cancel()
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(d.got) != "[AT]" {
+	if fmt.Sprint(d.got) != "[AT AT]" {
 		t.Errorf("written %q", d.got)
 	}
 }
@@ -505,5 +525,38 @@ func FuzzParseFinal(f *testing.F) {
 		if code < -1 || code >= 0 && kind != ErrCME && kind != ErrCMS {
 			t.Fatalf("ParseFinal(%q): code %d with kind %v", line, code, kind)
 		}
+	})
+}
+
+// A multi-line URC — +CMT: with the text of an SMS on the next line —
+// arriving in the middle of a command's reply is taken whole: its body
+// line is not a line of the reply, and the URC carries both lines.
+func TestMultiLineURCInsideReply(t *testing.T) {
+	replies := map[string][]step{
+		"AT+CSQ": every(100*time.Millisecond, `+CMT: "+441234",,"24/05/01,12:00:00+04"`, "Meet at 6", "+CSQ: 21,99", "OK"),
+	}
+	virtualModem(t, func(cmd string) []step { return replies[cmd] }, nil, func(tk *loop.Task, m *Modem, d *fakeDevice) error {
+		rep, err := m.Command(tk, "AT+CSQ")
+		if err != nil || strings.Join(rep.Lines, "|") != "+CSQ: 21,99" {
+			return fmt.Errorf("AT+CSQ with a +CMT inside: %+v, %v", rep, err)
+		}
+		// Outside a command too, and a text that looks like a result code
+		// is still the message.
+		d.say(`+CMT: "+449876",,"24/05/01,12:01:00+04"`)
+		d.say("OK")
+		d.say("RING")
+		if err := tk.Sleep(time.Millisecond); err != nil {
+			return err
+		}
+		var urcs []string
+		for !m.Events().Empty() {
+			u, _ := m.Events().TryGet()
+			urcs = append(urcs, fmt.Sprintf("%q", u.Lines))
+		}
+		want := `[["+CMT: \"+441234\",,\"24/05/01,12:00:00+04\"" "Meet at 6"] ["+CMT: \"+449876\",,\"24/05/01,12:01:00+04\"" "OK"] ["RING"]]`
+		if fmt.Sprint(urcs) != want {
+			return fmt.Errorf("URCs %v\nwant %s", urcs, want)
+		}
+		return nil
 	})
 }

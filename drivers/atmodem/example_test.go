@@ -4,37 +4,41 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
-	"github.com/creack/pty"
 	"github.com/edgeagent/edgeagent/drivers/atmodem"
 	"github.com/edgeagent/edgeagent/drivers/uart"
+	"github.com/edgeagent/edgeagent/drivers/uart/uarttest"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
-// A modem on a serial stream: the stream's Run and the modem's Run are
-// tasks; Command is an await. A pseudo-terminal stands in for the modem's
-// /dev/ttyUSB2, its master answering like a GSM module.
+// A GSM modem on a serial stream: the stream's Run and the modem's Run are
+// tasks; Command is an await. On hardware the stream opens
+// /dev/ttyUSB2; here a scripted peer (package uarttest) answers like a
+// modem with echo on, on a virtual clock: signal quality, an error, an
+// SMS sent through the "> " prompt, and an SMS received — a URC of two
+// lines that arrives in the middle of a command.
 func Example() {
-	master, slave, err := pty.Open()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer master.Close()
-	path := slave.Name()
-	slave.Close()
+	gsm := uarttest.NewPeer()
+	gsm.Echo = true
+	gsm.On("AT+CSQ", uarttest.Lines("", "+CSQ: 21,99", "", "OK")...)
+	gsm.On("AT+CPIN?", uarttest.Lines("", "+CME ERROR: 10")...)
+	gsm.OnPrefix("AT+CMGS=", uarttest.Prompt("\r\n> "),
+		uarttest.After(2*time.Second, ""), uarttest.Line("+CMGS: 12"), uarttest.Line(""), uarttest.Line("OK"))
+	gsm.On("AT+COPS?", uarttest.Line(`+CMT: "+441234",,"24/05/01,12:00:00+04"`), uarttest.Line("OK, see you"),
+		uarttest.Line(`+COPS: 0,0,"Operator"`), uarttest.Line("OK"))
 
-	l := loop.New()
-	s, err := uart.New(l, path, uart.WithBaud(115200), uart.WithLineEnding(uart.AnyEOL))
+	s, err := uart.New("/dev/ttyUSB2", uart.WithOpener(gsm.Opener()), uart.WithLineEnding(uart.AnyEOL))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	m, err := atmodem.New(l, s, atmodem.WithRequireFinal())
+	m, err := atmodem.New(s, atmodem.WithRequireFinal())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
 	err = l.Run(context.Background(), func(t *loop.Task) error {
 		g := loop.NewGroup(t)
 		g.Go("uart", s.Run)
@@ -43,10 +47,6 @@ func Example() {
 		if _, err := s.WaitState(t, func(st uart.State) bool { return st.Status == uart.Connected }); err != nil {
 			return err
 		}
-		emulate(master, "", map[string]string{
-			"AT+CSQ":   "\r\n+CSQ: 21,99\r\n\r\nOK\r\n",
-			"AT+CPIN?": "\r\n+CMTI: \"SM\",3\r\n+CME ERROR: 10\r\n",
-		})
 
 		rep, err := m.Command(t, "AT+CSQ")
 		fmt.Println(strings.Join(rep.Lines, "; "), rep.Final, err)
@@ -54,8 +54,13 @@ func Example() {
 		_, err = m.Command(t, "AT+CPIN?")
 		fmt.Println(err)
 
-		urc, err := m.URCs().Get(t) // a new SMS, announced mid-command
-		fmt.Println("unsolicited:", urc, err)
+		rep, err = m.Command(t, `AT+CMGS="+441234"`, atmodem.Body("Running late"))
+		fmt.Println(rep.Lines, rep.Final, err, gsm.Bodies())
+
+		rep, err = m.Command(t, "AT+COPS?")
+		fmt.Println(rep.Lines, rep.Final, err)
+		sms, err := m.Events().Get(t) // the SMS that came mid-command
+		fmt.Printf("unsolicited: %q %v\n", sms.Lines, err)
 		return nil
 	})
 	if err != nil {
@@ -64,5 +69,7 @@ func Example() {
 	// Output:
 	// +CSQ: 21,99 OK <nil>
 	// atmodem: AT+CPIN?: +CME ERROR: 10
-	// unsolicited: +CMTI: "SM",3 <nil>
+	// [+CMGS: 12] OK <nil> [Running late]
+	// [+COPS: 0,0,"Operator"] OK <nil>
+	// unsolicited: ["+CMT: \"+441234\",,\"24/05/01,12:00:00+04\"" "OK, see you"] <nil>
 }

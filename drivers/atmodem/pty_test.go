@@ -57,13 +57,13 @@ func TestModemOverPty(t *testing.T) {
 	master, path := drivertest.OpenPty(t)
 	defer master.Close()
 	l := loop.New()
-	s, err := uart.New(l, path, uart.WithLineEnding(uart.AnyEOL), uart.WithReadTimeout(5*time.Millisecond))
+	s, err := uart.New(path, uart.WithLineEnding(uart.AnyEOL), uart.WithReadTimeout(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Real time: quiet and overall limits are generous safety bounds,
 	// except where a test is about them; nothing asserts a duration.
-	m, err := atmodem.New(l, s, atmodem.WithQuiet(10*time.Second), atmodem.WithTimeout(20*time.Second))
+	m, err := atmodem.New(s, atmodem.WithQuiet(10*time.Second), atmodem.WithTimeout(20*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestModemOverPty(t *testing.T) {
 			return err
 		}
 		emulate(master, "\r\nRING\r\n", replies) // only now: the slave is open
-		if u, err := m.URCs().Get(tk); err != nil || u != "RING" {
+		if u, err := m.Events().Get(tk); err != nil || u.String() != "RING" {
 			return fmt.Errorf("first URC %q, %v", u, err)
 		}
 		rep, err := m.Command(tk, "AT+CSQ")
@@ -101,7 +101,7 @@ func TestModemOverPty(t *testing.T) {
 		if err != nil || strings.Join(rep.Lines, "|") != "+CMGS: 5" {
 			return fmt.Errorf("AT+CMGS: %+v, %v", rep, err)
 		}
-		if u, err := m.URCs().Get(tk); err != nil || u != `+CMTI: "SM",3` {
+		if u, err := m.Events().Get(tk); err != nil || u.String() != `+CMTI: "SM",3` {
 			return fmt.Errorf("interleaved URC %q, %v", u, err)
 		}
 		// The seed's device: no result code, the reply ends by silence.
@@ -114,9 +114,9 @@ func TestModemOverPty(t *testing.T) {
 		if !errors.Is(err, loop.ErrTimeout) || !strings.Contains(err.Error(), "AT+HANG") {
 			return fmt.Errorf("AT+HANG: %v, want a timeout naming the command", err)
 		}
-		for !m.URCs().Empty() {
-			u, _ := m.URCs().TryGet()
-			urcs = append(urcs, u)
+		for !m.Events().Empty() {
+			u, _ := m.Events().TryGet()
+			urcs = append(urcs, u.String())
 		}
 		return nil
 	})

@@ -1,7 +1,7 @@
 // Package button is the pushbutton driver (the seed's aswitch Pushbutton):
 // from one debounced input it recognises press, release, double-click and
-// long press, and publishes them as typed, timestamped events in a Queue
-// and to an optional callback.
+// long press, and publishes them as typed, timestamped events (Events,
+// Subscribe, OnEvent), in the shape every driver has (see package drivers).
 //
 // Gestures follow the seed (aswitch.py, final V2) with its V3 fixes:
 //
@@ -33,6 +33,8 @@ import (
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
 	"github.com/edgeagent/edgeagent/drivers/internal/inputdrv"
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
+	"github.com/edgeagent/edgeagent/drivers/internal/outlet"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 	"periph.io/x/conn/v3/gpio"
@@ -46,52 +48,77 @@ const (
 	DefaultQueueSize   = 32
 )
 
-// Kind is what happened to the button.
+// Errors of a Button.
+var (
+	// ErrRunning is returned by Run while the button's Run is running.
+	ErrRunning = errors.New("button: Run is already running")
+)
+
+// Kind is what happened to the button. On the wire (JSON, MQTT) it is a
+// lower-case word: "press", "release", "double", "long".
 type Kind uint8
 
 // The kinds of event.
 const (
-	Press Kind = iota + 1
-	Release
-	DoubleClick
-	LongPress
+	Press       Kind = iota + 1 // "press": the button went down
+	Release                     // "release": it came up (with Suppress: a plain click)
+	DoubleClick                 // "double": a second press within the double-click time
+	LongPress                   // "long": held for the long-press time, still down
 )
 
+var kindNames = [...]string{Press: "press", Release: "release", DoubleClick: "double", LongPress: "long"}
+
+// String returns the kind's wire word, e.g. "double".
 func (k Kind) String() string {
-	switch k {
-	case Press:
-		return "press"
-	case Release:
-		return "release"
-	case DoubleClick:
-		return "double-click"
-	case LongPress:
-		return "long-press"
+	if k >= Press && int(k) < len(kindNames) {
+		return kindNames[k]
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
+// MarshalText returns the kind's wire word; an unknown kind is an error.
+func (k Kind) MarshalText() ([]byte, error) {
+	if k < Press || int(k) >= len(kindNames) {
+		return nil, fmt.Errorf("button: no wire name for %v", k)
+	}
+	return []byte(kindNames[k]), nil
+}
+
+// UnmarshalText parses a wire word.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for i, n := range kindNames {
+		if n != "" && n == string(b) {
+			*k = Kind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("button: unknown event kind %q (want press, release, double or long)", b)
+}
+
 // Event is one gesture, stamped with the loop's clock: for Press and an
 // immediate Release the time of the edge that caused it, for LongPress and a
-// suppressed Release the time its timer fired.
+// suppressed Release the time its timer fired. Its JSON is
+// {"kind":"press","time":"2006-01-02T15:04:05.05Z"}.
 type Event struct {
-	Kind Kind
-	Time time.Time
+	Kind Kind      `json:"kind"`
+	Time time.Time `json:"time"`
 }
 
 func (e Event) String() string {
 	return e.Kind.String() + " at " + e.Time.Format("15:04:05.000")
 }
 
+// Stats counts a button's events.
+type Stats struct {
+	Events  uint64 // events queued
+	Dropped uint64 // events lost because a queue was full or closed
+}
+
 type config struct {
-	debounce   time.Duration
-	long       time.Duration
-	double     time.Duration
-	suppress   bool
-	activeHigh bool
-	queueSize  int
-	onEvent    func(Event)
-	input      []gpioin.Option
+	inputdrv.Config[Event]
+	long     time.Duration
+	double   time.Duration
+	suppress bool
 }
 
 // An Option configures a Button.
@@ -101,84 +128,63 @@ type Option func(*config) error
 // gpioin.Debouncer: a press is reported at its first edge, and changes
 // closer together than this are merged.
 func WithDebounce(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("button: WithDebounce(%v): must not be negative", d)
-		}
-		c.debounce = d
-		return nil
-	}
+	return func(c *config) error { return option.NonNegative(pkg, "WithDebounce", &c.Debounce, d) }
 }
 
 // WithLongPress sets how long a press must be held for LongPress (default
 // 1 s); 0 turns long-press detection off.
 func WithLongPress(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("button: WithLongPress(%v): must not be negative", d)
-		}
-		c.long = d
-		return nil
-	}
+	return func(c *config) error { return option.NonNegative(pkg, "WithLongPress", &c.long, d) }
 }
 
 // WithDoubleClick sets the time within which a second press makes a
 // DoubleClick, measured press to press (default 400 ms); 0 turns
 // double-click detection off.
 func WithDoubleClick(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("button: WithDoubleClick(%v): must not be negative", d)
-		}
-		c.double = d
-		return nil
-	}
+	return func(c *config) error { return option.NonNegative(pkg, "WithDoubleClick", &c.double, d) }
 }
 
 // Suppress reports Release only for a click that was neither a long press
 // nor part of a double-click (see the package comment).
 func Suppress() Option {
-	return func(c *config) error { c.suppress = true; return nil }
+	return func(c *config) error { return option.Set(&c.suppress, true) }
 }
 
 // ActiveHigh says the button pulls the pin high when pressed (wired to the
 // supply, with a pull-down, which Run configures unless WithInput sets a
 // pull). The default is active-low: wired to ground, with a pull-up.
 func ActiveHigh() Option {
-	return func(c *config) error { c.activeHigh = true; return nil }
+	return func(c *config) error { return option.Set(&c.ActiveHigh, true) }
 }
 
-// WithQueueSize bounds the event queue (default 32). When nobody takes
-// events, the oldest is dropped to make room, and counted.
+// WithQueueSize bounds the button's event queue (default 32). When nobody
+// takes events, the oldest is dropped to make room, and counted.
 func WithQueueSize(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("button: WithQueueSize(%d): must be at least 1", n)
-		}
-		c.queueSize = n
-		return nil
-	}
+	return func(c *config) error { return option.QueueSize(pkg, &c.QueueSize, n) }
 }
 
 // OnEvent calls fn on the loop with every event, before it is queued. fn
 // must not block.
 func OnEvent(fn func(Event)) Option {
-	return func(c *config) error { c.onEvent = fn; return nil }
+	return func(c *config) error { return option.Set(&c.OnEvent, fn) }
 }
 
 // WithInput passes options to the button's gpioin.Input: polling instead of
 // edges, a poll period, a pull.
 func WithInput(opts ...gpioin.Option) Option {
-	return func(c *config) error { c.input = append(c.input, opts...); return nil }
+	return func(c *config) error { return c.AddInput(opts) }
 }
+
+const pkg = "button"
 
 // A Button is a debounced pushbutton on one input pin. Its methods are called
 // on the loop.
 type Button struct {
 	cfg config
 	in  *gpioin.Input
-	out *inputdrv.Outbox[Event]
+	out *outlet.Outlet[Event]
 
+	running       bool
 	l             *loop.Loop
 	db            *gpioin.Debouncer
 	pressed       bool
@@ -193,57 +199,58 @@ type Button struct {
 	doubleTimer   *loop.Timer
 }
 
-// New returns a Button on pin configured by opts. It does not touch the pin
-// until Run.
+// New returns a Button on pin configured by opts, reporting every bad
+// option. It does not touch the pin until Run.
 func New(pin gpio.PinIn, opts ...Option) (*Button, error) {
 	cfg := config{
-		debounce:  DefaultDebounce,
-		long:      DefaultLongPress,
-		double:    DefaultDoubleClick,
-		queueSize: DefaultQueueSize,
+		Config: inputdrv.Config[Event]{Debounce: DefaultDebounce, QueueSize: DefaultQueueSize},
+		long:   DefaultLongPress,
+		double: DefaultDoubleClick,
 	}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
-	}
-	if pin == nil {
-		return nil, errors.New("button: New: pin is nil")
-	}
-	in, err := inputdrv.NewInput(pin, cfg.activeHigh, cfg.input)
+	in, out, err := inputdrv.Build(pkg, pin, &cfg.Config, option.Apply(&cfg, opts))
 	if err != nil {
-		return nil, fmt.Errorf("button: %w", err)
+		return nil, err
 	}
-	return &Button{cfg: cfg, in: in, out: inputdrv.NewOutbox(cfg.queueSize, cfg.onEvent)}, nil
+	return &Button{cfg: cfg, in: in, out: out}, nil
 }
 
 // Run watches the button until t is cancelled, and returns t's
 // interruption or a pin configuration error. Run it as a task of its own:
-// l.Go("button", b.Run), or in a group.
+// l.Go("button", b.Run), or in a group. It may run again after it has
+// returned (a supervisor restarting it); the gesture state starts afresh.
 func (b *Button) Run(t *loop.Task) error {
+	if b.running {
+		return ErrRunning
+	}
+	b.running = true
+	defer func() { b.running = false }()
 	b.l = t.Loop()
-	b.db = gpioin.NewDebouncer(b.l, b.cfg.debounce, b.change)
+	b.db = gpioin.NewDebouncer(b.l, b.cfg.Debounce, b.change)
 	defer b.stop()
 	return b.in.Run(t, b.db.Edge)
 }
 
-// Events returns the queue the button's events go to.
+// Events returns the button's queue of events. One consumer takes them;
+// another subscribes with Subscribe.
 func (b *Button) Events() *primitives.Queue[Event] { return b.out.Events() }
+
+// Subscribe returns a further queue of size events that gets every event
+// from now on, for a second consumer; closing it unsubscribes. A full
+// subscriber drops its oldest event, counted in Stats.
+func (b *Button) Subscribe(size int) *primitives.Queue[Event] { return b.out.Subscribe(size) }
 
 // Pressed reports the debounced state: true while the button is held.
 func (b *Button) Pressed() bool { return b.pressed }
 
-// Dropped reports how many events were dropped because the queue was full.
-func (b *Button) Dropped() uint64 { return b.out.Dropped() }
+// Stats returns the button's counters.
+func (b *Button) Stats() Stats { return Stats{Events: b.out.Sent(), Dropped: b.out.Dropped()} }
 
 // Input returns the button's input, for its mode and counters.
 func (b *Button) Input() *gpioin.Input { return b.in }
 
 func (b *Button) stop() {
 	b.db.Stop()
+	b.pressed, b.heldAtStart, b.longFired, b.doubleRan = false, false, false, false
 	if b.longTimer != nil {
 		b.longTimer.Stop()
 	}
@@ -253,7 +260,7 @@ func (b *Button) stop() {
 	b.longArmed, b.doublePending = false, false
 }
 
-func (b *Button) active(l gpio.Level) bool { return bool(l) == b.cfg.activeHigh }
+func (b *Button) active(l gpio.Level) bool { return bool(l) == b.cfg.ActiveHigh }
 
 // change runs the gesture state machine on one debounced change.
 //

@@ -2,22 +2,24 @@ package button_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/button"
-	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/button/buttontest"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
 )
 
 // A button wired from a GPIO to ground. On hardware the pin comes from
 // periph's host (gpioreg.ByName("GPIO17")); here a simulated pin is pressed
-// by a task on a virtual clock: a click, a double-click, then a long press.
-// Suppress keeps Release for plain clicks, reported once the double-click
-// window has closed.
+// (package buttontest) on a virtual clock: a click, a double-click, then a
+// press held 1.5 s. Suppress keeps Release for plain clicks, reported once
+// the double-click window has closed.
 func ExampleNew() {
-	pin := gpioin.NewSimPin("GPIO17", gpio.High)
+	pin := gpiointest.NewPin("GPIO17", gpio.High)
 	b, err := button.New(pin, button.Suppress())
 	if err != nil {
 		fmt.Println(err)
@@ -37,19 +39,8 @@ func ExampleNew() {
 				fmt.Println(vc.Elapsed(), e.Kind)
 			}
 		})
-		if err := t.Yield(); err != nil {
-			return err
-		}
-		ms := time.Millisecond
-		if err := pin.Play(t,
-			gpioin.Step{At: 0, Level: gpio.Low}, gpioin.Step{At: 120 * ms, Level: gpio.High}, // click
-			gpioin.Step{At: 1000 * ms, Level: gpio.Low}, gpioin.Step{At: 1100 * ms, Level: gpio.High}, // double-click
-			gpioin.Step{At: 1250 * ms, Level: gpio.Low}, gpioin.Step{At: 1350 * ms, Level: gpio.High},
-			gpioin.Step{At: 3000 * ms, Level: gpio.Low}, gpioin.Step{At: 4500 * ms, Level: gpio.High}, // long press
-		); err != nil {
-			return err
-		}
-		if err := t.Sleep(time.Second); err != nil {
+		err := buttontest.Play(t, pin, buttontest.Click(), buttontest.Double(), buttontest.Press(1500*time.Millisecond))
+		if err != nil {
 			return err
 		}
 		return g.Stop(t)
@@ -57,9 +48,18 @@ func ExampleNew() {
 	// Output:
 	// 0s press
 	// 400ms release
-	// 1s press
-	// 1.25s press
-	// 1.25s double-click
-	// 3s press
-	// 4s long-press
+	// 700ms press
+	// 950ms press
+	// 950ms double
+	// 1.65s press
+	// 2.65s long
+}
+
+// Events marshal to JSON with lower-case kinds, for MQTT payloads.
+func ExampleKind_MarshalText() {
+	e := button.Event{Kind: button.DoubleClick, Time: time.Date(2026, 5, 1, 12, 0, 0, 250e6, time.UTC)}
+	b, _ := json.Marshal(e)
+	fmt.Println(string(b))
+	// Output:
+	// {"kind":"double","time":"2026-05-01T12:00:00.25Z"}
 }

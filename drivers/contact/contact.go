@@ -1,8 +1,8 @@
 // Package contact is the switch driver (the seed's aswitch Switch): a
 // debounced two-state contact — a reed switch, a door contact, a toggle —
-// whose state is readable at any time and whose changes are published as
-// timestamped events in a Queue, to an optional callback, and as two
-// awaitable states (WaitClosed, WaitOpen).
+// whose state is readable at any time (Closed, Latest) and whose changes
+// are published as timestamped events (Events, Subscribe, OnEvent) and as
+// two awaitable states (WaitClosed, WaitOpen).
 //
 // (The package is not called switch: that is a Go keyword.)
 //
@@ -17,11 +17,12 @@ package contact
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
 	"github.com/edgeagent/edgeagent/drivers/internal/inputdrv"
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
+	"github.com/edgeagent/edgeagent/drivers/internal/outlet"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 	"periph.io/x/conn/v3/gpio"
@@ -33,11 +34,18 @@ const (
 	DefaultQueueSize = 16
 )
 
-// Event is a debounced change of the contact, at the time of its first edge
-// (or, for a change seen when the contact went quiet, that time).
+// Errors of a Switch.
+var (
+	// ErrRunning is returned by Run while the switch's Run is running.
+	ErrRunning = errors.New("contact: Run is already running")
+)
+
+// Event is the contact's state from a debounced change on, stamped with
+// the time of its first edge (or, for a change seen when the contact went
+// quiet, that time). Its JSON is {"closed":true,"time":"…"}.
 type Event struct {
-	Closed bool
-	Time   time.Time
+	Closed bool      `json:"closed"`
+	Time   time.Time `json:"time"`
 }
 
 func (e Event) String() string {
@@ -48,57 +56,49 @@ func (e Event) String() string {
 	return s + " at " + e.Time.Format("15:04:05.000")
 }
 
+// Stats counts a switch's changes.
+type Stats struct {
+	Changes uint64 // changes queued
+	Dropped uint64 // changes lost because a queue was full or closed
+}
+
 type config struct {
-	debounce   time.Duration
-	activeHigh bool
-	queueSize  int
-	onChange   func(Event)
-	input      []gpioin.Option
+	inputdrv.Config[Event]
 }
 
 // An Option configures a Switch.
 type Option func(*config) error
 
+const pkg = "contact"
+
 // WithDebounce sets the debounce time (default 50 ms; 0 turns it off).
 func WithDebounce(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("contact: WithDebounce(%v): must not be negative", d)
-		}
-		c.debounce = d
-		return nil
-	}
+	return func(c *config) error { return option.NonNegative(pkg, "WithDebounce", &c.Debounce, d) }
 }
 
 // ActiveHigh says the pin reads high when the contact is closed (wired to the
 // supply, with a pull-down, which Run configures unless WithInput sets a
 // pull). The default is active-low: wired to ground, with a pull-up.
 func ActiveHigh() Option {
-	return func(c *config) error { c.activeHigh = true; return nil }
+	return func(c *config) error { return option.Set(&c.ActiveHigh, true) }
 }
 
-// WithQueueSize bounds the event queue (default 16). When nobody takes
-// events, the oldest is dropped to make room, and counted.
+// WithQueueSize bounds the switch's event queue (default 16). When nobody
+// takes events, the oldest is dropped to make room, and counted.
 func WithQueueSize(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("contact: WithQueueSize(%d): must be at least 1", n)
-		}
-		c.queueSize = n
-		return nil
-	}
+	return func(c *config) error { return option.QueueSize(pkg, &c.QueueSize, n) }
 }
 
-// OnChange calls fn on the loop with every change, before it is queued (the
+// OnEvent calls fn on the loop with every change, before it is queued (the
 // seed's close_func and open_func in one). fn must not block.
-func OnChange(fn func(Event)) Option {
-	return func(c *config) error { c.onChange = fn; return nil }
+func OnEvent(fn func(Event)) Option {
+	return func(c *config) error { return option.Set(&c.OnEvent, fn) }
 }
 
 // WithInput passes options to the switch's gpioin.Input: polling instead of
 // edges, a poll period, a pull.
 func WithInput(opts ...gpioin.Option) Option {
-	return func(c *config) error { c.input = append(c.input, opts...); return nil }
+	return func(c *config) error { return c.AddInput(opts) }
 }
 
 // A Switch is a debounced contact on one input pin. Its methods are called on
@@ -106,49 +106,49 @@ func WithInput(opts ...gpioin.Option) Option {
 type Switch struct {
 	cfg config
 	in  *gpioin.Input
-	out *inputdrv.Outbox[Event]
+	out *outlet.Outlet[Event]
 
+	running      bool
+	latest       primitives.Event[Event]
 	closed, open primitives.Event[time.Time] // exactly one is set once Run started
-	state        bool
-	known        bool
 }
 
-// New returns a Switch on pin configured by opts. It does not touch the pin
-// until Run.
+// New returns a Switch on pin configured by opts, reporting every bad
+// option. It does not touch the pin until Run.
 func New(pin gpio.PinIn, opts ...Option) (*Switch, error) {
-	cfg := config{debounce: DefaultDebounce, queueSize: DefaultQueueSize}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
-	}
-	if pin == nil {
-		return nil, errors.New("contact: New: pin is nil")
-	}
-	in, err := inputdrv.NewInput(pin, cfg.activeHigh, cfg.input)
+	cfg := config{Config: inputdrv.Config[Event]{Debounce: DefaultDebounce, QueueSize: DefaultQueueSize}}
+	in, out, err := inputdrv.Build(pkg, pin, &cfg.Config, option.Apply(&cfg, opts))
 	if err != nil {
-		return nil, fmt.Errorf("contact: %w", err)
+		return nil, err
 	}
-	return &Switch{cfg: cfg, in: in, out: inputdrv.NewOutbox(cfg.queueSize, cfg.onChange)}, nil
+	return &Switch{cfg: cfg, in: in, out: out}, nil
 }
 
 // Run watches the contact until t is cancelled, and returns t's interruption
-// or a pin configuration error. Run it as a task of its own.
+// or a pin configuration error. Run it as a task of its own; it may run
+// again after it has returned.
 func (s *Switch) Run(t *loop.Task) error {
-	db := gpioin.NewDebouncer(t.Loop(), s.cfg.debounce, s.change)
+	if s.running {
+		return ErrRunning
+	}
+	s.running = true
+	defer func() { s.running = false }()
+	db := gpioin.NewDebouncer(t.Loop(), s.cfg.Debounce, s.change)
 	defer db.Stop()
 	return s.in.Run(t, db.Edge)
 }
 
 // Closed reports the debounced state: true while the contact is closed.
 // Before Run has read the pin it reports false.
-func (s *Switch) Closed() bool { return s.state }
+func (s *Switch) Closed() bool { return s.latest.Value().Closed }
 
 // Known reports whether Run has read the pin yet, so Closed means something.
-func (s *Switch) Known() bool { return s.known }
+func (s *Switch) Known() bool { return s.latest.IsSet() }
+
+// Latest holds the contact's state: set when Run first reads the pin, then
+// at every change. Any number of tasks may Wait on it, or follow every
+// change with WaitNext.
+func (s *Switch) Latest() *primitives.Event[Event] { return &s.latest }
 
 // WaitClosed returns at once if the contact is closed, else waits until it
 // closes; it returns when that happened. It fails only with t's
@@ -159,21 +159,27 @@ func (s *Switch) WaitClosed(t *loop.Task) (time.Time, error) { return s.closed.W
 // opens; it returns when that happened. It fails only with t's interruption.
 func (s *Switch) WaitOpen(t *loop.Task) (time.Time, error) { return s.open.Wait(t) }
 
-// Events returns the queue the switch's changes go to.
+// Events returns the switch's queue of changes. One consumer takes them;
+// another subscribes with Subscribe.
 func (s *Switch) Events() *primitives.Queue[Event] { return s.out.Events() }
 
-// Dropped reports how many events were dropped because the queue was full.
-func (s *Switch) Dropped() uint64 { return s.out.Dropped() }
+// Subscribe returns a further queue of size changes that gets every change
+// from now on, for a second consumer; closing it unsubscribes.
+func (s *Switch) Subscribe(size int) *primitives.Queue[Event] { return s.out.Subscribe(size) }
+
+// Stats returns the switch's counters.
+func (s *Switch) Stats() Stats { return Stats{Changes: s.out.Sent(), Dropped: s.out.Dropped()} }
 
 // Input returns the switch's input, for its mode and counters.
 func (s *Switch) Input() *gpioin.Input { return s.in }
 
 func (s *Switch) change(e gpioin.Edge) {
-	closed := bool(e.Level) == s.cfg.activeHigh
-	if s.known && closed == s.state {
+	closed := bool(e.Level) == s.cfg.ActiveHigh
+	if !e.Initial && closed == s.Closed() {
 		return
 	}
-	s.state, s.known = closed, true
+	ev := Event{Closed: closed, Time: e.Time}
+	s.latest.Set(ev)
 	if closed {
 		s.open.Clear()
 		s.closed.Set(e.Time)
@@ -184,5 +190,5 @@ func (s *Switch) change(e gpioin.Edge) {
 	if e.Initial {
 		return
 	}
-	s.out.Send(Event{Closed: closed, Time: e.Time})
+	s.out.Send(ev)
 }

@@ -1,6 +1,7 @@
 package contact_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/drivers/contact"
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.uber.org/goleak"
@@ -25,9 +27,9 @@ func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millise
 
 // run plays steps on a switch built with opts, starting at level initial,
 // on a virtual clock, and returns its queued events as "closed@t" strings.
-func run(t *testing.T, opts []contact.Option, initial gpio.Level, steps ...gpioin.Step) (string, *contact.Switch) {
+func run(t *testing.T, opts []contact.Option, initial gpio.Level, steps ...gpiointest.Step) (string, *contact.Switch) {
 	t.Helper()
-	pin := gpioin.NewSimPin("door", initial)
+	pin := gpiointest.NewPin("door", initial)
 	sw, err := contact.New(pin, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -51,29 +53,29 @@ func TestDebounce(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		opts  []contact.Option
-		steps []gpioin.Step
+		steps []gpiointest.Step
 		want  string
 	}{
 		{"clean close and open", nil,
-			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(900), Level: H}},
+			[]gpiointest.Step{{At: ms(100), Level: L}, {At: ms(900), Level: H}},
 			"closed@100ms opened@900ms"},
 		{"1 ms bounce storms on both changes", nil,
 			append(drivertest.Bounce(ms(100), 24, L), drivertest.Bounce(ms(900), 40, H)...),
 			"closed@100ms opened@900ms"},
 		{"closed for less than the debounce time: opened when quiet", nil,
-			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(149), Level: H}},
+			[]gpiointest.Step{{At: ms(100), Level: L}, {At: ms(149), Level: H}},
 			"closed@100ms opened@199ms"},
 		{"closed for just over the debounce time", nil,
-			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(151), Level: H}},
+			[]gpiointest.Step{{At: ms(100), Level: L}, {At: ms(151), Level: H}},
 			"closed@100ms opened@151ms"},
 		{"custom debounce time", []contact.Option{contact.WithDebounce(ms(10))},
-			append(drivertest.Bounce(ms(100), 4, L), gpioin.Step{At: ms(120), Level: H}),
+			append(drivertest.Bounce(ms(100), 4, L), gpiointest.Step{At: ms(120), Level: H}),
 			"closed@100ms opened@120ms"},
 		{"debounce off", []contact.Option{contact.WithDebounce(0)},
 			drivertest.Bounce(ms(100), 3, L), // from closed: High, Low, High, Low
 			"opened@100ms closed@101ms opened@102ms closed@103ms"},
 		{"active high", []contact.Option{contact.ActiveHigh()},
-			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(300), Level: H}},
+			[]gpiointest.Step{{At: ms(100), Level: L}, {At: ms(300), Level: H}},
 			"opened@100ms closed@300ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,7 +102,7 @@ func TestInitialState(t *testing.T) {
 // WaitClosed and WaitOpen return at once in their state, else when the
 // contact gets there.
 func TestWaitClosedAndOpen(t *testing.T) {
-	pin := gpioin.NewSimPin("door", H)
+	pin := gpiointest.NewPin("door", H)
 	sw, err := contact.New(pin)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +129,7 @@ func TestWaitClosedAndOpen(t *testing.T) {
 		if err := tk.Yield(); err != nil {
 			return err
 		}
-		if err := pin.Play(tk, gpioin.Step{At: ms(100), Level: L}, gpioin.Step{At: ms(500), Level: H}, gpioin.Step{At: ms(800), Level: L}); err != nil {
+		if err := pin.Play(tk, gpiointest.Step{At: ms(100), Level: L}, gpiointest.Step{At: ms(500), Level: H}, gpiointest.Step{At: ms(800), Level: L}); err != nil {
 			return err
 		}
 		if err := watcher.Wait(tk); err != nil {
@@ -143,23 +145,23 @@ func TestWaitClosedAndOpen(t *testing.T) {
 
 func TestCallbackAndQueueOverflow(t *testing.T) {
 	var seen []bool
-	got, sw := run(t, []contact.Option{contact.WithQueueSize(1), contact.OnChange(func(e contact.Event) { seen = append(seen, e.Closed) })},
-		H, gpioin.Step{At: ms(100), Level: L}, gpioin.Step{At: ms(200), Level: H}, gpioin.Step{At: ms(300), Level: L})
-	if fmt.Sprint(seen) != "[true false true]" || got != "closed@300ms" || sw.Dropped() != 2 {
-		t.Fatalf("callback %v, queue %q, dropped %d; want [true false true], the last, 2", seen, got, sw.Dropped())
+	got, sw := run(t, []contact.Option{contact.WithQueueSize(1), contact.OnEvent(func(e contact.Event) { seen = append(seen, e.Closed) })},
+		H, gpiointest.Step{At: ms(100), Level: L}, gpiointest.Step{At: ms(200), Level: H}, gpiointest.Step{At: ms(300), Level: L})
+	if fmt.Sprint(seen) != "[true false true]" || got != "closed@300ms" || sw.Stats().Dropped != 2 {
+		t.Fatalf("callback %v, queue %q, dropped %d; want [true false true], the last, 2", seen, got, sw.Stats().Dropped)
 	}
 }
 
 func TestPolledSwitch(t *testing.T) {
 	opts := []contact.Option{contact.WithInput(gpioin.WithMode(gpioin.Polling), gpioin.WithPollPeriod(ms(20)))}
-	got, sw := run(t, opts, H, append(drivertest.Bounce(ms(105), 6, L), gpioin.Step{At: ms(705), Level: H})...)
+	got, sw := run(t, opts, H, append(drivertest.Bounce(ms(105), 6, L), gpiointest.Step{At: ms(705), Level: H})...)
 	if got != "closed@120ms opened@720ms" || sw.Input().Mode() != gpioin.Polling {
 		t.Fatalf("got %s (mode %v), want closed@120ms opened@720ms polling", got, sw.Input().Mode())
 	}
 }
 
 func TestBadOptions(t *testing.T) {
-	pin := gpioin.NewSimPin("door", H)
+	pin := gpiointest.NewPin("door", H)
 	for _, tc := range []struct {
 		opt  contact.Option
 		want string
@@ -174,5 +176,52 @@ func TestBadOptions(t *testing.T) {
 	}
 	if _, err := contact.New(nil); err == nil {
 		t.Error("New(nil): no error")
+	}
+}
+
+// Latest holds the state read at start, then each change; a watcher
+// following it with WaitNext sees them all. A second Run at once is
+// refused, and Run runs again after it returned.
+func TestLatestAndRunAgain(t *testing.T) {
+	pin := gpiointest.NewPin("door", H)
+	sw, err := contact.New(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	var second error
+	w := drivertest.NewWorld()
+	w.Run(t, func(tk *loop.Task) error {
+		for round := range 2 {
+			g := loop.NewGroup(tk)
+			g.Go("switch", sw.Run)
+			if round == 0 {
+				g.Go("again", func(tk *loop.Task) error { second = sw.Run(tk); return nil })
+				g.Go("follow", func(tk *loop.Task) error {
+					var n uint64
+					for {
+						var e contact.Event
+						var err error
+						if e, n, err = sw.Latest().WaitNext(tk, n); err != nil {
+							return err
+						}
+						seen = append(seen, e.String()[:6]+"@"+w.Since(e.Time).String())
+					}
+				})
+			}
+			if err := pin.Play(tk, gpiointest.Step{At: ms(100), Level: L}, gpiointest.Step{At: ms(300), Level: H}); err != nil {
+				return err
+			}
+			if err := g.Stop(tk); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if want := "[opened@0s closed@100ms opened@300ms]"; fmt.Sprint(seen) != want {
+		t.Errorf("followed %v, want %s", seen, want)
+	}
+	if !errors.Is(second, contact.ErrRunning) || sw.Stats().Changes != 4 {
+		t.Errorf("second Run %v, stats %+v; want ErrRunning, 4 changes over two runs", second, sw.Stats())
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/contact"
-	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
 )
@@ -16,7 +16,7 @@ import (
 // on a virtual clock. The door opens at 2 s, with 3 ms of contact bounce, and
 // closes again at 5 s.
 func ExampleNew() {
-	pin := gpioin.NewSimPin("GPIO22", gpio.Low)
+	pin := gpiointest.NewPin("GPIO22", gpio.Low)
 	door, err := contact.New(pin)
 	if err != nil {
 		fmt.Println(err)
@@ -43,16 +43,17 @@ func ExampleNew() {
 				fmt.Println(vc.Elapsed(), "log:", map[bool]string{true: "closed", false: "opened"}[e.Closed])
 			}
 		})
-		if err := t.Yield(); err != nil {
+		start, err := door.Latest().Wait(t) // the state Run reads when it starts
+		if err != nil {
 			return err
 		}
-		fmt.Println("closed at start:", door.Closed())
+		fmt.Println("closed at start:", start.Closed)
 		ms := time.Millisecond
 		if err := pin.Play(t,
-			gpioin.Step{At: 2000 * ms, Level: gpio.High}, gpioin.Step{At: 2001 * ms, Level: gpio.Low},
-			gpioin.Step{At: 2002 * ms, Level: gpio.High}, gpioin.Step{At: 2003 * ms, Level: gpio.Low},
-			gpioin.Step{At: 2004 * ms, Level: gpio.High},
-			gpioin.Step{At: 5000 * ms, Level: gpio.Low},
+			gpiointest.Step{At: 2000 * ms, Level: gpio.High}, gpiointest.Step{At: 2001 * ms, Level: gpio.Low},
+			gpiointest.Step{At: 2002 * ms, Level: gpio.High}, gpiointest.Step{At: 2003 * ms, Level: gpio.Low},
+			gpiointest.Step{At: 2004 * ms, Level: gpio.High},
+			gpiointest.Step{At: 5000 * ms, Level: gpio.Low},
 		); err != nil {
 			return err
 		}

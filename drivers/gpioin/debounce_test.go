@@ -5,19 +5,20 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
 // debounced plays script on a SimPin through an Input and a Debouncer of d
 // and returns the settled changes.
-func debounced(t *testing.T, d time.Duration, initial bool, script ...gpioin.Step) []seen {
+func debounced(t *testing.T, d time.Duration, initial bool, script ...gpiointest.Step) []seen {
 	t.Helper()
 	lv := L
 	if initial {
 		lv = H
 	}
-	pin := gpioin.NewSimPin("contact", lv)
+	pin := gpiointest.NewPin("contact", lv)
 	in := mustInput(t, pin)
 	var got []seen
 	w := drivertest.NewWorld()
@@ -35,11 +36,11 @@ func TestDebouncer(t *testing.T) {
 	const d = 50 * time.Millisecond
 	for _, tc := range []struct {
 		name   string
-		script []gpioin.Step
+		script []gpiointest.Step
 		want   []seen
 	}{
 		{"clean press and release",
-			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(300), Level: H}},
+			[]gpiointest.Step{{At: ms(100), Level: L}, {At: ms(300), Level: H}},
 			[]seen{{H, 0, true}, {L, ms(100), false}, {H, ms(300), false}}},
 		{"bounce storms of 1 ms pulses on press and release",
 			append(drivertest.Bounce(ms(100), 20, L), drivertest.Bounce(ms(400), 30, H)...),
@@ -48,19 +49,19 @@ func TestDebouncer(t *testing.T) {
 			drivertest.Bounce(ms(100), 200, L),
 			[]seen{{H, 0, true}, {L, ms(100), false}}},
 		{"press shorter than the debounce time: release reported when quiet",
-			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(130), Level: H}},
+			[]gpiointest.Step{{At: ms(100), Level: L}, {At: ms(130), Level: H}},
 			[]seen{{H, 0, true}, {L, ms(100), false}, {H, ms(180), false}}},
 		{"release just after the window: reported at once",
-			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(150) + time.Microsecond, Level: H}},
+			[]gpiointest.Step{{At: ms(100), Level: L}, {At: ms(150) + time.Microsecond, Level: H}},
 			[]seen{{H, 0, true}, {L, ms(100), false}, {H, ms(150) + time.Microsecond, false}}},
 		{"release exactly at the window's end: reported as it ends",
-			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(150), Level: H}},
+			[]gpiointest.Step{{At: ms(100), Level: L}, {At: ms(150), Level: H}},
 			[]seen{{H, 0, true}, {L, ms(100), false}, {H, ms(150), false}}},
 		{"a 1 µs glitch: the seed's immediate response, undone when quiet",
-			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(100) + time.Microsecond, Level: H}},
+			[]gpiointest.Step{{At: ms(100), Level: L}, {At: ms(100) + time.Microsecond, Level: H}},
 			[]seen{{H, 0, true}, {L, ms(100), false}, {H, ms(150) + time.Microsecond, false}}},
 		{"bounce that ends where it started: one change each way",
-			[]gpioin.Step{{At: ms(100), Level: L}, {At: ms(101), Level: H}, {At: ms(102), Level: L}, {At: ms(103), Level: H}},
+			[]gpiointest.Step{{At: ms(100), Level: L}, {At: ms(101), Level: H}, {At: ms(102), Level: L}, {At: ms(103), Level: H}},
 			[]seen{{H, 0, true}, {L, ms(100), false}, {H, ms(153), false}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
 )
@@ -15,7 +16,7 @@ import (
 // edges; here a SimPin is driven from a task on a virtual clock, so the
 // times printed are exact.
 func ExampleInput() {
-	pin := gpioin.NewSimPin("GPIO17", gpio.High)
+	pin := gpiointest.NewPin("GPIO17", gpio.High)
 	in, err := gpioin.New(pin, gpioin.WithPull(gpio.PullUp))
 	if err != nil {
 		fmt.Println(err)
@@ -30,12 +31,9 @@ func ExampleInput() {
 				fmt.Println(vc.Elapsed(), e.Level, e.Initial)
 			})
 		})
-		if err := t.Yield(); err != nil { // let the input start
-			return err
-		}
 		if err := pin.Play(t,
-			gpioin.Step{At: 100 * time.Millisecond, Level: gpio.Low},
-			gpioin.Step{At: 350 * time.Millisecond, Level: gpio.High},
+			gpiointest.Step{At: 100 * time.Millisecond, Level: gpio.Low},
+			gpiointest.Step{At: 350 * time.Millisecond, Level: gpio.High},
 		); err != nil {
 			return err
 		}
@@ -52,7 +50,7 @@ func ExampleInput() {
 // A Debouncer between an Input and a driver: a press that bounces for 5 ms
 // is reported once, at its first edge.
 func ExampleDebouncer() {
-	pin := gpioin.NewSimPin("GPIO27", gpio.High)
+	pin := gpiointest.NewPin("GPIO27", gpio.High)
 	in, _ := gpioin.New(pin)
 	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
@@ -65,14 +63,11 @@ func ExampleDebouncer() {
 		defer db.Stop()
 		g := loop.NewGroup(t)
 		g.Go("input", func(t *loop.Task) error { return in.Run(t, db.Edge) })
-		if err := t.Yield(); err != nil {
-			return err
-		}
-		var script []gpioin.Step
+		var script []gpiointest.Step
 		for i := range 5 { // Low, High, Low, High, Low: 1 ms apart from 10 ms
-			script = append(script, gpioin.Step{At: time.Duration(10+i) * time.Millisecond, Level: gpio.Level(i%2 == 1)})
+			script = append(script, gpiointest.Step{At: time.Duration(10+i) * time.Millisecond, Level: gpio.Level(i%2 == 1)})
 		}
-		script = append(script, gpioin.Step{At: 500 * time.Millisecond, Level: gpio.High})
+		script = append(script, gpiointest.Step{At: 500 * time.Millisecond, Level: gpio.High})
 		if err := pin.Play(t, script...); err != nil {
 			return err
 		}

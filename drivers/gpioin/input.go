@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/inlet"
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
 )
@@ -166,6 +167,9 @@ type Input struct {
 	stats   Stats
 	fn      func(Edge)
 	w       *watcher // the edge goroutine's, while it runs
+
+	inlet     *inlet.Inlet // the edge goroutine's way into inletLoop
+	inletLoop *loop.Loop
 }
 
 // New returns an Input for pin configured by opts. It does not touch the pin
@@ -179,13 +183,8 @@ func New(pin gpio.PinIn, opts ...Option) (*Input, error) {
 		wakeInterval: DefaultWakeInterval,
 		edgeBuffer:   DefaultEdgeBuffer,
 	}}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&in.cfg); err != nil {
-			return nil, fmt.Errorf("%w (pin %s)", err, pin)
-		}
+	if err := option.Apply(&in.cfg, opts); err != nil {
+		return nil, fmt.Errorf("%w (pin %s)", err, pin)
 	}
 	return in, nil
 }
@@ -310,17 +309,20 @@ func waitForever(t *loop.Task) error {
 // and waits, without blocking the loop, until it has ended.
 func (in *Input) watchEdges(t *loop.Task) error {
 	l := t.Loop()
-	w := &watcher{
-		l:       l,
-		pin:     in.pin,
-		clock:   l.Clock(),
-		wake:    in.cfg.wakeInterval,
-		max:     in.cfg.edgeBuffer,
-		done:    make(chan struct{}),
-		pending: make([]Edge, 0, 8),
-		in:      in,
+	if in.inlet == nil || in.inletLoop != l {
+		// One inlet per input and loop: inlets live as long as the loop.
+		// Two places: a drain of the previous Run may still be queued.
+		in.inlet, in.inletLoop = inlet.New(l, "gpioin "+in.pin.String(), 2), l
 	}
-	w.drainFn = w.drain
+	w := &watcher{
+		pin:   in.pin,
+		clock: l.Clock(),
+		wake:  in.cfg.wakeInterval,
+		max:   in.cfg.edgeBuffer,
+		done:  make(chan struct{}),
+		in:    in,
+	}
+	w.batch = inlet.NewBatch(in.inlet, w.drain)
 	in.w = w
 	go w.run()
 	err := waitForever(t)
@@ -355,9 +357,11 @@ func (in *Input) watchEdges(t *loop.Task) error {
 	return err
 }
 
-// watcher is the edge goroutine and its hand-over buffer.
+// watcher is the edge goroutine and its hand-over batch (inlet.Batch,
+// through an inlet of the Input's): a burst of edges costs one post, and a
+// stalled loop holds one post and EdgeBuffer edges, no more.
 type watcher struct {
-	l     *loop.Loop
+	batch *inlet.Batch[Edge]
 	pin   gpio.PinIn
 	clock loop.Clock
 	wake  time.Duration
@@ -365,13 +369,7 @@ type watcher struct {
 	stop  atomic.Bool
 	done  chan struct{}
 
-	mu      sync.Mutex
-	pending []Edge // edges waiting for the loop; a drain is posted when it turns non-empty
-	dropped uint64
-	drainFn func() // w.drain, made once: a method value allocates
-
 	// Loop side.
-	spare  []Edge
 	closed bool
 	in     *Input
 }
@@ -384,6 +382,7 @@ func (w *watcher) run() {
 	}
 	for !w.stop.Load() {
 		if !w.pin.WaitForEdge(timeout) {
+			w.batch.Retry()
 			continue // timed out, or interrupted by In: look at stop
 		}
 		if w.stop.Load() {
@@ -396,42 +395,28 @@ func (w *watcher) run() {
 	}
 }
 
-// push queues e for the loop and posts a drain when the buffer was empty,
-// so a burst of edges costs one Post. It reports false once the loop is
-// closed.
+// push adds e to the batch for the loop; when the loop has fallen EdgeBuffer
+// edges behind, e overwrites the last one, so the level the loop ends up
+// with is still the pin's, and the loss is counted. It reports false once
+// the loop is closed.
 func (w *watcher) push(e Edge) bool {
-	w.mu.Lock()
-	first := len(w.pending) == 0
-	if len(w.pending) < w.max {
-		w.pending = append(w.pending, e)
-	} else {
-		w.pending[len(w.pending)-1] = e
-		w.dropped++
-	}
-	w.mu.Unlock()
-	if !first {
-		return true
-	}
-	return w.l.Post(w.drainFn) == nil
-}
-
-// drain delivers the buffered edges on the loop.
-func (w *watcher) drain() {
-	w.mu.Lock()
-	batch := w.pending
-	w.pending = w.spare[:0]
-	w.mu.Unlock()
-	if !w.closed {
-		for _, e := range batch {
-			w.in.deliver(e)
+	return w.batch.Add(func(pending []Edge, lost uint64) ([]Edge, uint64) {
+		if len(pending) < w.max {
+			return append(pending, e), lost
 		}
-	}
-	clear(batch)
-	w.spare = batch[:0]
+		pending[len(pending)-1] = e
+		return pending, lost + 1
+	})
 }
 
-func (w *watcher) droppedTotal() uint64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.dropped
+// drain delivers a batch of edges on the loop.
+func (w *watcher) drain(batch []Edge, _ uint64) {
+	if w.closed {
+		return
+	}
+	for _, e := range batch {
+		w.in.deliver(e)
+	}
 }
+
+func (w *watcher) droppedTotal() uint64 { return w.batch.Dropped() }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
@@ -52,7 +53,7 @@ func fmtSeen(s []seen) string {
 
 // watch runs in with a recording function while script plays on pin, then
 // for tail more, and returns what the function saw.
-func watch(t *testing.T, in *gpioin.Input, pin *gpioin.SimPin, tail time.Duration, script ...gpioin.Step) []seen {
+func watch(t *testing.T, in *gpioin.Input, pin *gpiointest.Pin, tail time.Duration, script ...gpiointest.Step) []seen {
 	t.Helper()
 	var got []seen
 	w := drivertest.NewWorld()
@@ -78,13 +79,13 @@ func mustInput(t *testing.T, pin gpio.PinIn, opts ...gpioin.Option) *gpioin.Inpu
 func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
 
 func TestSimPinEdgesAtExactTimes(t *testing.T) {
-	pin := gpioin.NewSimPin("b", H)
+	pin := gpiointest.NewPin("b", H)
 	in := mustInput(t, pin)
 	got := watch(t, in, pin, 0,
-		gpioin.Step{At: ms(10), Level: L},
-		gpioin.Step{At: ms(10.5), Level: H},
-		gpioin.Step{At: ms(11), Level: H}, // no change: no edge
-		gpioin.Step{At: ms(2000), Level: L},
+		gpiointest.Step{At: ms(10), Level: L},
+		gpiointest.Step{At: ms(10.5), Level: H},
+		gpiointest.Step{At: ms(11), Level: H}, // no change: no edge
+		gpiointest.Step{At: ms(2000), Level: L},
 	)
 	want := []seen{{H, 0, true}, {L, ms(10), false}, {H, ms(10.5), false}, {L, ms(2000), false}}
 	if fmtSeen(got) != fmtSeen(want) {
@@ -98,14 +99,14 @@ func TestSimPinEdgesAtExactTimes(t *testing.T) {
 // A pin without edge detection is polled in Auto mode: changes are seen at
 // the first poll after them, and a pulse between two polls is not seen.
 func TestAutoFallsBackToPolling(t *testing.T) {
-	pin := gpioin.NewSimPin("b", H)
+	pin := gpiointest.NewPin("b", H)
 	pin.NoEdges = true
 	in := mustInput(t, pin, gpioin.WithPollPeriod(ms(10)))
 	got := watch(t, in, pin, ms(20),
-		gpioin.Step{At: ms(13), Level: L},
-		gpioin.Step{At: ms(31), Level: H},
-		gpioin.Step{At: ms(42), Level: L}, // 42–48: between polls at 40 and 50
-		gpioin.Step{At: ms(48), Level: H},
+		gpiointest.Step{At: ms(13), Level: L},
+		gpiointest.Step{At: ms(31), Level: H},
+		gpiointest.Step{At: ms(42), Level: L}, // 42–48: between polls at 40 and 50
+		gpiointest.Step{At: ms(48), Level: H},
 	)
 	want := []seen{{H, 0, true}, {L, ms(20), false}, {H, ms(40), false}}
 	if fmtSeen(got) != fmtSeen(want) {
@@ -117,9 +118,9 @@ func TestAutoFallsBackToPolling(t *testing.T) {
 }
 
 func TestForcedPollingOfALoopPin(t *testing.T) {
-	pin := gpioin.NewSimPin("b", L)
+	pin := gpiointest.NewPin("b", L)
 	in := mustInput(t, pin, gpioin.WithMode(gpioin.Polling), gpioin.WithPollPeriod(ms(5)))
-	got := watch(t, in, pin, ms(5), gpioin.Step{At: ms(7), Level: H})
+	got := watch(t, in, pin, ms(5), gpiointest.Step{At: ms(7), Level: H})
 	want := []seen{{L, 0, true}, {H, ms(10), false}}
 	if fmtSeen(got) != fmtSeen(want) || in.Mode() != gpioin.Polling {
 		t.Fatalf("got %s mode %v, want %s polling", fmtSeen(got), in.Mode(), fmtSeen(want))
@@ -127,7 +128,7 @@ func TestForcedPollingOfALoopPin(t *testing.T) {
 }
 
 func TestForcedEdgesWithoutEdgeDetectionFails(t *testing.T) {
-	pin := gpioin.NewSimPin("b", L)
+	pin := gpiointest.NewPin("b", L)
 	pin.NoEdges = true
 	in := mustInput(t, pin, gpioin.WithMode(gpioin.Edges))
 	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
@@ -140,7 +141,7 @@ func TestForcedEdgesWithoutEdgeDetectionFails(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	pin := gpioin.NewSimPin("p", L)
+	pin := gpiointest.NewPin("p", L)
 	for _, tc := range []struct {
 		opt  gpioin.Option
 		want string
@@ -162,7 +163,7 @@ func TestBadOptions(t *testing.T) {
 }
 
 func TestRunTwiceAtOnceFails(t *testing.T) {
-	pin := gpioin.NewSimPin("b", L)
+	pin := gpiointest.NewPin("b", L)
 	in := mustInput(t, pin)
 	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
@@ -179,7 +180,7 @@ func TestRunTwiceAtOnceFails(t *testing.T) {
 
 // After Run returns, a LoopPin's changes reach nobody.
 func TestNoEdgesAfterRun(t *testing.T) {
-	pin := gpioin.NewSimPin("b", H)
+	pin := gpiointest.NewPin("b", H)
 	in := mustInput(t, pin)
 	n := 0
 	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {

@@ -1,13 +1,17 @@
 package htu21d
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
 
+	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/internal/i2cdev"
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
+	"github.com/edgeagent/edgeagent/drivers/internal/outlet"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -23,8 +27,19 @@ const (
 	DefaultMaxBackoff = time.Minute
 )
 
+// DefaultQueueSize bounds the queue of readings (Events): with the
+// default period, two minutes of readings nobody took.
+const DefaultQueueSize = 12
+
+// ErrRunning is returned by Run while the sensor's Run is running.
+var ErrRunning = errors.New("htu21d: Run is already running")
+
 // A Reading is one measurement of both quantities, or the error state of a
-// failed one. Run publishes both kinds.
+// failed one (its Fault set, the values zero). Run publishes both kinds.
+//
+// Its JSON is {"time":…,"celsius":21.5,"humidity":45,"raw_temperature":
+// 26676,"raw_humidity":28216}, or for an error state {"time":…,"error":
+// "htu21d 0x40 on I2C1: read temperature: …","failures":2,"retry_in_s":2}.
 type Reading struct {
 	Celsius  float64 // temperature, °C
 	Humidity float64 // relative humidity, %, clamped to 0–100
@@ -36,35 +51,39 @@ type Reading struct {
 	// Time is the loop clock when the reading completed, or failed.
 	Time time.Time
 
-	// Err is non-nil in an error state: the reading failed and the values
-	// above are zero. It is a *DeviceError.
-	Err error
-	// Failures counts the consecutive failed readings, this one included;
-	// it is 0 in a good reading.
-	Failures int
-	// RetryIn is, in an error state, how long Run waits before trying again.
-	RetryIn time.Duration
+	// Fault is set in an error state: Err (a *drivers.DeviceError),
+	// Failures in a row, RetryIn.
+	drivers.Fault
 }
 
-// A DeviceError is the error of an operation on the sensor. It names the
-// device (address and bus) and the step that failed, and wraps the cause:
-// the bus's error (a NACK: the sensor is absent, busy or wedged), or ErrCRC
-// or ErrLength quoting the bytes read.
-type DeviceError struct {
-	Addr uint16 // the sensor's I2C address
-	Bus  string // the bus's name (its String method)
-	Op   string // what failed, e.g. "read temperature"
-	Err  error
+// MarshalJSON gives the wire form described on Reading.
+func (r Reading) MarshalJSON() ([]byte, error) {
+	type values struct {
+		Celsius        float64 `json:"celsius"`
+		Humidity       float64 `json:"humidity"`
+		RawTemperature uint16  `json:"raw_temperature"`
+		RawHumidity    uint16  `json:"raw_humidity"`
+	}
+	w := struct {
+		Time time.Time `json:"time"`
+		*values
+		drivers.FaultJSON
+	}{Time: r.Time, FaultJSON: r.Fault.JSON()}
+	if !r.Failed() {
+		w.values = &values{r.Celsius, r.Humidity, r.RawTemperature, r.RawHumidity}
+	}
+	return json.Marshal(w)
 }
 
-func (e *DeviceError) Error() string {
-	return fmt.Sprintf("htu21d 0x%02x on %s: %s: %v", e.Addr, e.Bus, e.Op, e.Err)
+// Stats counts a sensor's readings.
+type Stats struct {
+	Readings uint64 // good readings by Run
+	Failures uint64 // failed readings by Run
+	Dropped  uint64 // readings lost because a queue was full or closed
 }
-
-func (e *DeviceError) Unwrap() error { return e.Err }
 
 // An Option configures a Dev in New.
-type Option func(*config)
+type Option func(*config) error
 
 type config struct {
 	period     time.Duration
@@ -73,20 +92,17 @@ type config struct {
 	backoff    time.Duration
 	maxBackoff time.Duration
 	offload    bool
-	queue      *primitives.Queue[Reading]
-	errs       []error
+	queueSize  int
+	onEvent    func(Reading)
 }
+
+const pkg = "htu21d"
 
 // WithPeriod sets the time between the starts of Run's readings (default
 // DefaultPeriod). A reading takes the two measuring times (66 ms at full
 // resolution), so a shorter period reads back to back.
 func WithPeriod(d time.Duration) Option {
-	return func(c *config) {
-		if d <= 0 {
-			c.errs = append(c.errs, fmt.Errorf("htu21d: WithPeriod(%v): the period must be positive", d))
-		}
-		c.period = d
-	}
+	return func(c *config) error { return option.Positive(pkg, "WithPeriod", &c.period, d) }
 }
 
 // WithMeasurementResolution makes the driver set the sensor's resolution
@@ -95,11 +111,12 @@ func WithPeriod(d time.Duration) Option {
 // it the driver uses the power-up default, RH12T14. Lower resolutions
 // measure faster: see Resolution.MeasuringTime.
 func WithMeasurementResolution(r Resolution) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if r&^resolutionMask != 0 {
-			c.errs = append(c.errs, fmt.Errorf("htu21d: WithMeasurementResolution(%#02x): not one of RH12T14, RH8T12, RH10T13, RH11T11", uint8(r)))
+			return option.Errorf(pkg, fmt.Sprintf("WithMeasurementResolution(%#02x)", uint8(r)), "not one of RH12T14, RH8T12, RH10T13, RH11T11")
 		}
 		c.resolution, c.setRes = r, true
+		return nil
 	}
 }
 
@@ -108,36 +125,33 @@ func WithMeasurementResolution(r Resolution) Option {
 // (defaults DefaultBackoff and DefaultMaxBackoff). A good reading restores
 // the period.
 func WithBackoff(first, max time.Duration) Option {
-	return func(c *config) {
-		if first <= 0 || max < first {
-			c.errs = append(c.errs, fmt.Errorf("htu21d: WithBackoff(%v, %v): want 0 < first ≤ max", first, max))
-		}
-		c.backoff, c.maxBackoff = first, max
-	}
+	return func(c *config) error { return option.Backoff(pkg, &c.backoff, &c.maxBackoff, first, max) }
 }
 
-// WithOffload runs each bus transfer through loop.Offload instead of on the
-// loop. Inline (the default), a transfer holds the loop for its bus time:
-// at 100 kHz at most about 0.4 ms (38 bit times for a 3-byte result), four
-// transfers per reading — far below the loop's hog threshold. Offloaded,
-// the loop runs on meanwhile, and each transfer pays a goroutine hand-off:
-// about 3 µs with an idle loop, 75 µs or more while other tasks keep the
-// loop busy (BenchmarkTransfer). Offload for slow buses (bit-banged, 10 kHz)
-// or buses other processes may hold.
+// WithOffload runs each bus transfer on a goroutine of its own instead of
+// on the loop. Inline (the default), a transfer holds the loop for its bus
+// time: at 100 kHz at most about 0.4 ms (38 bit times for a 3-byte
+// result), four transfers per reading — far below the loop's hog
+// threshold. Offloaded, the loop runs on meanwhile, and each transfer pays
+// a goroutine hand-off: a few µs with an idle loop, 75 µs or more while
+// other tasks keep the loop busy (BenchmarkTransfer). Offload for slow
+// buses (bit-banged, 10 kHz) or buses other processes may hold. A read
+// interrupted during a transfer leaves it to finish on its goroutine; the
+// next one waits for it, so the sensor never sees two at once.
 func WithOffload() Option {
-	return func(c *config) { c.offload = true }
+	return func(c *config) error { return option.Set(&c.offload, true) }
 }
 
-// WithQueue makes Run also put every reading, good or failed, to q. It uses
-// PutDropOldest, so a slow consumer loses the oldest readings rather than
-// delaying the sensor; on a closed queue readings go to the event only.
-func WithQueue(q *primitives.Queue[Reading]) Option {
-	return func(c *config) {
-		if q == nil {
-			c.errs = append(c.errs, errors.New("htu21d: WithQueue(nil)"))
-		}
-		c.queue = q
-	}
+// WithQueueSize bounds the queue of readings (default DefaultQueueSize).
+// When nobody takes them, the oldest is dropped to make room, and counted.
+func WithQueueSize(n int) Option {
+	return func(c *config) error { return option.QueueSize(pkg, &c.queueSize, n) }
+}
+
+// OnEvent calls fn on the loop with every reading Run publishes, good or
+// failed, before it is queued. fn must not block.
+func OnEvent(fn func(Reading)) Option {
+	return func(c *config) error { return option.Set(&c.onEvent, fn) }
 }
 
 // A Dev is an HTU21D on an I2C bus, driven from tasks of one loop.
@@ -146,78 +160,112 @@ func WithQueue(q *primitives.Queue[Reading]) Option {
 // since a lock serialises the sensor's transactions. A Dev does not own the
 // bus and never closes it.
 type Dev struct {
-	dev  *i2cdev.Dev // NeedsInit at first, and after an error: reset and configure
-	out  *i2cdev.Outlet[Reading]
-	addr uint16
-	bus  string
-	cfg  config
+	dev    *i2cdev.Dev // NeedsInit at first, and after an error: reset and configure
+	out    *outlet.Outlet[Reading]
+	latest primitives.Event[Reading]
+	name   string
+	cfg    config
+	stats  Stats
 
+	running   bool
 	res       Resolution // the sensor's resolution, once initialised
 	busyUntil time.Time  // a conversion or reset runs until then
 }
 
-// New returns a driver for the sensor at Address on bus. It performs no I/O:
-// the sensor is reset and configured by the first Read (or Run, or
-// SoftReset). Invalid options are reported here.
+// New returns a driver for the sensor at Address on bus, reporting every
+// bad option. It performs no I/O: the sensor is reset and configured by
+// the first Read (or Run, or SoftReset).
 func New(bus i2c.Bus, opts ...Option) (*Dev, error) {
+	cfg := config{period: DefaultPeriod, backoff: DefaultBackoff, maxBackoff: DefaultMaxBackoff, queueSize: DefaultQueueSize}
+	err := option.Apply(&cfg, opts)
 	if bus == nil {
-		return nil, errors.New("htu21d: New: nil bus")
+		err = errors.Join(errors.New("htu21d: New: nil bus"), err)
 	}
-	cfg := config{period: DefaultPeriod, backoff: DefaultBackoff, maxBackoff: DefaultMaxBackoff}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := errors.Join(cfg.errs...); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	cfg.errs = nil
-	return &Dev{
+	d := &Dev{
 		dev:  i2cdev.New(&i2c.Dev{Bus: bus, Addr: Address}, cfg.offload),
-		out:  i2cdev.NewOutlet(cfg.queue),
-		addr: Address,
-		bus:  bus.String(),
+		out:  outlet.New(cfg.queueSize, cfg.onEvent),
+		name: fmt.Sprintf("htu21d 0x%02x on %s", Address, bus),
 		cfg:  cfg,
 		res:  RH12T14,
-	}, nil
+	}
+	// An abandoned transfer may have started a conversion or a reset:
+	// the sensor acknowledges nothing until the longest of them is over.
+	_, longest := RH12T14.MeasuringTime()
+	d.dev.AfterAbandoned = func(ended time.Time) {
+		if until := ended.Add(longest); until.After(d.busyUntil) {
+			d.busyUntil = until
+		}
+	}
+	return d, nil
 }
 
 // String names the device, e.g. "htu21d 0x40 on I2C1".
-func (d *Dev) String() string { return fmt.Sprintf("htu21d 0x%02x on %s", d.addr, d.bus) }
+func (d *Dev) String() string { return d.name }
 
 // Latest is the event Run sets to each reading or error state: its Value is
-// the latest, and its Wait returns at once once Run has read (the seed's
-// "awaiting the sensor waits for the first values").
-func (d *Dev) Latest() *primitives.Event[Reading] { return d.out.Latest() }
+// the latest, its Wait returns at once once Run has read (the seed's
+// "awaiting the sensor waits for the first values"), and any number of
+// tasks may follow it with WaitNext.
+func (d *Dev) Latest() *primitives.Event[Reading] { return &d.latest }
+
+// Events returns the queue of every reading Run publishes, good or
+// failed. One consumer takes them; another subscribes with Subscribe.
+func (d *Dev) Events() *primitives.Queue[Reading] { return d.out.Events() }
+
+// Subscribe returns a further queue of size readings that gets every
+// reading from now on, for a second consumer; closing it unsubscribes.
+func (d *Dev) Subscribe(size int) *primitives.Queue[Reading] { return d.out.Subscribe(size) }
+
+// Stats returns the sensor's counters.
+func (d *Dev) Stats() Stats {
+	s := d.stats
+	s.Dropped = d.out.Dropped()
+	return s
+}
+
+// publish makes r the latest reading and queues it.
+func (d *Dev) publish(r Reading) {
+	d.latest.Set(r)
+	d.out.Send(r)
+}
 
 // Run reads the sensor every period and publishes each Reading to Latest
-// and to the WithQueue queue. The first reading starts at once; later ones
+// and to its queue (Events). The first reading starts at once; later ones
 // start a period after the previous one started, so the schedule does not
 // drift by the measuring time. A failed reading is published as an error
 // state and retried after the back-off; Run never returns because of the
 // sensor, only with its task's interruption (loop.ErrCancelled, or
 // loop.ErrTimeout from an enclosing WaitFor).
+//
+// Run it as a task of its own; it may run again after it has returned,
+// never twice at once (ErrRunning).
 func (d *Dev) Run(t *loop.Task) error {
-	l := t.Loop()
-	retry := i2cdev.Retry{First: d.cfg.backoff, Max: d.cfg.maxBackoff}
+	if d.running {
+		return ErrRunning
+	}
+	d.running = true
+	defer func() { d.running = false }()
+	p := i2cdev.Poller{Name: d.name, First: d.cfg.backoff, Max: d.cfg.maxBackoff}
 	for {
-		start := l.Now()
+		start := t.Loop().Now()
 		r, err := d.Read(t)
 		if i2cdev.Interrupted(err) {
 			return err
 		}
 		next := start.Add(d.cfg.period)
 		if err != nil {
-			failures, wait := retry.Fail()
-			r = Reading{Time: l.Now(), Err: err, Failures: failures, RetryIn: wait}
-			next = r.Time.Add(wait)
-			if failures == 1 {
-				l.Logger().Warn("htu21d: reading failed; retrying with back-off", "device", d.String(), "err", err, "retry_in", wait)
-			}
-		} else if failures := retry.Succeed(); failures > 0 {
-			l.Logger().Info("htu21d: reading again", "device", d.String(), "after_failures", failures)
+			r = Reading{Time: t.Loop().Now(), Fault: p.Fail(t, err)}
+			next = r.Time.Add(r.RetryIn)
+			d.stats.Failures++
+		} else {
+			p.Succeed(t)
+			d.stats.Readings++
 		}
-		d.out.Publish(r)
-		if err := t.Sleep(next.Sub(l.Now())); err != nil {
+		d.publish(r)
+		if err := t.Sleep(next.Sub(t.Loop().Now())); err != nil {
 			return err
 		}
 	}
@@ -229,8 +277,8 @@ func (d *Dev) Run(t *loop.Task) error {
 // sensor first when needed (see New). It may be bounded with loop.WaitFor
 // or loop.WaitForValue.
 //
-// A failure is a *DeviceError, and makes the next Read initialise the
-// sensor again; an interruption returns the task's error as it is.
+// A failure is a *drivers.DeviceError, and makes the next Read initialise
+// the sensor again; an interruption returns the task's error as it is.
 func (d *Dev) Read(t *loop.Task) (Reading, error) {
 	var r Reading
 	err := d.locked(t, func(t *loop.Task) error {
@@ -387,9 +435,4 @@ func (d *Dev) waitIdle(t *loop.Task) error {
 }
 
 // fail wraps a device failure; the task's interruptions pass unchanged.
-func (d *Dev) fail(op string, err error) error {
-	if i2cdev.Interrupted(err) {
-		return err
-	}
-	return &DeviceError{Addr: d.addr, Bus: d.bus, Op: op, Err: err}
-}
+func (d *Dev) fail(op string, err error) error { return i2cdev.Fail(d.name, op, err) }

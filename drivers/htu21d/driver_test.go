@@ -13,11 +13,11 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/htu21d"
 	"github.com/edgeagent/edgeagent/drivers/htu21d/htu21dtest"
 	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
-	"github.com/edgeagent/edgeagent/primitives"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -112,8 +112,8 @@ func TestReadCorruptCRC(t *testing.T) {
 		return nil
 	})
 	const want = "htu21d 0x40 on playback: temperature: htu21d: CRC mismatch: reading 68 3a carries CRC 0x7d, computed 0x7c"
-	var de *htu21d.DeviceError
-	if !errors.Is(err1, htu21d.ErrCRC) || !errors.As(err1, &de) || de.Addr != 0x40 || de.Bus != "playback" || err1.Error() != want {
+	var de *drivers.DeviceError
+	if !errors.Is(err1, htu21d.ErrCRC) || !errors.As(err1, &de) || de.Device != "htu21d 0x40 on playback" || err1.Error() != want {
 		t.Errorf("first Read: %v\nwant %s", err1, want)
 	}
 	if err2 != nil {
@@ -204,8 +204,8 @@ func TestReadEveryResolution(t *testing.T) {
 func TestRunPeriodic(t *testing.T) {
 	w := drivertest.NewWorld()
 	sim := htu21dtest.New(w.VC.Now)
-	q := primitives.NewQueue[htu21d.Reading](8)
-	d := mustNew(t, sim, htu21d.WithPeriod(10*time.Second), htu21d.WithQueue(q))
+	d := mustNew(t, sim, htu21d.WithPeriod(10*time.Second), htu21d.WithQueueSize(64))
+	q := d.Events()
 	var got []string
 	var latest htu21d.Reading
 	w.Run(t, func(tk *loop.Task) error {
@@ -251,8 +251,8 @@ func TestRunBackoffAndRecovery(t *testing.T) {
 	w := drivertest.NewWorld()
 	sim := htu21dtest.New(w.VC.Now)
 	sim.SetPresent(false)
-	q := primitives.NewQueue[htu21d.Reading](0)
-	d := mustNew(t, sim, htu21d.WithPeriod(10*time.Second), htu21d.WithBackoff(time.Second, 4*time.Second), htu21d.WithQueue(q))
+	d := mustNew(t, sim, htu21d.WithPeriod(10*time.Second), htu21d.WithBackoff(time.Second, 4*time.Second), htu21d.WithQueueSize(64))
+	q := d.Events()
 	var got []string
 	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
@@ -270,7 +270,7 @@ func TestRunBackoffAndRecovery(t *testing.T) {
 				return err
 			}
 			s := fmt.Sprintf("%v failures=%d retry=%v", w.Since(r.Time), r.Failures, r.RetryIn)
-			var de *htu21d.DeviceError
+			var de *drivers.DeviceError
 			if errors.As(r.Err, &de) && errors.Is(r.Err, htu21dtest.ErrNACK) {
 				s += " " + de.Op
 			} else if r.Err != nil {
@@ -300,15 +300,15 @@ func TestRunBackoffAndRecovery(t *testing.T) {
 func TestRunCRCErrorThenRecovery(t *testing.T) {
 	w := drivertest.NewWorld()
 	sim := htu21dtest.New(w.VC.Now)
-	q := primitives.NewQueue[htu21d.Reading](0)
-	d := mustNew(t, sim, htu21d.WithQueue(q))
+	d := mustNew(t, sim, htu21d.WithQueueSize(64))
+	q := d.Events()
 	var got []string
 	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("htu21d", d.Run)
 		for i := range 5 {
 			if i == 1 || i == 3 {
-				sim.CorruptNext(1)
+				sim.CorruptNext(htu21dtest.FlipCRC(0))
 			}
 			r, err := q.Get(tk)
 			if err != nil {
@@ -434,7 +434,7 @@ func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
 		g.Go("htu21d", d.Run)
 		for i := range 100 {
 			if i%10 == 5 {
-				sim.CorruptNext(1)
+				sim.CorruptNext(htu21dtest.FlipCRC(0))
 			}
 			if i%25 == 7 {
 				sim.FailNext(3)
@@ -566,10 +566,11 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		want string
 	}{
 		{nil, nil, "htu21d: New: nil bus"},
-		{sim, []htu21d.Option{htu21d.WithPeriod(0)}, "htu21d: WithPeriod(0s): the period must be positive"},
+		{sim, []htu21d.Option{htu21d.WithPeriod(0)}, "htu21d: WithPeriod(0s): must be positive"},
 		{sim, []htu21d.Option{htu21d.WithBackoff(2*time.Second, time.Second)}, "htu21d: WithBackoff(2s, 1s): want 0 < first ≤ max"},
 		{sim, []htu21d.Option{htu21d.WithMeasurementResolution(0x42)}, "htu21d: WithMeasurementResolution(0x42): not one of RH12T14, RH8T12, RH10T13, RH11T11"},
-		{sim, []htu21d.Option{htu21d.WithQueue(nil), htu21d.WithPeriod(-time.Second)}, "htu21d: WithQueue(nil)\nhtu21d: WithPeriod(-1s): the period must be positive"},
+		{sim, []htu21d.Option{htu21d.WithQueueSize(0), htu21d.WithPeriod(-time.Second)}, "htu21d: WithQueueSize(0): must be at least 1\nhtu21d: WithPeriod(-1s): must be positive"},
+		{nil, []htu21d.Option{htu21d.WithOffload()}, "htu21d: New: nil bus"},
 	} {
 		d, err := htu21d.New(c.bus, c.opts...)
 		if d != nil || err == nil || err.Error() != c.want {
@@ -612,7 +613,7 @@ func FuzzRead(f *testing.F) {
 			r, err = d.Read(tk)
 			return nil
 		})
-		var de *htu21d.DeviceError
+		var de *drivers.DeviceError
 		switch {
 		case err != nil && !errors.As(err, &de):
 			t.Fatalf("Read: %v is not a *DeviceError", err)
@@ -638,10 +639,135 @@ func TestBusPanicIsAnError(t *testing.T) {
 			_, err = d.Read(tk)
 			return nil
 		})
-		var de *htu21d.DeviceError
+		var de *drivers.DeviceError
 		var pe *loop.PanicError
 		if !errors.As(err, &de) || de.Op != "soft reset" || !errors.As(err, &pe) || pe.Task != "main" {
 			t.Errorf("offload %v: Read: %v", offload, err)
 		}
+	}
+}
+
+// lagBus makes its first transaction a slow one — it takes `slow` of real
+// time, as on a bit-banged bus — and records how many transactions were on
+// the bus at once.
+type lagBus struct {
+	i2c.Bus
+	slow    time.Duration
+	entered chan struct{} // closed when the first transaction starts
+
+	mu      sync.Mutex
+	n       int
+	active  int
+	overlap int // transactions that started while another was on the bus
+}
+
+func newLagBus(bus i2c.Bus, slow time.Duration) *lagBus {
+	return &lagBus{Bus: bus, slow: slow, entered: make(chan struct{})}
+}
+
+func (b *lagBus) Tx(addr uint16, w, r []byte) error {
+	b.mu.Lock()
+	b.n++
+	first := b.n == 1
+	if b.active > 0 {
+		b.overlap++
+	}
+	b.active++
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.active--
+		b.mu.Unlock()
+	}()
+	if first {
+		close(b.entered)
+		time.Sleep(b.slow) // the slow transfer itself
+	}
+	return b.Bus.Tx(addr, w, r)
+}
+
+func (b *lagBus) overlaps() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.overlap
+}
+
+// A Read cancelled during an offloaded transfer leaves that transfer
+// running on its goroutine. The next Read must not put a transfer on the
+// bus before it has ended: the chip would see two at once. It waits, then
+// reads normally.
+func TestAbandonedTransferIsNotOverlapped(t *testing.T) {
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
+	bus := newLagBus(sim, 50*ms)
+	d := mustNew(t, bus, htu21d.WithOffload())
+	var next htu21d.Reading
+	var nextErr error
+	w.Run(t, func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		first := g.Go("first", func(tk *loop.Task) error {
+			_, err := d.Read(tk)
+			return err
+		})
+		// Wait, off the loop, until the first transfer is on the bus.
+		if _, err := loop.Offload(tk, func(ctx context.Context) (struct{}, error) {
+			select {
+			case <-bus.entered:
+				return struct{}{}, nil
+			case <-ctx.Done():
+				return struct{}{}, ctx.Err()
+			}
+		}); err != nil {
+			return err
+		}
+		first.Cancel()
+		if err := first.Wait(tk); !errors.Is(err, loop.ErrCancelled) {
+			return fmt.Errorf("first Read: %v, want ErrCancelled", err)
+		}
+		next, nextErr = d.Read(tk)
+		return g.Wait(tk)
+	})
+	if n := bus.overlaps(); n != 0 {
+		t.Errorf("%d transfers started while the abandoned one was still on the bus", n)
+	}
+	if nextErr != nil || next.Celsius < 24.9 || next.Celsius > 25.1 {
+		t.Errorf("Read after the abandoned transfer: %+v, %v", next, nextErr)
+	}
+	if v := sim.Violations(); len(v) != 0 {
+		t.Errorf("violations: %v", v)
+	}
+}
+
+// Read is a checkpoint: a cancelled task, or one inside an expired
+// WaitFor scope, gets its interruption and puts nothing on the bus.
+func TestReadCheckpoint(t *testing.T) {
+	w := drivertest.NewWorld()
+	sim := htu21dtest.New(w.VC.Now)
+	d := mustNew(t, sim)
+	var errs []error
+	var ops int
+	w.Run(t, func(tk *loop.Task) error {
+		if _, err := d.Read(tk); err != nil { // initialises the sensor
+			return err
+		}
+		ops = len(sim.Ops())
+		scope := loop.WaitFor(tk, time.Millisecond, func(tk *loop.Task) error {
+			if err := tk.Sleep(time.Second); !errors.Is(err, loop.ErrTimeout) {
+				return fmt.Errorf("sleep in the scope: %v, want ErrTimeout", err)
+			}
+			_, err := d.Read(tk)
+			errs = append(errs, err)
+			return err
+		})
+		if !errors.Is(scope, loop.ErrTimeout) {
+			return fmt.Errorf("the scope: %v, want ErrTimeout", scope)
+		}
+		tk.Cancel()
+		_, err := d.Read(tk)
+		errs = append(errs, err)
+		return nil
+	})
+	if len(errs) != 2 || !errors.Is(errs[0], loop.ErrTimeout) || !errors.Is(errs[1], loop.ErrCancelled) || len(sim.Ops()) != ops {
+		t.Errorf("Reads: %v, %d transactions after them; want ErrTimeout, ErrCancelled, none", errs, len(sim.Ops())-ops)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/edgeagent/edgeagent/drivers/htu21d"
 	"github.com/edgeagent/edgeagent/drivers/htu21d/htu21dtest"
 	"github.com/edgeagent/edgeagent/loop"
-	"github.com/edgeagent/edgeagent/primitives"
 )
 
 // The three bytes read after a TriggerTemperatureNoHold and the measuring time.
@@ -49,7 +48,7 @@ func ExampleWithResolution() {
 }
 
 // Run, started as a task, reads every period and publishes each reading,
-// good or failed, to Latest and to a queue. Latest().Wait returns as soon
+// good or failed, to Latest and to its queue (Events). Latest().Wait returns as soon
 // as the first reading is there, the seed's "await the sensor". A failing
 // sensor becomes an error state, retried with back-off. The simulated chip
 // and the virtual clock make the example's half minute pass at once; on
@@ -60,12 +59,12 @@ func ExampleDev_Run() {
 	bus := htu21dtest.New(vc.Now)
 	bus.Set(21.5, 45)
 
-	readings := primitives.NewQueue[htu21d.Reading](16)
-	sensor, err := htu21d.New(bus, htu21d.WithPeriod(30*time.Second), htu21d.WithQueue(readings))
+	sensor, err := htu21d.New(bus, htu21d.WithPeriod(30*time.Second))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	readings := sensor.Events()
 	err = l.Run(context.Background(), func(t *loop.Task) error {
 		g := loop.NewGroup(t)
 		g.Go("htu21d", sensor.Run)

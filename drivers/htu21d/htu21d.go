@@ -8,9 +8,9 @@
 // functions of bytes, with no I/O and no state. The driver, Dev: built with
 // New on a periph.io i2c.Bus, it triggers no-hold measurements, awaits the
 // datasheet's measuring time with t.Sleep, reads and checks the result; Run
-// is a periodic task publishing each Reading (or error state) to a
-// primitives.Event and optionally a Queue, retrying failures with capped
-// exponential back-off; Read measures on demand.
+// is a periodic task publishing each Reading (or error state) to Latest, a
+// primitives.Event, and to its queue (Events, Subscribe), retrying
+// failures with capped exponential back-off; Read measures on demand.
 //
 // A measurement is three bytes: MSB, LSB, CRC. The two low bits of the LSB
 // are status bits, not data; the conversions mask them off.
@@ -22,6 +22,7 @@
 package htu21d
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -198,19 +199,13 @@ func CRC8(data []byte) byte {
 	return crc
 }
 
-// Error is the type of the package's sentinel errors; it is a constant
-// string, so the sentinels cannot be reassigned.
-type Error string
-
-func (e Error) Error() string { return string(e) }
-
 // Sentinel errors, wrapped with details by ParseReading.
-const (
+var (
 	// ErrCRC: the checksum byte does not match the data bytes — a bus error
 	// (the seed raises OSError('HTU21D CRC Fail')).
-	ErrCRC Error = "htu21d: CRC mismatch"
+	ErrCRC = errors.New("htu21d: CRC mismatch")
 	// ErrLength: a reading that is not three bytes.
-	ErrLength Error = "htu21d: wrong reading length"
+	ErrLength = errors.New("htu21d: wrong reading length")
 )
 
 // ParseReading checks a three-byte measurement (MSB, LSB, CRC) and returns

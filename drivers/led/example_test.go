@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/drivers/led"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
@@ -16,7 +17,7 @@ import (
 // on a virtual clock. The LED blinks three times in the foreground, then a
 // heartbeat plays in the background until the program ends.
 func ExampleNew() {
-	pin := gpioin.NewSimPin("GPIO26", gpio.Low)
+	pin := gpiointest.NewPin("GPIO26", gpio.Low)
 	d, err := led.New(pin)
 	if err != nil {
 		fmt.Println(err)

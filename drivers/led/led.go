@@ -23,6 +23,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/await"
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/physic"
@@ -95,7 +97,7 @@ type Option func(*config) error
 // ActiveLow says the LED lights when the pin is low (wired from the supply
 // to the pin). The default is active-high: from the pin to ground.
 func ActiveLow() Option {
-	return func(c *config) error { c.activeLow = true; return nil }
+	return func(c *config) error { return option.Set(&c.activeLow, true) }
 }
 
 // WithPWMFrequency sets the PWM frequency for brightness (default 0: the
@@ -103,10 +105,9 @@ func ActiveLow() Option {
 func WithPWMFrequency(f physic.Frequency) Option {
 	return func(c *config) error {
 		if f < 0 {
-			return fmt.Errorf("led: WithPWMFrequency(%v): must not be negative", f)
+			return option.Errorf("led", fmt.Sprintf("WithPWMFrequency(%v)", f), "must not be negative")
 		}
-		c.freq = f
-		return nil
+		return option.Set(&c.freq, f)
 	}
 }
 
@@ -126,19 +127,17 @@ type LED struct {
 	running    bool
 }
 
-// New returns an LED on pin configured by opts, and turns it off.
+// New returns an LED on pin configured by opts, reporting every bad
+// option, and turns it off: unlike the other drivers' constructors, it
+// writes to the pin, because an output must be in a known state from the
+// start, whether or not Run ever runs.
 func New(pin gpio.PinOut, opts ...Option) (*LED, error) {
 	if pin == nil {
 		return nil, errors.New("led: New: pin is nil")
 	}
 	d := &LED{pin: pin, brightness: 1}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&d.cfg); err != nil {
-			return nil, fmt.Errorf("%w (pin %s)", err, pin)
-		}
+	if err := option.Apply(&d.cfg, opts); err != nil {
+		return nil, fmt.Errorf("%w (pin %s)", err, pin)
 	}
 	if err := d.show(0); err != nil {
 		return nil, err
@@ -198,6 +197,9 @@ func (d *LED) SetBrightness(b float64) error {
 func (d *LED) Blink(t *loop.Task, p Pattern) error {
 	if err := p.Validate(); err != nil {
 		return err
+	}
+	if err := await.Checkpoint(t); err != nil {
+		return err // an interrupted task does not take the LED over
 	}
 	d.interrupt()
 	pl := &player{}

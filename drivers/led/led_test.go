@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
+	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/drivers/led"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.uber.org/goleak"
@@ -311,4 +313,34 @@ func TestRunTwice(t *testing.T) {
 		}
 		return g.Stop(tk)
 	})
+}
+
+// outLog logs every level written to a pin.
+type outLog struct {
+	*gpiointest.Pin
+	levels []gpio.Level
+}
+
+func (p *outLog) Out(l gpio.Level) error {
+	p.levels = append(p.levels, l)
+	return p.Pin.Out(l)
+}
+
+// Blink on a cancelled task fails at once and does not touch the pin: it
+// does not flash the pattern's first step.
+func TestBlinkCheckpoint(t *testing.T) {
+	pin := &outLog{Pin: gpiointest.NewPin("led", gpio.Low)}
+	d, err := led.New(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blinkErr error
+	drivertest.NewWorld().Run(t, func(tk *loop.Task) error {
+		tk.Cancel()
+		blinkErr = d.Blink(tk, led.Blinking(100*time.Millisecond, 100*time.Millisecond, 1))
+		return nil
+	})
+	if !errors.Is(blinkErr, loop.ErrCancelled) || fmt.Sprint(pin.levels) != "[Low]" {
+		t.Errorf("Blink on a cancelled task: %v, pin written %v; want ErrCancelled, [Low] (New's off only)", blinkErr, pin.levels)
+	}
 }

@@ -1,62 +1,84 @@
 package nec
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
 
-// Kind classifies a failed burst. The Kind constants are themselves errors,
-// so errors.Is(err, nec.ErrBadStart) matches any *DecodeError of that kind.
-type Kind uint8
-
-// The kinds of decode failure, one per error code of the seed's aremote.py.
-const (
+// The errors of a failed burst, one per error code of the seed's
+// aremote.py. A *DecodeError wraps one: errors.Is(err, nec.ErrBadStart).
+var (
 	// ErrBadStart: no valid leader — too few edges, a leader mark of 4 ms or
 	// less, or a leader space of 1.7 ms or less. Usually noise or a remote
 	// using another protocol.
-	ErrBadStart Kind = iota + 1
+	ErrBadStart = errors.New("nec: bad start")
 	// ErrBadBlock: a data-frame leader followed by other than 68 edges, or
 	// edges out of order.
-	ErrBadBlock
+	ErrBadBlock = errors.New("nec: bad block")
 	// ErrBadRepeat: a repeat-code leader followed by other than 4 edges, or a
 	// repeat code with no frame before it (Decoder only).
-	ErrBadRepeat
+	ErrBadRepeat = errors.New("nec: bad repeat")
 	// ErrOverrun: more edges than any frame has.
-	ErrOverrun
+	ErrOverrun = errors.New("nec: overrun")
 	// ErrBadData: the command check byte is not the command's complement.
-	ErrBadData
+	ErrBadData = errors.New("nec: bad data")
 	// ErrBadAddress: the address check byte is not the address's complement
 	// and 16-bit addresses are not accepted.
-	ErrBadAddress
+	ErrBadAddress = errors.New("nec: bad address")
 )
 
-// Error returns "nec: " and the kind's name, e.g. "nec: bad start".
-func (k Kind) Error() string {
-	switch k {
-	case ErrBadStart:
-		return "nec: bad start"
-	case ErrBadBlock:
-		return "nec: bad block"
-	case ErrBadRepeat:
-		return "nec: bad repeat"
-	case ErrOverrun:
-		return "nec: overrun"
-	case ErrBadData:
-		return "nec: bad data"
-	case ErrBadAddress:
-		return "nec: bad address"
-	}
-	return fmt.Sprintf("nec: error kind %d", uint8(k))
+// A kind is a decode error's kind: an index into kinds. DecodeError keeps
+// it instead of the sentinel so that it holds no pointer: the allocator
+// then neither zeroes nor scans it, and Decode's failure path stays cheap.
+type kind uint8
+
+const (
+	kindBadStart kind = iota
+	kindBadBlock
+	kindBadRepeat
+	kindOverrun
+	kindBadData
+	kindBadAddress
+)
+
+// kinds gives each kind its sentinel, wire word and the seed's result
+// code (BADSTART = -2 … BADADDR = -7).
+var kinds = [...]struct {
+	err  error
+	name string
+	code int
+}{
+	kindBadStart:   {ErrBadStart, "bad_start", -2},
+	kindBadBlock:   {ErrBadBlock, "bad_block", -3},
+	kindBadRepeat:  {ErrBadRepeat, "bad_repeat", -4},
+	kindOverrun:    {ErrOverrun, "overrun", -5},
+	kindBadData:    {ErrBadData, "bad_data", -6},
+	kindBadAddress: {ErrBadAddress, "bad_address", -7},
 }
 
-// Code returns the seed's numeric result code for the kind (BADSTART = -2 …
-// BADADDR = -7), for logs and payloads that mirror aremote.py; 0 for an
-// unknown kind.
-func (k Kind) Code() int {
-	if k < ErrBadStart || k > ErrBadAddress {
-		return 0
+// ErrorName returns the wire word of a decode error — "bad_start",
+// "bad_block", "bad_repeat", "overrun", "bad_data", "bad_address" — for
+// err or anything wrapping one; "" for another error.
+func ErrorName(err error) string {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.name
+		}
 	}
-	return -1 - int(k)
+	return ""
+}
+
+// ErrorCode returns the seed's numeric result code of a decode error
+// (BADSTART = -2 … BADADDR = -7), for logs and payloads that mirror
+// aremote.py; 0 for another error.
+func ErrorCode(err error) int {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.code
+		}
+	}
+	return 0
 }
 
 // What a DecodeError measured; selects the message.
@@ -76,19 +98,23 @@ const (
 // DecodeError is the error Decode and Decoder.Decode return: what kind of
 // failure, and what was measured. Its message says both, e.g.
 // "nec: bad start: leader mark 3.1ms, want ≈9ms (more than 4ms)".
+//
+// Match its kind with errors.Is(err, nec.ErrBadStart) and so on (Unwrap
+// returns the sentinel).
 type DecodeError struct {
-	Kind  Kind // the kind of failure
-	Edges int  // number of edges in the burst
+	Edges int // number of edges in the burst
 
-	what     what
+	// No pointers (see kind), small fields last: one small allocation.
 	measured time.Duration
-	index    int
+	kind     kind
+	index    uint8 // an edge of a 68-edge frame
+	what     what
 	got      uint8
 	check    uint8
 }
 
-// Unwrap returns the Kind, so errors.Is matches it.
-func (e *DecodeError) Unwrap() error { return e.Kind }
+// Unwrap returns the kind of failure, so errors.Is matches it.
+func (e *DecodeError) Unwrap() error { return kinds[e.kind].err }
 
 func (e *DecodeError) Error() string {
 	var detail string
@@ -107,21 +133,21 @@ func (e *DecodeError) Error() string {
 		detail = fmt.Sprintf("edge %d is %v after edge %d, want a positive gap", e.index, e.measured, e.index-1)
 	case whatCheck:
 		name := "command"
-		if e.Kind == ErrBadAddress {
+		if e.kind == kindBadAddress {
 			name = "address"
 		}
 		detail = fmt.Sprintf("%s 0x%02x has check byte 0x%02x, want 0x%02x", name, e.got, e.check, ^e.got)
-		if e.Kind == ErrBadAddress {
+		if e.kind == kindBadAddress {
 			detail += fmt.Sprintf(" (or 16-bit address 0x%04x, not accepted)", uint16(e.check)<<8|uint16(e.got))
 		}
 	case whatOrphanRepeat:
 		detail = "repeat code with no frame before it"
 	case 0:
-		if e.Kind == ErrOverrun {
+		if e.kind == kindOverrun {
 			detail = fmt.Sprintf("%d edges, a frame has %d", e.Edges, FrameEdges)
 		} else {
 			detail = fmt.Sprintf("%d edges", e.Edges)
 		}
 	}
-	return e.Kind.Error() + ": " + detail
+	return kinds[e.kind].err.Error() + ": " + detail
 }

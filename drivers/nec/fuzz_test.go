@@ -70,10 +70,10 @@ func FuzzDecode(f *testing.F) {
 		got, err := nec.Decode(edges, extended)
 		if err != nil {
 			var de *nec.DecodeError
-			if !errors.As(err, &de) || de.Kind.Code() == 0 || !errors.Is(err, de.Kind) {
+			if !errors.As(err, &de) || nec.ErrorCode(err) == 0 || !errors.Is(err, de.Unwrap()) {
 				t.Fatalf("Decode error %#v is not a *DecodeError of a known kind", err)
 			}
-			if msg := err.Error(); !strings.HasPrefix(msg, de.Kind.Error()+": ") || len(msg) <= len(de.Kind.Error())+2 {
+			if msg := err.Error(); !strings.HasPrefix(msg, de.Unwrap().Error()+": ") || len(msg) <= len(de.Unwrap().Error())+2 {
 				t.Fatalf("Decode error message %q says nothing measured", msg)
 			}
 			if got != (nec.Frame{}) {

@@ -8,8 +8,8 @@
 // 562.5 µs or 1.6875 ms space, a stop mark); a repeat code, sent every 108 ms
 // while a key is held, is 4 edges (9 ms mark, 2.25 ms space, a stop mark).
 //
-// Decode is a pure function from a burst to a Frame or a *DecodeError whose
-// Kind is one of the seed's error codes. Decoder adds the one piece of state
+// Decode is a pure function from a burst to a Frame or a *DecodeError
+// wrapping one of the seed's error codes (ErrBadStart …). Decoder adds the one piece of state
 // the protocol needs: a repeat code names no key, so it carries the last valid
 // frame's address and command. Encode synthesises bursts for tests and
 // simulated remotes.
@@ -17,7 +17,7 @@
 // Receiver is the driver on the loop: fed by package gpioin, whose goroutine
 // stamps each edge of the pin, it waits BlockWait (or ExtendedBlockWait) from
 // a burst's first edge, decodes the burst with a Decoder, and delivers frames,
-// repeats and decode errors, as values, to a Queue. Decode, Decoder and
+// repeats and decode errors, as values, to its queue (Events). Decode, Decoder and
 // Encode remain pure: they only interpret timestamps.
 //
 // Decision thresholds are the seed's: a leader mark must exceed 4 ms; a
@@ -112,28 +112,28 @@ func (f Frame) String() string {
 func Decode(edges []time.Duration, extended bool) (Frame, error) {
 	n := len(edges)
 	if n > FrameEdges {
-		return Frame{}, &DecodeError{Kind: ErrOverrun, Edges: n}
+		return Frame{}, &DecodeError{kind: kindOverrun, Edges: n}
 	}
 	if n < 3 {
-		return Frame{}, &DecodeError{Kind: ErrBadStart, Edges: n, what: whatTooFew}
+		return Frame{}, &DecodeError{kind: kindBadStart, Edges: n, what: whatTooFew}
 	}
 	if mark := edges[1] - edges[0]; mark <= minLeaderMark {
-		return Frame{}, &DecodeError{Kind: ErrBadStart, Edges: n, what: whatLeaderMark, measured: mark}
+		return Frame{}, &DecodeError{kind: kindBadStart, Edges: n, what: whatLeaderMark, measured: mark}
 	}
 	space := edges[2] - edges[1]
 	switch {
 	case space > minBlockSpace:
 		if n != FrameEdges {
-			return Frame{}, &DecodeError{Kind: ErrBadBlock, Edges: n, what: whatBlockEdges, measured: space}
+			return Frame{}, &DecodeError{kind: kindBadBlock, Edges: n, what: whatBlockEdges, measured: space}
 		}
 		return decodeBits(edges, extended)
 	case space > minRepeatSpace:
 		if n != RepeatEdges {
-			return Frame{}, &DecodeError{Kind: ErrBadRepeat, Edges: n, what: whatRepeatEdges, measured: space}
+			return Frame{}, &DecodeError{kind: kindBadRepeat, Edges: n, what: whatRepeatEdges, measured: space}
 		}
 		return Frame{Repeat: true}, nil
 	default:
-		return Frame{}, &DecodeError{Kind: ErrBadStart, Edges: n, what: whatLeaderSpace, measured: space}
+		return Frame{}, &DecodeError{kind: kindBadStart, Edges: n, what: whatLeaderSpace, measured: space}
 	}
 }
 
@@ -143,7 +143,7 @@ func decodeBits(edges []time.Duration, extended bool) (Frame, error) {
 	edges = edges[:FrameEdges] // one bounds check instead of 64
 	for i := 3; i < FrameEdges; i++ {
 		if edges[i] <= edges[i-1] {
-			return Frame{}, &DecodeError{Kind: ErrBadBlock, Edges: FrameEdges, what: whatOrder, index: i, measured: edges[i] - edges[i-1]}
+			return Frame{}, &DecodeError{kind: kindBadBlock, Edges: FrameEdges, what: whatOrder, index: uint8(i), measured: edges[i] - edges[i-1]}
 		}
 	}
 	var v uint32
@@ -155,13 +155,13 @@ func decodeBits(edges []time.Duration, extended bool) (Frame, error) {
 	addr, naddr := uint8(v), uint8(v>>8)
 	cmd, ncmd := uint8(v>>16), uint8(v>>24)
 	if ncmd != ^cmd {
-		return Frame{}, &DecodeError{Kind: ErrBadData, Edges: FrameEdges, what: whatCheck, got: cmd, check: ncmd}
+		return Frame{}, &DecodeError{kind: kindBadData, Edges: FrameEdges, what: whatCheck, got: cmd, check: ncmd}
 	}
 	if naddr == ^addr {
 		return Frame{Address: uint16(addr), Command: cmd}, nil
 	}
 	if !extended {
-		return Frame{}, &DecodeError{Kind: ErrBadAddress, Edges: FrameEdges, what: whatCheck, got: addr, check: naddr}
+		return Frame{}, &DecodeError{kind: kindBadAddress, Edges: FrameEdges, what: whatCheck, got: addr, check: naddr}
 	}
 	return Frame{Address: uint16(v), Command: cmd, Extended: true}, nil
 }
@@ -188,7 +188,7 @@ func (d *Decoder) Decode(edges []time.Duration) (Frame, error) {
 	case err != nil:
 		return Frame{}, err
 	case f.Repeat && !d.haveLast:
-		return Frame{}, &DecodeError{Kind: ErrBadRepeat, Edges: len(edges), what: whatOrphanRepeat}
+		return Frame{}, &DecodeError{kind: kindBadRepeat, Edges: len(edges), what: whatOrphanRepeat}
 	case f.Repeat:
 		f = d.last
 		f.Repeat = true

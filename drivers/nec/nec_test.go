@@ -2,6 +2,7 @@ package nec_test
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -195,7 +196,7 @@ func TestDecodeErrors(t *testing.T) {
 		name     string
 		edges    []time.Duration
 		extended bool
-		kind     nec.Kind
+		kind     error
 		msg      string // the whole message, or "" to check only the prefix
 	}{
 		{"one edge too many", append(frame(), frame()[67]+time.Millisecond), false, nec.ErrOverrun,
@@ -244,13 +245,13 @@ func TestDecodeErrors(t *testing.T) {
 			if !errors.Is(err, c.kind) {
 				t.Fatalf("Decode error %q is not %v", err, c.kind)
 			}
-			for k := nec.ErrBadStart; k <= nec.ErrBadAddress; k++ {
+			for _, k := range []error{nec.ErrBadStart, nec.ErrBadBlock, nec.ErrBadRepeat, nec.ErrOverrun, nec.ErrBadData, nec.ErrBadAddress} {
 				if k != c.kind && errors.Is(err, k) {
 					t.Errorf("Decode error %q also matches %v", err, k)
 				}
 			}
 			var de *nec.DecodeError
-			if !errors.As(err, &de) || de.Kind != c.kind || de.Edges != len(c.edges) {
+			if !errors.As(err, &de) || de.Unwrap() != c.kind || de.Edges != len(c.edges) {
 				t.Fatalf("Decode error %#v: want a *DecodeError of kind %v with %d edges", err, c.kind, len(c.edges))
 			}
 			if c.msg != "" && err.Error() != c.msg {
@@ -269,18 +270,18 @@ func TestBitThreshold(t *testing.T) {
 	base := encodeBits(0xff00fb04)
 	for _, c := range []struct {
 		space time.Duration
-		want  nec.Kind // 0: decodes as command 0x00
+		want  error // nil: decodes as command 0x00
 	}{
-		{1120 * time.Microsecond, 0},
+		{1120 * time.Microsecond, nil},
 		{1121 * time.Microsecond, nec.ErrBadData}, // bit 16 reads as 1: command 0x01, check 0xff
 	} {
 		g := gaps(base)
 		g[2+2*16+1] = c.space
 		f, err := nec.Decode(fromGaps(0, g), false)
 		switch {
-		case c.want == 0 && (err != nil || f.Command != 0):
+		case c.want == nil && (err != nil || f.Command != 0):
 			t.Errorf("space %v: %v, %v; want command 0x00", c.space, f, err)
-		case c.want != 0 && !errors.Is(err, c.want):
+		case c.want != nil && !errors.Is(err, c.want):
 			t.Errorf("space %v: %v, %v; want %v", c.space, f, err, c.want)
 		}
 	}
@@ -352,23 +353,25 @@ func TestEncodeRefusesWhatDecodeCannotReturn(t *testing.T) {
 	}
 }
 
-func TestKind(t *testing.T) {
-	want := map[nec.Kind]struct {
+// Each decode error has its message, wire word and the seed's code, also
+// when wrapped; other errors have neither.
+func TestErrorNames(t *testing.T) {
+	for _, c := range []struct {
+		err  error
 		msg  string
+		name string
 		code int
 	}{
-		nec.ErrBadStart:   {"nec: bad start", -2},
-		nec.ErrBadBlock:   {"nec: bad block", -3},
-		nec.ErrBadRepeat:  {"nec: bad repeat", -4},
-		nec.ErrOverrun:    {"nec: overrun", -5},
-		nec.ErrBadData:    {"nec: bad data", -6},
-		nec.ErrBadAddress: {"nec: bad address", -7},
-		0:                 {"nec: error kind 0", 0},
-		42:                {"nec: error kind 42", 0},
-	}
-	for k, w := range want {
-		if k.Error() != w.msg || k.Code() != w.code {
-			t.Errorf("Kind %d: %q, code %d; want %q, %d", uint8(k), k.Error(), k.Code(), w.msg, w.code)
+		{nec.ErrBadStart, "nec: bad start", "bad_start", -2},
+		{nec.ErrBadBlock, "nec: bad block", "bad_block", -3},
+		{nec.ErrBadRepeat, "nec: bad repeat", "bad_repeat", -4},
+		{nec.ErrOverrun, "nec: overrun", "overrun", -5},
+		{nec.ErrBadData, "nec: bad data", "bad_data", -6},
+		{fmt.Errorf("wrapped: %w", nec.ErrBadAddress), "wrapped: nec: bad address", "bad_address", -7},
+		{errors.New("other"), "other", "", 0},
+	} {
+		if c.err.Error() != c.msg || nec.ErrorName(c.err) != c.name || nec.ErrorCode(c.err) != c.code {
+			t.Errorf("%v: %q, %q, %d; want %q, %q, %d", c.err, c.err.Error(), nec.ErrorName(c.err), nec.ErrorCode(c.err), c.msg, c.name, c.code)
 		}
 	}
 }

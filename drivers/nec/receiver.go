@@ -1,12 +1,15 @@
 package nec
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
 	"github.com/edgeagent/edgeagent/drivers/internal/inputdrv"
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
+	"github.com/edgeagent/edgeagent/drivers/internal/outlet"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 	"periph.io/x/conn/v3/gpio"
@@ -18,16 +21,25 @@ const (
 	// code still refers to its key: a repeat period with one repeat code
 	// lost, at 20 % slow, and some.
 	DefaultRepeatTimeout = 300 * time.Millisecond
-	// DefaultReceiverQueueSize bounds the queue of received bursts.
-	DefaultReceiverQueueSize = 16
+	// DefaultQueueSize bounds the receiver's queue of results.
+	DefaultQueueSize = 16
 )
+
+// ErrRunning is returned by Run while the receiver's Run is running.
+var ErrRunning = errors.New("nec: Run is already running")
 
 // Received is what one burst turned out to be: a frame (Frame.Repeat set for
 // a repeat code, carrying the key it repeats) or a decode error.
+//
+// Its JSON is {"time":…,"edges":68,"address":4,"command":8} for a frame
+// ("repeat":true and "extended":true added when so), and
+// {"time":…,"edges":12,"error":"bad_start","code":-2,"detail":"nec: bad
+// start: …"} for a decode error: the error's wire word (see ErrorName),
+// the seed's code and the message.
 type Received struct {
 	Frame Frame
 	// Err is nil for a frame, else a *DecodeError (match it with errors.Is
-	// against the Kind constants).
+	// against ErrBadStart …).
 	Err error
 	// Time is when the burst's first edge happened, on the loop's clock, as
 	// the input layer stamped it.
@@ -44,89 +56,107 @@ func (r Received) String() string {
 	return r.Frame.String()
 }
 
-// ReceiverStats counts what a Receiver has seen.
-type ReceiverStats struct {
+// MarshalJSON gives the wire form described on Received.
+func (r Received) MarshalJSON() ([]byte, error) {
+	type frame struct {
+		Time     time.Time `json:"time"`
+		Edges    int       `json:"edges"`
+		Address  uint16    `json:"address"`
+		Command  uint8     `json:"command"`
+		Repeat   bool      `json:"repeat,omitempty"`
+		Extended bool      `json:"extended,omitempty"`
+	}
+	type failure struct {
+		Time   time.Time `json:"time"`
+		Edges  int       `json:"edges"`
+		Error  string    `json:"error"`
+		Code   int       `json:"code"`
+		Detail string    `json:"detail"`
+	}
+	if r.Err != nil {
+		return json.Marshal(failure{r.Time, r.Edges, ErrorName(r.Err), ErrorCode(r.Err), r.Err.Error()})
+	}
+	f := r.Frame
+	return json.Marshal(frame{r.Time, r.Edges, f.Address, f.Command, f.Repeat, f.Extended})
+}
+
+// Stats counts what a Receiver has seen.
+type Stats struct {
 	Frames  uint64 // data frames decoded
 	Repeats uint64 // repeat codes decoded
 	Errors  uint64 // bursts that failed to decode
-	Dropped uint64 // results dropped because the queue was full
+	Dropped uint64 // results lost because a queue was full or closed
 	Late    uint64 // edges stamped inside an already decoded burst's window, ignored
 }
 
-type rxConfig struct {
+type config struct {
+	inputdrv.Config[Received]
 	extended      bool
 	blockWait     time.Duration
 	repeatTimeout time.Duration
-	queueSize     int
-	onReceive     func(Received)
 	noErrors      bool
-	input         []gpioin.Option
 }
 
-// A ReceiverOption configures a Receiver.
-type ReceiverOption func(*rxConfig) error
+// An Option configures a Receiver.
+type Option func(*config) error
+
+const pkg = "nec"
 
 // AcceptExtended accepts 16-bit addresses (see Decode) and waits
 // ExtendedBlockWait, their longer frames' time, before decoding.
-func AcceptExtended() ReceiverOption {
-	return func(c *rxConfig) error { c.extended = true; return nil }
+func AcceptExtended() Option {
+	return func(c *config) error { return option.Set(&c.extended, true) }
 }
 
 // WithBlockWait sets how long after a burst's first edge it is decoded
 // (default BlockWait, or ExtendedBlockWait with AcceptExtended). It must be
-// shorter than RepeatPeriod, or a repeat code would run into the frame.
-func WithBlockWait(d time.Duration) ReceiverOption {
-	return func(c *rxConfig) error {
+// 20 ms or more, and shorter than RepeatPeriod, or a repeat code would run
+// into the frame.
+func WithBlockWait(d time.Duration) Option {
+	return func(c *config) error {
 		if d < 20*time.Millisecond || d >= RepeatPeriod {
-			return fmt.Errorf("nec: WithBlockWait(%v): want 20ms to %v (a repeat code follows a frame's start after %v)", d, RepeatPeriod, RepeatPeriod)
+			return option.Errorf(pkg, fmt.Sprintf("WithBlockWait(%v)", d), "want 20ms to %v (a repeat code follows a frame's start after %v)", RepeatPeriod, RepeatPeriod)
 		}
-		c.blockWait = d
-		return nil
+		return option.Set(&c.blockWait, d)
 	}
 }
 
 // WithRepeatTimeout sets how long after the last valid burst a repeat code
-// is still taken as the same key held (default 300 ms); a later one is
-// ErrBadRepeat, so a stray repeat cannot re-fire an old key.
-func WithRepeatTimeout(d time.Duration) ReceiverOption {
-	return func(c *rxConfig) error {
+// is still taken as the same key held (default 300 ms, at least
+// RepeatPeriod); a later one is ErrBadRepeat, so a stray repeat cannot
+// re-fire an old key.
+func WithRepeatTimeout(d time.Duration) Option {
+	return func(c *config) error {
 		if d < RepeatPeriod {
-			return fmt.Errorf("nec: WithRepeatTimeout(%v): want at least the repeat period, %v", d, RepeatPeriod)
+			return option.Errorf(pkg, fmt.Sprintf("WithRepeatTimeout(%v)", d), "want at least the repeat period, %v", RepeatPeriod)
 		}
-		c.repeatTimeout = d
-		return nil
+		return option.Set(&c.repeatTimeout, d)
 	}
 }
 
-// WithQueueSize bounds the queue of results (default 16). When nobody takes
-// them, the oldest is dropped to make room, and counted.
-func WithQueueSize(n int) ReceiverOption {
-	return func(c *rxConfig) error {
-		if n < 1 {
-			return fmt.Errorf("nec: WithQueueSize(%d): must be at least 1", n)
-		}
-		c.queueSize = n
-		return nil
-	}
+// WithQueueSize bounds the receiver's queue of results (default 16). When
+// nobody takes them, the oldest is dropped to make room, and counted.
+func WithQueueSize(n int) Option {
+	return func(c *config) error { return option.QueueSize(pkg, &c.QueueSize, n) }
 }
 
-// OnReceive calls fn on the loop with every result, errors included, before
+// OnEvent calls fn on the loop with every result, errors included, before
 // it is queued. fn must not block.
-func OnReceive(fn func(Received)) ReceiverOption {
-	return func(c *rxConfig) error { c.onReceive = fn; return nil }
+func OnEvent(fn func(Received)) Option {
+	return func(c *config) error { return option.Set(&c.OnEvent, fn) }
 }
 
-// WithoutErrors keeps failed bursts out of the queue: they are counted in
-// ReceiverStats.Errors and logged at debug level instead.
-func WithoutErrors() ReceiverOption {
-	return func(c *rxConfig) error { c.noErrors = true; return nil }
+// WithoutErrors keeps failed bursts out of the queues: they are counted in
+// Stats.Errors, logged at debug level and passed to OnEvent only.
+func WithoutErrors() Option {
+	return func(c *config) error { return option.Set(&c.noErrors, true) }
 }
 
 // WithInput passes options to the receiver's gpioin.Input (a pull, say).
 // The mode is always gpioin.Edges: NEC edges are 562.5 µs apart, too fast to
 // poll, so Run fails on a pin without edge detection.
-func WithInput(opts ...gpioin.Option) ReceiverOption {
-	return func(c *rxConfig) error { c.input = append(c.input, opts...); return nil }
+func WithInput(opts ...gpioin.Option) Option {
+	return func(c *config) error { return c.AddInput(opts) }
 }
 
 // A Receiver is an NEC infra-red receiver on one input pin (the seed's
@@ -134,18 +164,19 @@ func WithInput(opts ...gpioin.Option) ReceiverOption {
 // of a burst starts a block wait measured from that stamp — so the time the
 // edge took to reach the loop is not added (the seed's latency logic); when
 // the wait is over, the burst is decoded with a Decoder and the result goes
-// to a Queue and an optional callback. A burst that still looks like a data
-// frame in progress when the wait ends (a slow remote) gets one extension of
-// a fifth of the wait.
+// to the receiver's queue and an optional callback. A burst that still
+// looks like a data frame in progress when the wait ends (a slow remote)
+// gets one extension of a fifth of the wait.
 //
 // Its methods are called on the loop.
 type Receiver struct {
-	cfg   rxConfig
+	cfg   config
 	in    *gpioin.Input
-	out   *inputdrv.Outbox[Received]
+	out   *outlet.Outlet[Received]
 	dec   Decoder
-	stats ReceiverStats // Dropped is out's
+	stats Stats // Dropped is out's
 
+	running   bool
 	l         *loop.Loop
 	pin       string
 	edges     [CaptureEdges]time.Duration
@@ -159,21 +190,18 @@ type Receiver struct {
 	lastValid time.Time // first edge of the last valid burst
 }
 
-// NewReceiver returns a Receiver on pin, the output of an IR receiver module
-// (idle high, low during a mark), configured by opts. It does not touch the
-// pin until Run.
-func NewReceiver(pin gpio.PinIn, opts ...ReceiverOption) (*Receiver, error) {
-	cfg := rxConfig{repeatTimeout: DefaultRepeatTimeout, queueSize: DefaultReceiverQueueSize}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+// New returns a Receiver on pin, the output of an IR receiver module (idle
+// high, low during a mark), configured by opts, reporting every bad option.
+// It does not touch the pin until Run.
+func New(pin gpio.PinIn, opts ...Option) (*Receiver, error) {
+	cfg := config{
+		Config:        inputdrv.Config[Received]{QueueSize: DefaultQueueSize},
+		repeatTimeout: DefaultRepeatTimeout,
 	}
-	if pin == nil {
-		return nil, errors.New("nec: NewReceiver: pin is nil")
+	// Idle high, so pulled up like an active-low contact; never polled.
+	in, out, err := inputdrv.Build(pkg, pin, &cfg.Config, option.Apply(&cfg, opts), gpioin.WithMode(gpioin.Edges))
+	if err != nil {
+		return nil, err
 	}
 	if cfg.blockWait == 0 {
 		cfg.blockWait = BlockWait
@@ -181,30 +209,36 @@ func NewReceiver(pin gpio.PinIn, opts ...ReceiverOption) (*Receiver, error) {
 			cfg.blockWait = ExtendedBlockWait
 		}
 	}
-	// Idle high, so pulled up like an active-low contact; never polled.
-	in, err := inputdrv.NewInput(pin, false, cfg.input, gpioin.WithMode(gpioin.Edges))
-	if err != nil {
-		return nil, fmt.Errorf("nec: %w", err)
-	}
-	r := &Receiver{cfg: cfg, in: in, out: inputdrv.NewOutbox(cfg.queueSize, cfg.onReceive), pin: pin.String()}
+	r := &Receiver{cfg: cfg, in: in, out: out, pin: pin.String()}
 	r.dec.Extended = cfg.extended
 	return r, nil
 }
 
 // Run receives until t is cancelled, and returns t's interruption or a pin
 // configuration error (a pin without edge detection, among others: NEC
-// cannot be polled). Run it as a task of its own.
+// cannot be polled). Run it as a task of its own; it may run again after
+// it has returned.
 func (r *Receiver) Run(t *loop.Task) error {
+	if r.running {
+		return ErrRunning
+	}
+	r.running = true
+	defer func() { r.running = false }()
 	r.l = t.Loop()
 	defer r.stop()
 	return r.in.Run(t, r.edge)
 }
 
-// Received returns the queue the results go to.
-func (r *Receiver) Received() *primitives.Queue[Received] { return r.out.Events() }
+// Events returns the receiver's queue of results. One consumer takes them;
+// another subscribes with Subscribe.
+func (r *Receiver) Events() *primitives.Queue[Received] { return r.out.Events() }
+
+// Subscribe returns a further queue of size results that gets every result
+// from now on, for a second consumer; closing it unsubscribes.
+func (r *Receiver) Subscribe(size int) *primitives.Queue[Received] { return r.out.Subscribe(size) }
 
 // Stats returns the receiver's counters.
-func (r *Receiver) Stats() ReceiverStats {
+func (r *Receiver) Stats() Stats {
 	s := r.stats
 	s.Dropped = r.out.Dropped()
 	return s

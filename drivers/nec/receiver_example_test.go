@@ -5,18 +5,21 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/drivers/nec"
+	"github.com/edgeagent/edgeagent/drivers/nec/nectest"
 	"github.com/edgeagent/edgeagent/loop"
 	"periph.io/x/conn/v3/gpio"
 )
 
 // An IR receiver module's output on a GPIO. On hardware the pin comes from
 // periph's host and the input layer's goroutine stamps each edge; here a
-// simulated remote plays a key press and two repeat codes on a virtual clock.
-func ExampleNewReceiver() {
-	pin := gpioin.NewSimPin("GPIO23", gpio.High)
-	r, err := nec.NewReceiver(pin)
+// simulated remote (package nectest) presses a key, holds another for a
+// third of a second, and sends a burst too short to be anything, on a
+// virtual clock.
+func ExampleNew() {
+	pin := gpiointest.NewPin("GPIO23", gpio.High)
+	r, err := nec.New(pin)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -28,26 +31,23 @@ func ExampleNewReceiver() {
 		g.Go("ir", r.Run)
 		g.Go("keys", func(t *loop.Task) error {
 			for {
-				res, err := r.Received().Get(t)
+				res, err := r.Events().Get(t)
 				if err != nil {
 					return err
 				}
 				fmt.Println(vc.Elapsed(), res) // an error is a value here too
 			}
 		})
-		if err := t.Yield(); err != nil {
+		remote := nectest.NewRemote(pin)
+		remote.Jitter = 0.1 // ±10 %, as cheap remotes do
+		if err := remote.Send(t, 0x04, 0x08); err != nil {
 			return err
 		}
-		press, _ := nec.Encode(nec.Frame{Address: 0x04, Command: 0x08})
-		held, _ := nec.Encode(nec.Frame{Repeat: true})
-		for i, burst := range [][]time.Duration{press, held, held} {
-			start := time.Duration(i) * nec.RepeatPeriod
-			for j, e := range burst { // the module's output is low during a mark
-				if err := t.Sleep(start + e - vc.Elapsed()); err != nil {
-					return err
-				}
-				pin.Set(gpio.Level(j%2 == 1))
-			}
+		if err := remote.Hold(t, 0x04, 0x09, 300*time.Millisecond); err != nil {
+			return err
+		}
+		if err := remote.Play(t, []time.Duration{0, 2 * time.Millisecond}); err != nil {
+			return err
 		}
 		if err := t.Sleep(time.Second); err != nil {
 			return err
@@ -56,6 +56,8 @@ func ExampleNewReceiver() {
 	})
 	// Output:
 	// 73ms address 0x04 command 0x08
-	// 181ms repeat of address 0x04 command 0x08
-	// 289ms repeat of address 0x04 command 0x08
+	// 181ms address 0x04 command 0x09
+	// 289ms repeat of address 0x04 command 0x09
+	// 397ms repeat of address 0x04 command 0x09
+	// 505ms nec: bad start: 2 edges, want at least 3 (leader mark and space)
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/drivers/nec"
 	"github.com/edgeagent/edgeagent/loop"
@@ -35,17 +35,17 @@ func FuzzReceiver(f *testing.F) {
 		if len(data) > 4000 {
 			return
 		}
-		var steps []gpioin.Step
+		var steps []gpiointest.Step
 		at := time.Duration(0)
-		steps = append(steps, gpioin.Step{At: 0, Level: gpio.Low})
+		steps = append(steps, gpiointest.Step{At: 0, Level: gpio.Low})
 		for i := 0; i+1 < len(data); i += 2 {
 			gap := time.Duration(binary.LittleEndian.Uint16(data[i:])) * 8 * time.Microsecond
 			at += max(gap, 8*time.Microsecond)
-			steps = append(steps, gpioin.Step{At: at, Level: gpio.Level(len(steps)%2 == 1)})
+			steps = append(steps, gpiointest.Step{At: at, Level: gpio.Level(len(steps)%2 == 1)})
 		}
-		pin := gpioin.NewSimPin("IR", gpio.High)
+		pin := gpiointest.NewPin("IR", gpio.High)
 		var results, edges int
-		r, err := nec.NewReceiver(pin, nec.WithQueueSize(1), nec.OnReceive(func(res nec.Received) {
+		r, err := nec.New(pin, nec.WithQueueSize(1), nec.OnEvent(func(res nec.Received) {
 			results++
 			edges += res.Edges
 			if res.Err != nil && res.Frame != (nec.Frame{}) {

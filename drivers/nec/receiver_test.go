@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/drivers/nec"
 	"github.com/edgeagent/edgeagent/loop"
@@ -23,10 +24,10 @@ var epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // the virtual clock's s
 
 // burst turns edge times into pin levels from `at`: an IR receiver's output
 // idles high and is low during a mark, so edges alternate Low, High, ….
-func burst(at time.Duration, edges []time.Duration) []gpioin.Step {
-	steps := make([]gpioin.Step, len(edges))
+func burst(at time.Duration, edges []time.Duration) []gpiointest.Step {
+	steps := make([]gpiointest.Step, len(edges))
 	for i, e := range edges {
-		steps[i] = gpioin.Step{At: at + e - edges[0], Level: gpio.Level(i%2 == 1)}
+		steps[i] = gpiointest.Step{At: at + e - edges[0], Level: gpio.Level(i%2 == 1)}
 	}
 	return steps
 }
@@ -42,15 +43,15 @@ func (r rx) String() string { return fmt.Sprintf("%s [%v→%v]", r.what, r.start
 
 // receive plays script into a Receiver built with opts on a virtual clock,
 // and returns its results in order, checking the queue got the same ones.
-func receive(t *testing.T, opts []nec.ReceiverOption, script ...gpioin.Step) ([]rx, *nec.Receiver) {
+func receive(t *testing.T, opts []nec.Option, script ...gpiointest.Step) ([]rx, *nec.Receiver) {
 	t.Helper()
-	pin := gpioin.NewSimPin("IR", gpio.High)
+	pin := gpiointest.NewPin("IR", gpio.High)
 	w := drivertest.NewWorldAt(epoch)
 	var got []rx
-	opts = append(opts, nec.OnReceive(func(r nec.Received) {
+	opts = append(opts, nec.OnEvent(func(r nec.Received) {
 		got = append(got, rx{r.String(), r.Time.Sub(epoch), w.L.Now().Sub(epoch)})
 	}))
-	r, err := nec.NewReceiver(pin, opts...)
+	r, err := nec.New(pin, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +59,10 @@ func receive(t *testing.T, opts []nec.ReceiverOption, script ...gpioin.Step) ([]
 		return drivertest.Play(tk, "ir", r.Run, pin, time.Second, script...)
 	})
 	var queued []string
-	for res, err := r.Received().TryGet(); err == nil; res, err = r.Received().TryGet() {
+	for res, err := r.Events().TryGet(); err == nil; res, err = r.Events().TryGet() {
 		queued = append(queued, res.String())
 	}
-	if n := min(len(got), r.Received().Cap()); len(queued) != n {
+	if n := min(len(got), r.Events().Cap()); len(queued) != n {
 		t.Fatalf("queue holds %d results, callback saw %d", len(queued), len(got))
 	}
 	return got, r
@@ -74,7 +75,7 @@ func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millise
 func TestReceiveFrameAndRepeats(t *testing.T) {
 	key := nec.Frame{Address: 0x04, Command: 0x08}
 	frame, rep := enc(t, key), enc(t, nec.Frame{Repeat: true})
-	var script []gpioin.Step
+	var script []gpiointest.Step
 	script = append(script, burst(ms(100), frame)...)
 	for i := 1; i <= 3; i++ {
 		script = append(script, burst(ms(100)+time.Duration(i)*nec.RepeatPeriod, rep)...)
@@ -96,7 +97,7 @@ func TestReceiveFrameAndRepeats(t *testing.T) {
 
 func TestReceiveExtended(t *testing.T) {
 	f := nec.Frame{Address: 0x1234, Command: 0x42, Extended: true}
-	got, _ := receive(t, []nec.ReceiverOption{nec.AcceptExtended()}, burst(0, enc(t, f))...)
+	got, _ := receive(t, []nec.Option{nec.AcceptExtended()}, burst(0, enc(t, f))...)
 	if want := "[address 0x1234 (extended) command 0x42 [0s→80ms]]"; fmt.Sprint(got) != want {
 		t.Fatalf("got %v, want %s", got, want)
 	}
@@ -113,7 +114,7 @@ func TestReceiveWithJitter(t *testing.T) {
 	jitter := func(edges []time.Duration) []time.Duration {
 		return scaleGaps(edges, func(int) float64 { return 0.8 + 0.4*rng.Float64() })
 	}
-	var script []gpioin.Step
+	var script []gpiointest.Step
 	var want []string
 	at := time.Duration(0)
 	for i := range 100 {
@@ -127,7 +128,7 @@ func TestReceiveWithJitter(t *testing.T) {
 		}
 		at += 4 * nec.RepeatPeriod
 	}
-	got, r := receive(t, []nec.ReceiverOption{nec.WithQueueSize(1000)}, script...)
+	got, r := receive(t, []nec.Option{nec.WithQueueSize(1000)}, script...)
 	var whats []string
 	for _, g := range got {
 		whats = append(whats, g.what)
@@ -175,7 +176,7 @@ func TestReceiveErrors(t *testing.T) {
 	noise := []time.Duration{0, ms(1), ms(1.5), ms(3)}
 	overrun := append(append([]time.Duration(nil), frame...), frame[len(frame)-1]+ms(1), frame[len(frame)-1]+ms(2))
 	truncated := frame[:40]
-	var script []gpioin.Step
+	var script []gpiointest.Step
 	script = append(script, burst(0, noise)...)
 	script = append(script, burst(ms(200), overrun)...)
 	script = append(script, burst(ms(400), truncated)...)
@@ -197,8 +198,8 @@ func TestReceiveErrors(t *testing.T) {
 }
 
 func TestReceiveErrorKindsMatch(t *testing.T) {
-	pin := gpioin.NewSimPin("IR", gpio.High)
-	r, err := nec.NewReceiver(pin)
+	pin := gpiointest.NewPin("IR", gpio.High)
+	r, err := nec.New(pin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestReceiveErrorKindsMatch(t *testing.T) {
 		if err := pin.Play(tk, burst(0, []time.Duration{0, ms(2), ms(4)})...); err != nil {
 			return err
 		}
-		res, err := r.Received().Get(tk)
+		res, err := r.Events().Get(tk)
 		if err != nil {
 			return err
 		}
@@ -223,8 +224,8 @@ func TestReceiveErrorKindsMatch(t *testing.T) {
 }
 
 func TestWithoutErrors(t *testing.T) {
-	pin := gpioin.NewSimPin("IR", gpio.High)
-	r, err := nec.NewReceiver(pin, nec.WithoutErrors())
+	pin := gpiointest.NewPin("IR", gpio.High)
+	r, err := nec.New(pin, nec.WithoutErrors())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,9 +233,9 @@ func TestWithoutErrors(t *testing.T) {
 	drivertest.NewWorldAt(epoch).Run(t, func(tk *loop.Task) error {
 		return drivertest.Play(tk, "ir", r.Run, pin, time.Second, script...)
 	})
-	res, err := r.Received().TryGet()
-	if err != nil || res.Err != nil || res.Frame.Command != 2 || r.Received().Len() != 0 || r.Stats().Errors != 1 {
-		t.Fatalf("queue head %v (%v), %d more, stats %+v; want the frame only, 1 error counted", res, err, r.Received().Len(), r.Stats())
+	res, err := r.Events().TryGet()
+	if err != nil || res.Err != nil || res.Frame.Command != 2 || r.Events().Len() != 0 || r.Stats().Errors != 1 {
+		t.Fatalf("queue head %v (%v), %d more, stats %+v; want the frame only, 1 error counted", res, err, r.Events().Len(), r.Stats())
 	}
 }
 
@@ -253,7 +254,7 @@ func TestStaleRepeat(t *testing.T) {
 // do when the loop is busy: an edge stamped inside a decoded burst's window
 // must not start a new burst.
 type latePin struct {
-	*gpioin.SimPin
+	*gpiointest.Pin
 	fn func(gpioin.Edge)
 }
 
@@ -263,8 +264,8 @@ func (p *latePin) Subscribe(l *loop.Loop, fn func(gpioin.Edge)) func() {
 }
 
 func TestLateEdgesIgnored(t *testing.T) {
-	pin := &latePin{SimPin: gpioin.NewSimPin("IR", gpio.High)}
-	r, err := nec.NewReceiver(pin)
+	pin := &latePin{Pin: gpiointest.NewPin("IR", gpio.High)}
+	r, err := nec.New(pin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,16 +293,16 @@ func TestLateEdgesIgnored(t *testing.T) {
 		}
 		return g.Stop(tk)
 	})
-	res, _ := r.Received().TryGet()
-	if s := r.Stats(); s.Late != 1 || s.Errors != 1 || r.Received().Len() != 0 || !errors.Is(res.Err, nec.ErrBadBlock) {
+	res, _ := r.Events().TryGet()
+	if s := r.Stats(); s.Late != 1 || s.Errors != 1 || r.Events().Len() != 0 || !errors.Is(res.Err, nec.ErrBadBlock) {
 		t.Fatalf("stats %+v, result %v; want the 67-edge burst as bad block and the late edge ignored", s, res)
 	}
 }
 
 func TestReceiverBadOptions(t *testing.T) {
-	pin := gpioin.NewSimPin("IR", gpio.High)
+	pin := gpiointest.NewPin("IR", gpio.High)
 	for _, tc := range []struct {
-		opt  nec.ReceiverOption
+		opt  nec.Option
 		want string
 	}{
 		{nec.WithBlockWait(time.Millisecond), "WithBlockWait(1ms)"},
@@ -310,20 +311,20 @@ func TestReceiverBadOptions(t *testing.T) {
 		{nec.WithQueueSize(0), "WithQueueSize(0)"},
 		{nec.WithInput(gpioin.WithEdgeBuffer(-1)), "WithEdgeBuffer(-1)"},
 	} {
-		if _, err := nec.NewReceiver(pin, tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := nec.New(pin, tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewReceiver: %v, want %q", err, tc.want)
 		}
 	}
-	if _, err := nec.NewReceiver(nil); err == nil {
+	if _, err := nec.New(nil); err == nil {
 		t.Error("NewReceiver(nil): no error")
 	}
 }
 
 // A pin without edge detection is refused at Run: NEC cannot be polled.
 func TestReceiverNeedsEdges(t *testing.T) {
-	pin := gpioin.NewSimPin("IR", gpio.High)
+	pin := gpiointest.NewPin("IR", gpio.High)
 	pin.NoEdges = true
-	r, err := nec.NewReceiver(pin, nec.WithInput(gpioin.WithMode(gpioin.Polling)))
+	r, err := nec.New(pin, nec.WithInput(gpioin.WithMode(gpioin.Polling)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,13 +338,13 @@ func TestReceiverNeedsEdges(t *testing.T) {
 // A frame and its repeat codes reaching the loop a second late, in one
 // batch: each burst is cut at its window by the stamps, as on time.
 func TestLateBatch(t *testing.T) {
-	pin := &latePin{SimPin: gpioin.NewSimPin("IR", gpio.High)}
-	r, err := nec.NewReceiver(pin)
+	pin := &latePin{Pin: gpiointest.NewPin("IR", gpio.High)}
+	r, err := nec.New(pin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	frame, rep := enc(t, nec.Frame{Address: 9, Command: 10}), enc(t, nec.Frame{Repeat: true})
-	var script []gpioin.Step
+	var script []gpiointest.Step
 	script = append(script, burst(0, frame)...)
 	script = append(script, burst(nec.RepeatPeriod, rep)...)
 	script = append(script, burst(2*nec.RepeatPeriod, rep)...)
@@ -362,7 +363,7 @@ func TestLateBatch(t *testing.T) {
 		return g.Stop(tk)
 	})
 	var got []string
-	for res, err := r.Received().TryGet(); err == nil; res, err = r.Received().TryGet() {
+	for res, err := r.Events().TryGet(); err == nil; res, err = r.Events().TryGet() {
 		got = append(got, fmt.Sprintf("%v@%v", res, res.Time.Sub(epoch)))
 	}
 	want := "[address 0x09 command 0x0a@0s repeat of address 0x09 command 0x0a@108ms repeat of address 0x09 command 0x0a@216ms]"

@@ -96,7 +96,7 @@ func BenchmarkLinesThroughPty(b *testing.B) {
 		master, path := drivertest.OpenPty(b)
 		defer master.Close()
 		l := loop.New(loop.WithHogThreshold(0))
-		s, err := uart.New(l, path, uart.WithReadTimeout(10*time.Millisecond))
+		s, err := uart.New(path, uart.WithReadTimeout(10*time.Millisecond))
 		if err != nil {
 			b.Fatal(err)
 		}

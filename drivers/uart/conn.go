@@ -6,8 +6,8 @@ import (
 	"io"
 	"sync/atomic"
 	"syscall"
-	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/inlet"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.bug.st/serial"
 )
@@ -15,20 +15,18 @@ import (
 // A wire is what a connection's goroutines share with the loop: settings
 // fixed at dial, channels and atomics. The goroutines — the seed's
 // interrupt side — never touch the Stream: everything they learn reaches
-// the loop through Post.
+// the loop through Post (a few per connection) or the stream's inlet (bytes).
 //
-// The reader goroutine owns the port: it opens it, starts the writer,
-// and closes it only after the writer has finished and its own Read has
-// returned. go.bug.st/serial's Close is not safe against a Read or Write in
+// The reader goroutine owns the port once it has opened (the open itself
+// is an Offload of Run's): it starts the writer, and closes the port only
+// after the writer has finished and its own Read has returned. go.bug.st/serial's Close is not safe against a Read or Write in
 // progress (the spike: EBADF, and a descriptor number that may already name
 // another file), so nothing else ever closes the port; a stop request is
 // seen at the next read timeout instead.
 type wire struct {
 	l      *loop.Loop
+	inlet  *inlet.Inlet // the reader's way into the loop: one drain waiting at most
 	path   string
-	mode   serial.Mode
-	open   Opener
-	rt     time.Duration
 	used   *atomic.Int64 // receive-buffer budget in use (shared with the loop)
 	budget int64
 
@@ -36,7 +34,8 @@ type wire struct {
 	exited chan struct{} // closed by the reader goroutine as it returns
 	txc    chan txReq    // loop → writer, one batch at a time
 
-	lossPosted atomic.Bool // a loss-only post is on its way to the loop
+	// The hand-over of received bytes to the loop (see deliver).
+	batch *inlet.Batch[byte]
 }
 
 // txReq is one batch for the writer: bytes, and the drain request it
@@ -58,77 +57,58 @@ func (w *wire) stopped() bool {
 	}
 }
 
-// run is the reader goroutine of one connection attempt.
-func (w *wire) run(s *Stream, c *conn) {
+// run is the reader goroutine of one connection, whose port has opened.
+func (w *wire) run(s *Stream, c *conn, port Port) {
 	defer close(w.exited)
-	mode := w.mode
-	port, err := w.open(w.path, &mode)
-	if err != nil {
-		err = fmt.Errorf("uart %s: open (%s): %w", w.path, modeString(w.mode), err)
-		w.post(func() { s.onEnded(c, err, 0) })
-		return
-	}
-	if err := port.SetReadTimeout(w.rt); err != nil {
-		port.Close()
-		err = fmt.Errorf("uart %s: set read timeout: %w", w.path, err)
-		w.post(func() { s.onEnded(c, err, 0) })
-		return
-	}
-	if !w.post(func() { s.onOpened(c) }) {
-		port.Close()
-		return
-	}
 	wfail := make(chan error, 1)
 	wstop := make(chan struct{})
 	wdone := make(chan struct{})
 	go w.write(s, c, port, wstop, wdone, wfail)
 
-	r := reader{w: w, s: s, c: c}
-	err = r.loop(port, wfail)
+	w.batch = inlet.NewBatch(w.inlet, func(b []byte, lost uint64) {
+		s.onData(nil, 0, b) // copied into the receive buffer
+		if lost > 0 {
+			s.onData(nil, lost, nil)
+		}
+	})
+	err := w.readLoop(port, wfail)
 	close(wstop)
 	<-wdone
 	if cerr := port.Close(); cerr != nil && err == nil && !w.stopped() {
 		err = fmt.Errorf("uart %s: close: %w", w.path, cerr)
 	}
-	lost := r.lost
-	w.post(func() { s.onEnded(c, err, lost) })
+	// Posted after every drain of this goroutine's, so the loop has all
+	// the bytes before it hears of the end.
+	w.post(func() { s.onEnded(c, err, 0) })
 }
 
-// reader is the receive side of the reader goroutine.
-type reader struct {
-	w    *wire
-	s    *Stream
-	c    *conn
-	lost uint64 // bytes dropped and not yet reported to the loop
-}
-
-// loop reads until the stop request, a write failure, or a read error,
-// which it returns (nil for a stop).
-func (r *reader) loop(port Port, wfail <-chan error) error {
+// readLoop reads until the stop request, a write failure, or a read
+// error, which it returns (nil for a stop).
+func (w *wire) readLoop(port Port, wfail <-chan error) error {
 	buf := make([]byte, readChunk)
 	for {
 		select {
-		case <-r.w.stop:
+		case <-w.stop:
 			return nil
 		case err := <-wfail:
 			return err
 		default:
 		}
 		n, err := safeRead(port, buf)
-		if n > 0 && !r.deliver(buf[:n]) {
+		if n > 0 && !w.deliver(buf[:n]) {
 			return nil // the loop has stopped
 		}
+		if n == 0 && !w.batch.Retry() { // a read timeout: (0, nil)
+			return nil
+		}
 		if err != nil {
-			if r.w.stopped() {
+			if w.stopped() {
 				return nil
 			}
 			if vanished(err) {
-				return fmt.Errorf("uart %s: %w: %w", r.w.path, ErrVanished, err)
+				return fmt.Errorf("uart %s: %w: %w", w.path, ErrVanished, err)
 			}
-			return fmt.Errorf("uart %s: read: %w", r.w.path, err)
-		}
-		if n == 0 && !r.flushLoss() { // a read timeout: (0, nil)
-			return nil
+			return fmt.Errorf("uart %s: read: %w", w.path, err)
 		}
 	}
 }
@@ -157,38 +137,21 @@ func safeRead(port Port, buf []byte) (n int, err error) {
 	return port.Read(buf)
 }
 
-// deliver posts the bytes that fit the receive budget and counts the rest
-// as lost; false once the loop has stopped. Losses are reported in order:
-// with the next bytes that fit, or by a loss-only post, of which at most
-// one is in flight, so a flood does not flood the loop's inbox.
-func (r *reader) deliver(p []byte) bool {
-	room := r.w.budget - r.w.used.Load()
-	fit := int(max(min(int64(len(p)), room), 0))
-	if fit > 0 {
-		chunk := append([]byte(nil), p[:fit]...)
-		r.w.used.Add(int64(fit))
-		lost := r.lost
-		r.lost = 0
-		s, c := r.s, r.c
-		if !r.w.post(func() { s.onData(c, lost, chunk) }) {
-			return false
+// deliver adds the bytes that fit the receive budget to the batch waiting
+// for the loop, and counts the rest as lost; a batch is its bytes, then
+// its loss, so after a loss it takes no more bytes until drained. A flood
+// therefore costs one post at a time, and the budget bounds the bytes
+// held: bytes are never lost unseen, only counted and reported in order.
+// It reports false once the loop has stopped.
+func (w *wire) deliver(p []byte) bool {
+	return w.batch.Add(func(pending []byte, lost uint64) ([]byte, uint64) {
+		room := w.budget - w.used.Load()
+		fit := int(max(min(int64(len(p)), room), 0))
+		if lost > 0 {
+			fit = 0
 		}
-	}
-	r.lost += uint64(len(p) - fit)
-	return r.flushLoss()
-}
-
-// flushLoss reports pending losses unless a loss-only post is in flight.
-func (r *reader) flushLoss() bool {
-	if r.lost == 0 || !r.w.lossPosted.CompareAndSwap(false, true) {
-		return true
-	}
-	lost := r.lost
-	r.lost = 0
-	s, c, w := r.s, r.c, r.w
-	return w.post(func() {
-		w.lossPosted.Store(false)
-		s.onData(c, lost, nil)
+		w.used.Add(int64(fit))
+		return append(pending, p[:fit]...), lost + uint64(len(p)-fit)
 	})
 }
 

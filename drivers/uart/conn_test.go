@@ -60,42 +60,39 @@ func TestBackoffDelayBounds(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	l := loop.New()
 	for _, tc := range []struct {
 		opts []Option
 		want string
 	}{
-		{[]Option{WithBaud(0)}, "baud rate 0"},
-		{[]Option{WithDataBits(9)}, "data bits 9"},
-		{[]Option{WithParity(Parity(9))}, "parity 9"},
-		{[]Option{WithStopBits(StopBits(7))}, "stop bits 7"},
-		{[]Option{WithFormat("9N1")}, `character format "9N1": data bits "9"`},
+		{[]Option{WithBaud(0)}, "uart: WithBaud(0): must be positive"},
+		{[]Option{WithDataBits(9)}, "uart: WithDataBits(9): must be 5–8"},
+		{[]Option{WithParity(Parity(9))}, "uart: WithParity(9): unknown parity"},
+		{[]Option{WithStopBits(StopBits(7))}, "uart: WithStopBits(7): unknown stop bits"},
+		{[]Option{WithFormat("9N1")}, `uart: WithFormat: character format "9N1": data bits "9"`},
 		{[]Option{WithFormat("8X1")}, `parity "X"`},
 		{[]Option{WithFormat("8N3")}, `stop bits "3"`},
 		{[]Option{WithFormat("8N")}, "too short"},
-		{[]Option{WithLineEnding(LineEnding(42))}, "line ending 42"},
-		{[]Option{WithMaxLine(0)}, "max line 0"},
-		{[]Option{WithMaxLine(100), WithRxBuffer(101)}, "receive buffer 101 bytes"},
-		{[]Option{WithTxBuffer(0)}, "transmit buffer 0"},
-		{[]Option{WithReadTimeout(0)}, "read timeout 0s"},
+		{[]Option{WithLineEnding(LineEnding(42))}, "uart: WithLineEnding(42): unknown line ending"},
+		{[]Option{WithMaxLine(0)}, "uart: WithMaxLine(0): must be positive"},
+		{[]Option{WithMaxLine(100), WithRxBuffer(101)}, "uart /dev/ttyUSB0: receive buffer 101 bytes: must hold a longest line and its ending (max line 100 + 2)"},
+		{[]Option{WithTxBuffer(0)}, "uart: WithTxBuffer(0): must be positive"},
+		{[]Option{WithReadTimeout(0)}, "uart: WithReadTimeout(0s): must be positive"},
 		{[]Option{WithBackoff(Backoff{Min: 0, Max: time.Second})}, "back-off minimum 0s"},
 		{[]Option{WithBackoff(Backoff{Min: time.Second, Max: time.Millisecond})}, "back-off maximum 1ms"},
 		{[]Option{WithBackoff(Backoff{Min: time.Second, Max: time.Second, Jitter: 2})}, "jitter 2"},
-		{[]Option{WithOpener(nil)}, "opener"},
-		{[]Option{WithRand(nil)}, "random source"},
+		{[]Option{WithOpener(nil)}, "uart: WithOpener(nil): needs an opener"},
+		{[]Option{WithRand(nil)}, "uart: WithRand(nil): needs a function"},
+		{[]Option{WithBaud(-1), WithMaxLine(0)}, "uart: WithBaud(-1): must be positive\nuart: WithMaxLine(0): must be positive"},
 	} {
-		_, err := New(l, "/dev/ttyUSB0", tc.opts...)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "/dev/ttyUSB0") {
-			t.Errorf("New with %s: %v; want an error naming the path and %q", tc.want, err, tc.want)
+		_, err := New("/dev/ttyUSB0", tc.opts...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New: %v; want an error containing %q", err, tc.want)
 		}
 	}
-	if _, err := New(l, ""); err == nil {
-		t.Error("New with an empty path succeeded")
+	if _, err := New("", WithBaud(0)); err == nil || err.Error() != "uart: New: empty device path\nuart: WithBaud(0): must be positive" {
+		t.Errorf("New with an empty path and a bad option: %v", err)
 	}
-	if _, err := New(nil, "/dev/x"); err == nil {
-		t.Error("New with a nil loop succeeded")
-	}
-	s, err := New(l, "/dev/x", WithFormat("7e2"), WithBaud(9600))
+	s, err := New("/dev/x", WithFormat("7e2"), WithBaud(9600))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +148,7 @@ func TestReconnectBackoffSchedule(t *testing.T) {
 	vc := loop.NewVirtualClock()
 	l := loop.New(loop.WithClock(vc))
 	sc := &script{clock: vc, failures: 5, port: newFakePort}
-	s, err := New(l, "/dev/ttyUSB-modem", WithOpener(sc.open), WithReadTimeout(time.Millisecond),
+	s, err := New("/dev/ttyUSB-modem", WithOpener(sc.open), WithReadTimeout(time.Millisecond),
 		WithBackoff(Backoff{Min: time.Second, Max: 4 * time.Second, Jitter: 0.5}), WithRand(func() float64 { return 0.5 }))
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +214,7 @@ func TestReadPanicIsAnError(t *testing.T) {
 		p.panicMsg = "index out of range [1027] with length 16"
 		return p
 	}}
-	s, err := New(l, "/dev/x", WithOpener(sc.open), WithReadTimeout(time.Millisecond))
+	s, err := New("/dev/x", WithOpener(sc.open), WithReadTimeout(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +243,7 @@ func TestWriteFailureEndsConnection(t *testing.T) {
 		p.writeErr = syscall.EIO
 		return p
 	}}
-	s, err := New(l, "/dev/x", WithOpener(sc.open), WithReadTimeout(time.Millisecond))
+	s, err := New("/dev/x", WithOpener(sc.open), WithReadTimeout(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +283,7 @@ func TestCancelWhileOpening(t *testing.T) {
 		<-release
 		return port, nil
 	}
-	s, err := New(l, "/dev/x", WithOpener(open), WithReadTimeout(time.Millisecond))
+	s, err := New("/dev/x", WithOpener(open), WithReadTimeout(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +323,7 @@ func TestStopWhileConnectedOnVirtualTime(t *testing.T) {
 		vc := loop.NewVirtualClock()
 		l := loop.New(loop.WithClock(vc))
 		sc := &script{clock: vc, port: newFakePort}
-		s, err := New(l, "/dev/x", WithOpener(sc.open), WithReadTimeout(time.Millisecond))
+		s, err := New("/dev/x", WithOpener(sc.open), WithReadTimeout(time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,5 +334,54 @@ func TestStopWhileConnectedOnVirtualTime(t *testing.T) {
 		if !sc.lastPort().isClosed() || s.State().Status != Closed {
 			t.Fatalf("port closed %v, state %v", sc.lastPort().isClosed(), s.State())
 		}
+	}
+}
+
+// Run cancelled while the port is opening returns at once; the port,
+// opened after that, is closed, never leaked. On a virtual clock the open
+// holds the clock still: no back-off or timeout runs past it.
+func TestCancelledWhileOpening(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	port := newFakePort()
+	open := func(string, *serial.Mode) (Port, error) {
+		close(entered)
+		<-release
+		return port, nil
+	}
+	s, err := New("/dev/slow", WithOpener(open))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
+	var runErr error
+	runLoop(t, l, func(tk *loop.Task) error {
+		run := tk.Loop().Go("uart", s.Run)
+		if _, err := loop.Offload(tk, func(context.Context) (struct{}, error) { <-entered; return struct{}{}, nil }); err != nil {
+			return err
+		}
+		run.Cancel()
+		runErr = run.Wait(tk)
+		close(release)
+		// Wait, off the loop, until the late port has been closed.
+		_, err := loop.Offload(tk, func(ctx context.Context) (struct{}, error) {
+			for {
+				port.mu.Lock()
+				closed := port.closed
+				port.mu.Unlock()
+				if closed {
+					return struct{}{}, nil
+				}
+				select {
+				case <-ctx.Done():
+					return struct{}{}, ctx.Err()
+				case <-time.After(time.Millisecond):
+				}
+			}
+		})
+		return err
+	})
+	if !errors.Is(runErr, loop.ErrCancelled) || s.State().Status != Closed {
+		t.Errorf("Run: %v, state %v; want ErrCancelled, closed", runErr, s.State())
 	}
 }

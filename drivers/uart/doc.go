@@ -4,7 +4,10 @@
 //
 // A Stream's Run task owns the connection. Per connection, a reader
 // goroutine (the seed's interrupt side) opens the port, reads it and hands
-// every chunk to the loop through Post; it never touches loop state. A
+// what it read to the loop in batches, through the stream's loop.Inlet: one
+// post in flight, the receive budget bounding the bytes that wait; it never
+// touches loop state. A port that lives on the loop (LoopPort, such as
+// uarttest.Peer) needs no goroutines at all. A
 // writer goroutine writes what Write queued, so a slow device never blocks
 // the loop. When the device vanishes — USB adapter unplugged, pty master
 // closed — the stream publishes a Disconnected state and Run reopens the

@@ -1,16 +1,23 @@
 package uart
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/edgeagent/edgeagent/drivers/internal/errs"
 )
 
 // Errors of a Stream, matched with errors.Is.
 var (
 	// ErrClosed: the stream's Run has ended and nothing is left to read.
-	ErrClosed = errors.New("uart: stream closed")
+	// It also matches primitives.ErrClosed, the closed sentinel callers
+	// test whatever closed.
+	ErrClosed = errs.Closed("uart: stream closed")
+	// ErrRunning: Run was called while the stream's Run is running.
+	ErrRunning = errors.New("uart: Run is already running")
 	// ErrNotConnected: a Write or Drain while the port is not open, or a
 	// connection that ended before the bytes were written.
 	ErrNotConnected = errors.New("uart: not connected")
@@ -67,38 +74,65 @@ type Status uint8
 
 // Statuses, in the order a stream goes through them.
 const (
-	// Connecting: Run has started and the first attempt to open is under way.
+	// Connecting: Run has started and the first attempt to open is under
+	// way, or Run has not started yet.
 	Connecting Status = iota
 	// Connected: the port is open; reads and writes flow.
 	Connected
 	// Disconnected: the last attempt failed or the connection ended; Run
 	// waits for the back-off (State.Retry) and opens again.
 	Disconnected
-	// Closed: Run has ended.
+	// Closed: Run has ended (it may run again).
 	Closed
 )
 
+var statusNames = [...]string{Connecting: "connecting", Connected: "connected", Disconnected: "disconnected", Closed: "closed"}
+
+// String returns the status's wire word: "connecting", "connected",
+// "disconnected" or "closed".
 func (s Status) String() string {
-	switch s {
-	case Connecting:
-		return "connecting"
-	case Connected:
-		return "connected"
-	case Disconnected:
-		return "disconnected"
-	case Closed:
-		return "closed"
+	if int(s) < len(statusNames) {
+		return statusNames[s]
 	}
 	return fmt.Sprintf("Status(%d)", uint8(s))
 }
 
-// State is what a stream publishes about its connection.
+// MarshalText returns the status's wire word; an unknown status is an
+// error.
+func (s Status) MarshalText() ([]byte, error) {
+	if int(s) >= len(statusNames) {
+		return nil, fmt.Errorf("uart: no wire name for %v", s)
+	}
+	return []byte(statusNames[s]), nil
+}
+
+// State is what a stream publishes about its connection. Its JSON is
+// {"status":"connected","since":…}, with "error", "attempt" and "retry"
+// added while disconnected.
 type State struct {
 	Status  Status
 	Since   time.Time // when Status began, on the loop's clock
 	Err     error     // Disconnected: why the last attempt failed or the connection ended
 	Attempt int       // Disconnected: failures in a row
 	Retry   time.Time // Disconnected: when the next attempt starts
+}
+
+// MarshalJSON gives the wire form described on State.
+func (s State) MarshalJSON() ([]byte, error) {
+	w := struct {
+		Status  Status     `json:"status"`
+		Since   time.Time  `json:"since"`
+		Error   string     `json:"error,omitempty"`
+		Attempt int        `json:"attempt,omitempty"`
+		Retry   *time.Time `json:"retry,omitempty"`
+	}{Status: s.Status, Since: s.Since, Attempt: s.Attempt}
+	if s.Err != nil {
+		w.Error = s.Err.Error()
+	}
+	if !s.Retry.IsZero() {
+		w.Retry = &s.Retry
+	}
+	return json.Marshal(w)
 }
 
 func (s State) String() string {

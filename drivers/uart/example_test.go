@@ -23,7 +23,7 @@ func Example() {
 	slave.Close()
 
 	l := loop.New()
-	s, err := uart.New(l, path, uart.WithBaud(9600), uart.WithFormat("8N1"), uart.WithLineEnding(uart.AnyEOL))
+	s, err := uart.New(path, uart.WithBaud(9600), uart.WithFormat("8N1"), uart.WithLineEnding(uart.AnyEOL))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,12 +1,14 @@
 package uart
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
 	"go.bug.st/serial"
 )
 
@@ -144,7 +146,7 @@ func OpenSerial(path string, mode *serial.Mode) (Port, error) {
 }
 
 // An Option configures a Stream.
-type Option func(*config)
+type Option func(*config) error
 
 type config struct {
 	mode        serial.Mode
@@ -157,7 +159,6 @@ type config struct {
 	backoff     Backoff
 	open        Opener
 	rnd         func() float64
-	err         error // the first bad option
 }
 
 func defaultConfig() config {
@@ -174,47 +175,46 @@ func defaultConfig() config {
 	}
 }
 
-func (c *config) fail(format string, args ...any) {
-	if c.err == nil {
-		c.err = fmt.Errorf(format, args...)
+const pkg = "uart"
+
+func bad(call, format string, args ...any) error { return option.Errorf(pkg, call, format, args...) }
+
+// positive checks and sets a size that must be at least 1.
+func positive(name string, dst *int, n int) error {
+	if n < 1 {
+		return bad(fmt.Sprintf("%s(%d)", name, n), "must be positive")
 	}
+	*dst = n
+	return nil
 }
 
+// validate checks what no single option can: that the options agree.
 func (c *config) validate() error {
-	if c.err != nil {
-		return c.err
-	}
-	switch {
-	case c.mode.BaudRate <= 0:
-		return fmt.Errorf("baud rate %d: must be positive", c.mode.BaudRate)
-	case c.mode.DataBits < 5 || c.mode.DataBits > 8:
-		return fmt.Errorf("data bits %d: must be 5–8", c.mode.DataBits)
-	case c.maxLine < 1:
-		return fmt.Errorf("max line %d: must be positive", c.maxLine)
-	case c.rxBuffer < c.maxLine+2:
+	if c.rxBuffer < c.maxLine+2 {
 		return fmt.Errorf("receive buffer %d bytes: must hold a longest line and its ending (max line %d + 2)", c.rxBuffer, c.maxLine)
-	case c.txBuffer < 1:
-		return fmt.Errorf("transmit buffer %d bytes: must be positive", c.txBuffer)
-	case c.readTimeout <= 0:
-		return fmt.Errorf("read timeout %v: must be positive", c.readTimeout)
-	case c.open == nil:
-		return fmt.Errorf("opener: must not be nil")
-	case c.rnd == nil:
-		return fmt.Errorf("random source: must not be nil")
 	}
-	return c.backoff.validate()
+	return nil
 }
 
 // WithBaud sets the baud rate (default 115200). Any positive rate is
 // passed on; the driver of the port decides what it supports.
-func WithBaud(baud int) Option { return func(c *config) { c.mode.BaudRate = baud } }
+func WithBaud(baud int) Option {
+	return func(c *config) error { return positive("WithBaud", &c.mode.BaudRate, baud) }
+}
 
 // WithDataBits sets the bits per character, 5 to 8 (default 8).
-func WithDataBits(n int) Option { return func(c *config) { c.mode.DataBits = n } }
+func WithDataBits(n int) Option {
+	return func(c *config) error {
+		if n < 5 || n > 8 {
+			return bad(fmt.Sprintf("WithDataBits(%d)", n), "must be 5–8")
+		}
+		return option.Set(&c.mode.DataBits, n)
+	}
+}
 
 // WithParity sets the parity (default NoParity).
 func WithParity(p Parity) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		switch p {
 		case NoParity:
 			c.mode.Parity = serial.NoParity
@@ -227,15 +227,16 @@ func WithParity(p Parity) Option {
 		case SpaceParity:
 			c.mode.Parity = serial.SpaceParity
 		default:
-			c.fail("parity %d: unknown", p)
+			return bad(fmt.Sprintf("WithParity(%d)", p), "unknown parity")
 		}
+		return nil
 	}
 }
 
 // WithStopBits sets the stop bits (default OneStopBit).
-func WithStopBits(s StopBits) Option {
-	return func(c *config) {
-		switch s {
+func WithStopBits(sb StopBits) Option {
+	return func(c *config) error {
+		switch sb {
 		case OneStopBit:
 			c.mode.StopBits = serial.OneStopBit
 		case OnePointFiveStopBits:
@@ -243,23 +244,21 @@ func WithStopBits(s StopBits) Option {
 		case TwoStopBits:
 			c.mode.StopBits = serial.TwoStopBits
 		default:
-			c.fail("stop bits %d: unknown", s)
+			return bad(fmt.Sprintf("WithStopBits(%d)", sb), "unknown stop bits")
 		}
+		return nil
 	}
 }
 
 // WithFormat sets data bits, parity and stop bits from the usual notation:
 // "8N1", "7E1", "8N2", "5O1.5" (parity N, O, E, M or S, case-insensitive).
 func WithFormat(format string) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		bits, parity, stop, err := ParseFormat(format)
 		if err != nil {
-			c.fail("%w", err)
-			return
+			return fmt.Errorf("uart: WithFormat: %w", err)
 		}
-		WithDataBits(bits)(c)
-		WithParity(parity)(c)
-		WithStopBits(stop)(c)
+		return errors.Join(WithDataBits(bits)(c), WithParity(parity)(c), WithStopBits(stop)(c))
 	}
 }
 
@@ -305,50 +304,82 @@ func ParseFormat(format string) (dataBits int, parity Parity, stop StopBits, err
 
 // WithLineEnding sets what ends a line (default LF).
 func WithLineEnding(e LineEnding) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if e > AnyEOL {
-			c.fail("line ending %d: unknown", e)
-			return
+			return bad(fmt.Sprintf("WithLineEnding(%d)", e), "unknown line ending")
 		}
-		c.ending = e
+		return option.Set(&c.ending, e)
 	}
 }
 
 // WithDelimiter ends lines at the byte d instead (NUL, ETX …); nothing else
 // is stripped.
 func WithDelimiter(d byte) Option {
-	return func(c *config) { c.ending, c.delim = delimited, d }
+	return func(c *config) error {
+		c.ending, c.delim = delimited, d
+		return nil
+	}
 }
 
 // WithMaxLine bounds a line's length, ending excluded (default 4096 bytes).
 // A longer line is discarded, up to and including its ending, and
 // ReadLine reports ErrLineTooLong instead of growing without bound.
-func WithMaxLine(n int) Option { return func(c *config) { c.maxLine = n } }
+func WithMaxLine(n int) Option {
+	return func(c *config) error { return positive("WithMaxLine", &c.maxLine, n) }
+}
 
 // WithRxBuffer bounds the bytes received and not yet read (default 64 KiB;
 // at least the max line + 2). Bytes arriving beyond it are dropped, counted
 // in Stats.Dropped and reported by the next read as ErrOverflow: the port
 // is always drained, so the kernel never drops bytes unseen.
-func WithRxBuffer(n int) Option { return func(c *config) { c.rxBuffer = n } }
+func WithRxBuffer(n int) Option {
+	return func(c *config) error { return positive("WithRxBuffer", &c.rxBuffer, n) }
+}
 
 // WithTxBuffer bounds the bytes accepted by Write and not yet handed to the
 // port (default 4 KiB); Write waits for room beyond it.
-func WithTxBuffer(n int) Option { return func(c *config) { c.txBuffer = n } }
+func WithTxBuffer(n int) Option {
+	return func(c *config) error { return positive("WithTxBuffer", &c.txBuffer, n) }
+}
 
 // WithReadTimeout sets how long each port Read waits before the reader
 // goroutine checks whether it should stop (default 100 ms). It bounds how
 // long stopping takes; it is not a data timeout.
-func WithReadTimeout(d time.Duration) Option { return func(c *config) { c.readTimeout = d } }
+func WithReadTimeout(d time.Duration) Option {
+	return func(c *config) error { return option.Positive(pkg, "WithReadTimeout", &c.readTimeout, d) }
+}
 
 // WithBackoff sets the reconnect policy (default 250 ms to 30 s, jitter 0.5).
-func WithBackoff(b Backoff) Option { return func(c *config) { c.backoff = b } }
+func WithBackoff(b Backoff) Option {
+	return func(c *config) error {
+		if err := b.validate(); err != nil {
+			return bad(fmt.Sprintf("WithBackoff(%v, %v, %v)", b.Min, b.Max, b.Jitter), "%v", err)
+		}
+		return option.Set(&c.backoff, b)
+	}
+}
 
 // WithRand sets the source of back-off jitter, returning values in [0, 1);
 // tests pass a seeded one. It is called on the loop only.
-func WithRand(r func() float64) Option { return func(c *config) { c.rnd = r } }
+func WithRand(r func() float64) Option {
+	return func(c *config) error {
+		if r == nil {
+			return bad("WithRand(nil)", "needs a function")
+		}
+		return option.Set(&c.rnd, r)
+	}
+}
 
-// WithOpener replaces go.bug.st/serial (tests, other transports).
-func WithOpener(o Opener) Option { return func(c *config) { c.open = o } }
+// WithOpener replaces go.bug.st/serial: a test double (uarttest.Peer's
+// Opener), another transport.
+func WithOpener(o Opener) Option {
+	return func(c *config) error {
+		if o == nil {
+			return bad("WithOpener(nil)", "needs an opener")
+		}
+		return option.Set(&c.open, o)
+	}
+}
 
 // modeString describes a mode for logs and errors, e.g. "115200 8N1".
 func modeString(m serial.Mode) string {

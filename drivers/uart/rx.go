@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/await"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -192,19 +193,65 @@ func (s *Stream) findEnd(b []byte, from int) (content, consumed int, pendingLF, 
 // to its ending, is discarded too) or by a disconnect (ErrCut). The next
 // ReadLine goes on with the following line. Once Run has ended and no
 // complete line is left, ReadLine returns ErrClosed.
+//
+// Like every read of the stream, ReadLine is a checkpoint: an interrupted
+// task gets its interruption at once, even with a line waiting, and takes
+// nothing — the bytes stay buffered for the next read.
 func (s *Stream) ReadLine(t *loop.Task) ([]byte, error) {
+	line, _, err := s.readLine(t, nil)
+	return line, err
+}
+
+// ReadLineOrPrompt is ReadLine that also returns, with prompted true, when
+// the bytes at the start of the next line are prompt and no line ending
+// follows them yet: the "> " an AT modem sends when it waits for the body
+// of AT+CMGS, or a shell's "$ ". The prompt is consumed; what follows it
+// on that line comes with the next read. A line that merely starts like
+// the prompt, arriving in pieces, can be taken for it: ask for a prompt
+// only while one is expected.
+func (s *Stream) ReadLineOrPrompt(t *loop.Task, prompt []byte) (line []byte, prompted bool, err error) {
+	if len(prompt) == 0 {
+		line, err = s.ReadLine(t)
+		return line, false, err
+	}
+	return s.readLine(t, prompt)
+}
+
+func (s *Stream) readLine(t *loop.Task, prompt []byte) ([]byte, bool, error) {
 	for {
+		if err := await.Checkpoint(t); err != nil {
+			return nil, false, err
+		}
 		line, err, ok := s.takeLine()
 		if ok {
-			return line, err
+			return line, false, err
+		}
+		if prompt != nil && s.takePrompt(prompt) {
+			return nil, true, nil
 		}
 		if s.closed {
-			return nil, ErrClosed
+			return nil, false, ErrClosed
 		}
 		if err := s.rxq.Wait(t); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
+}
+
+// takePrompt consumes prompt if the unread bytes, at the start of a line
+// and up to the next hole, begin with it (takeLine has found no line
+// ending in them).
+func (s *Stream) takePrompt(prompt []byte) bool {
+	rx := &s.rx
+	if rx.resync || !s.skipPendingLF() {
+		return false
+	}
+	region, _ := rx.region()
+	if !bytes.HasPrefix(region, prompt) {
+		return false
+	}
+	s.take(len(prompt), true)
+	return true
 }
 
 // takeLine takes one line, or an error, from the buffer; ok is false when
@@ -299,6 +346,9 @@ func (s *Stream) ReadExactly(t *loop.Task, n int) ([]byte, error) {
 	}
 	s.rx.resync, s.rx.long, s.rx.tooLong = false, false, 0
 	for {
+		if err := await.Checkpoint(t); err != nil {
+			return nil, err
+		}
 		if s.skipPendingLF() {
 			region, atMark := s.rx.region()
 			if len(region) >= n {
@@ -331,6 +381,9 @@ func (s *Stream) Read(t *loop.Task, p []byte) (int, error) {
 	}
 	s.rx.resync, s.rx.long, s.rx.tooLong = false, false, 0
 	for {
+		if err := await.Checkpoint(t); err != nil {
+			return 0, err
+		}
 		if s.skipPendingLF() {
 			region, atMark := s.rx.region()
 			if len(region) > 0 {
@@ -388,7 +441,7 @@ func (s *Stream) Records(t *loop.Task, f Framing, q *primitives.Queue[[]byte]) e
 				return err
 			}
 		case errors.As(err, &le):
-			s.l.Logger().Warn("uart: record lost", "path", s.path, "err", err)
+			t.Loop().Logger().Warn("uart: record lost", "path", s.path, "err", err)
 		case errors.Is(err, ErrClosed):
 			q.Close()
 			return nil

@@ -13,7 +13,7 @@ import (
 // buffer directly, as the reader goroutine's posts would.
 func feedOnly(t testing.TB, opts ...Option) *Stream {
 	t.Helper()
-	s, err := New(loop.New(), "/dev/fake", opts...)
+	s, err := New("/dev/fake", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestLossErrorMatches(t *testing.T) {
 // task, to check waiting as well as taking.
 func TestReadExactlyAndRead(t *testing.T) {
 	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
-	s, err := New(l, "/dev/fake", WithRxBuffer(64), WithMaxLine(8), WithLineEnding(AnyEOL))
+	s, err := New("/dev/fake", WithRxBuffer(64), WithMaxLine(8), WithLineEnding(AnyEOL))
 	if err != nil {
 		t.Fatal(err)
 	}

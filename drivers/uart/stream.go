@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/await"
+	"github.com/edgeagent/edgeagent/drivers/internal/inlet"
+	"github.com/edgeagent/edgeagent/drivers/internal/option"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -20,16 +24,18 @@ import (
 // loop; they work across reconnects. Like everything on the loop, a Stream
 // is used from the loop's tasks and callbacks only.
 type Stream struct {
-	l    *loop.Loop
+	l    *loop.Loop // Run's
 	path string
 	cfg  config
 
-	started, closed bool
+	running, closed bool
 	conn            *conn // the current connection attempt, nil between attempts
 
-	state   State
-	changes primitives.Event[State]
-	stateq  loop.WaitQueue
+	state  State
+	latest primitives.Event[State]
+	stateq loop.WaitQueue
+
+	inlet *inlet.Inlet // the reader goroutines' way into the loop
 
 	rx   rxState
 	rxq  loop.WaitQueue // readers waiting for bytes
@@ -40,28 +46,24 @@ type Stream struct {
 	stats Stats
 }
 
-// New returns a stream for the serial device at path on l, configured by
-// opts; nothing is opened until Run. A bad option is an error naming it.
-// The path is reopened by name after each failure, so a stable name
-// (/dev/serial/by-id/…, a udev symlink) survives the device coming back as
-// a different ttyUSBn.
-func New(l *loop.Loop, path string, opts ...Option) (*Stream, error) {
+// New returns a stream for the serial device at path, configured by opts,
+// reporting every bad option; nothing is opened until Run, whose task's
+// loop the stream then belongs to. The path is reopened by name after each
+// failure, so a stable name (/dev/serial/by-id/…, a udev symlink) survives
+// the device coming back as a different ttyUSBn.
+func New(path string, opts ...Option) (*Stream, error) {
 	cfg := defaultConfig()
-	for _, o := range opts {
-		o(&cfg)
-	}
+	err := option.Apply(&cfg, opts)
 	if path == "" {
-		return nil, errors.New("uart: empty device path")
+		err = errors.Join(errors.New("uart: New: empty device path"), err)
 	}
-	if l == nil {
-		return nil, fmt.Errorf("uart %s: nil loop", path)
+	if err != nil {
+		return nil, err
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("uart %s: %w", path, err)
 	}
-	s := &Stream{l: l, path: path, cfg: cfg}
-	s.state = State{Status: Connecting, Since: l.Now()}
-	return s, nil
+	return &Stream{path: path, cfg: cfg}, nil
 }
 
 // Path returns the device path the stream opens.
@@ -70,14 +72,19 @@ func (s *Stream) Path() string { return s.path }
 // State returns the connection's current state.
 func (s *Stream) State() State { return s.state }
 
-// Changes returns the event set with every new State, from Connecting when
-// Run starts to Closed when it ends, for a task that publishes the
-// connection's health (say, to MQTT): it always holds the latest state.
-func (s *Stream) Changes() *primitives.Event[State] { return &s.changes }
+// Latest is the event set with every new State, from Connecting when Run
+// starts to Closed when it ends, for a task that publishes the
+// connection's health (say, to MQTT): it always holds the latest state,
+// and any number of tasks may follow it with WaitNext.
+func (s *Stream) Latest() *primitives.Event[State] { return &s.latest }
 
 // WaitState waits until ok accepts the current state and returns that
-// state; ok is checked at once and after every change.
+// state; ok is checked at once and after every change. Like every await
+// of the stream it fails at once for an interrupted task.
 func (s *Stream) WaitState(t *loop.Task, ok func(State) bool) (State, error) {
+	if err := await.Checkpoint(t); err != nil {
+		return s.state, err
+	}
 	for !ok(s.state) {
 		if err := s.stateq.Wait(t); err != nil {
 			return s.state, err
@@ -95,9 +102,11 @@ func (s *Stream) Stats() Stats {
 }
 
 func (s *Stream) setState(st State) {
-	st.Since = s.l.Now()
+	if s.l != nil {
+		st.Since = s.l.Now()
+	}
 	s.state = st
-	s.changes.Set(st)
+	s.latest.Set(st)
 	s.stateq.WakeAll()
 }
 
@@ -105,6 +114,8 @@ func (s *Stream) setState(st State) {
 // until it ended: loop-side bookkeeping plus the wire its goroutines use.
 type conn struct {
 	w        *wire
+	lp       LoopPort // a port on the loop (no goroutines), once open
+	detach   func()
 	up       bool      // opened and not yet ended
 	since    time.Time // when it opened
 	ended    bool
@@ -128,18 +139,27 @@ func (c *conn) await(t *loop.Task) error {
 // by path with back-off (see Backoff) whenever opening fails or the
 // connection ends: a vanished device is a Disconnected state, never a panic
 // or a busy loop. When t is cancelled Run stops the port's goroutines,
-// waits for them, sets the Closed state and returns t's error. Run once,
-// as a task: g.Go("uart", s.Run).
+// waits for them, sets the Closed state and returns t's error. Run it as a
+// task: g.Go("uart", s.Run). It may run again after it has returned (what
+// was received and not read is still there), never twice at once
+// (ErrRunning), and always on the same loop.
 func (s *Stream) Run(t *loop.Task) error {
-	if s.started {
-		return fmt.Errorf("uart %s: Run called twice", s.path)
+	if s.running {
+		return fmt.Errorf("uart %s: %w", s.path, ErrRunning)
 	}
-	s.started = true
+	if s.l != nil && s.l != t.Loop() {
+		return fmt.Errorf("uart %s: Run on another loop than before", s.path)
+	}
+	s.running, s.closed, s.l = true, false, t.Loop()
+	defer func() { s.running = false }()
 	s.setState(State{Status: Connecting})
 	defer s.close()
 	attempt := 0
 	for {
-		c := s.dial()
+		c, err := s.dial(t)
+		if err != nil {
+			return err // interrupted while the port opened
+		}
 		if err := c.await(t); err != nil {
 			if stopErr := s.stop(t, c); stopErr != nil {
 				return errors.Join(err, stopErr)
@@ -158,24 +178,96 @@ func (s *Stream) Run(t *loop.Task) error {
 	}
 }
 
-// dial starts a connection attempt: its reader goroutine opens the port.
-func (s *Stream) dial() *conn {
-	w := &wire{
-		l:      s.l,
-		path:   s.path,
-		mode:   s.cfg.mode,
-		open:   s.cfg.open,
-		rt:     s.cfg.readTimeout,
-		used:   &s.used,
-		budget: int64(s.cfg.rxBuffer),
-		stop:   make(chan struct{}),
-		exited: make(chan struct{}),
-		txc:    make(chan txReq, 1),
+// dial makes a connection attempt: it opens the port through
+// loop.Offload — so a virtual clock waits for the open — and starts the
+// connection's goroutines, or, for a LoopPort, attaches it on the loop. A
+// failed open ends the attempt at once. It returns an error only when t
+// is interrupted; a port that opens after that is closed.
+func (s *Stream) dial(t *loop.Task) (*conn, error) {
+	if s.inlet == nil {
+		// One inlet per stream: inlets live as long as the loop. Two
+		// places: the last drain of the previous connection may still be
+		// queued when the next one starts reading.
+		s.inlet = inlet.New(s.l, "uart "+s.path, 2)
 	}
-	c := &conn{w: w}
+	c := &conn{}
 	s.conn = c
-	go w.run(s, c)
-	return c
+	h := &opening{}
+	open, path, mode, rt := s.cfg.open, s.path, s.cfg.mode, s.cfg.readTimeout
+	port, err := loop.Offload(t, func(context.Context) (Port, error) {
+		p, err := open(path, &mode)
+		if err != nil {
+			return nil, fmt.Errorf("uart %s: open (%s): %w", path, modeString(mode), err)
+		}
+		if _, onLoop := p.(LoopPort); !onLoop {
+			if err := p.SetReadTimeout(rt); err != nil {
+				p.Close()
+				return nil, fmt.Errorf("uart %s: set read timeout: %w", path, err)
+			}
+		}
+		return h.hand(p)
+	})
+	if err != nil && interrupted(err) {
+		s.conn = nil
+		h.abandon()
+		return nil, err
+	}
+	switch lp, onLoop := port.(LoopPort); {
+	case err != nil:
+		s.onEnded(c, err, 0)
+	case onLoop:
+		s.onOpenedLoop(c, lp)
+	default:
+		c.w = &wire{
+			l:      s.l,
+			inlet:  s.inlet,
+			path:   s.path,
+			used:   &s.used,
+			budget: int64(s.cfg.rxBuffer),
+			stop:   make(chan struct{}),
+			exited: make(chan struct{}),
+			txc:    make(chan txReq, 1),
+		}
+		s.onOpened(c)
+		go c.w.run(s, c, port)
+	}
+	return c, nil
+}
+
+// interrupted reports whether err is a task's interruption.
+func interrupted(err error) bool {
+	return errors.Is(err, loop.ErrCancelled) || errors.Is(err, loop.ErrTimeout)
+}
+
+// opening hands an opened port from Offload's goroutine to the loop, or,
+// if the task stopped waiting, closes it: a port is never left open.
+type opening struct {
+	mu        sync.Mutex
+	port      Port
+	abandoned bool
+}
+
+// hand gives p to the loop, unless the open was abandoned.
+func (h *opening) hand(p Port) (Port, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.abandoned {
+		p.Close()
+		return nil, errors.New("uart: open abandoned")
+	}
+	h.port = p
+	return p, nil
+}
+
+// abandon closes a port handed over too late to be used, or makes hand
+// close it.
+func (h *opening) abandon() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.abandoned = true
+	if p := h.port; p != nil {
+		go p.Close() // off the loop: closing a port may block
+	}
 }
 
 // stop ends connection c from the loop and waits, shielded from t's
@@ -184,6 +276,11 @@ func (s *Stream) dial() *conn {
 // virtual clock would jump past any bound before they could report back.
 // Offload does the waiting (and holds a virtual clock still meanwhile).
 func (s *Stream) stop(t *loop.Task, c *conn) error {
+	if c.lp != nil {
+		c.stopping = true
+		s.endLoop(c, nil)
+		return nil
+	}
 	if !c.stopping {
 		c.stopping = true
 		close(c.w.stop)
@@ -215,9 +312,6 @@ func (s *Stream) close() {
 
 // onOpened runs on the loop when c's port has opened.
 func (s *Stream) onOpened(c *conn) {
-	if c.stopping {
-		return // the reader sees the stop and closes the port
-	}
 	c.up, c.since = true, s.l.Now()
 	s.stats.Connects++
 	s.setState(State{Status: Connected})

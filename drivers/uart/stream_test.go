@@ -37,7 +37,7 @@ func masterWrite(tk *loop.Task, master *os.File, p []byte) error {
 func TestPtyReadLineAcrossSplitWrites(t *testing.T) {
 	master, path := drivertest.OpenPty(t)
 	l := loop.New()
-	s, err := New(l, path, ptyOpts()...)
+	s, err := New(path, ptyOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestPtyLineEndings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			master, path := drivertest.OpenPty(t)
 			l := loop.New()
-			s, err := New(l, path, ptyOpts(tc.opt)...)
+			s, err := New(path, ptyOpts(tc.opt)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +119,7 @@ func TestPtyWriteDrainAndLargeWrite(t *testing.T) {
 	master, path := drivertest.OpenPty(t)
 	var sink *masterSink
 	l := loop.New()
-	s, err := New(l, path, ptyOpts(WithTxBuffer(1024))...)
+	s, err := New(path, ptyOpts(WithTxBuffer(1024))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func firstDiff(a, b []byte) int {
 func TestWriteWhileNotConnected(t *testing.T) {
 	l := loop.New()
 	dir := t.TempDir()
-	s, err := New(l, filepath.Join(dir, "absent"), ptyOpts()...)
+	s, err := New(filepath.Join(dir, "absent"), ptyOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestPtyHangupMidLineAndReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := loop.New()
-	s, err := New(l, link, ptyOpts()...)
+	s, err := New(link, ptyOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestPtyHangupMidLineAndReconnect(t *testing.T) {
 	if fmt.Sprint(changes) != fmt.Sprint(want) {
 		t.Errorf("statuses seen %v, want %v", changes, want)
 	}
-	if ev := s.Changes(); !ev.IsSet() || ev.Value().Status != Closed {
+	if ev := s.Latest(); !ev.IsSet() || ev.Value().Status != Closed {
 		t.Errorf("published state %v (set %v), want closed", ev.Value(), ev.IsSet())
 	}
 }
@@ -332,7 +332,7 @@ func TestPtyHangupMidLineAndReconnect(t *testing.T) {
 func TestPtyStopClosesPort(t *testing.T) {
 	master, path := drivertest.OpenPty(t)
 	l := loop.New()
-	s, err := New(l, path, ptyOpts()...)
+	s, err := New(path, ptyOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +369,7 @@ func TestPty1MBExact(t *testing.T) {
 	data := randomBytes(rng, total)
 	data[total-1] = '\n'
 	l := loop.New()
-	s, err := New(l, path, ptyOpts(WithDelimiter('\n'), WithMaxLine(total), WithRxBuffer(total+2))...)
+	s, err := New(path, ptyOpts(WithDelimiter('\n'), WithMaxLine(total), WithRxBuffer(total+2))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestPty1MBOverflowAccounting(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	data := randomBytes(rng, total)
 	l := loop.New()
-	s, err := New(l, path, ptyOpts(WithLineEnding(AnyEOL), WithMaxLine(100), WithRxBuffer(rxBuf))...)
+	s, err := New(path, ptyOpts(WithLineEnding(AnyEOL), WithMaxLine(100), WithRxBuffer(rxBuf))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +476,7 @@ func TestPty1MBConcurrentReader(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	data := randomBytes(rng, total)
 	l := loop.New()
-	s, err := New(l, path, ptyOpts(WithLineEnding(AnyEOL), WithMaxLine(64), WithRxBuffer(1024))...)
+	s, err := New(path, ptyOpts(WithLineEnding(AnyEOL), WithMaxLine(64), WithRxBuffer(1024))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +524,7 @@ func TestPty1MBConcurrentReader(t *testing.T) {
 func TestPtyRecords(t *testing.T) {
 	master, path := drivertest.OpenPty(t)
 	l := loop.New()
-	s, err := New(l, path, ptyOpts()...)
+	s, err := New(path, ptyOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package uart
 import (
 	"fmt"
 
+	"github.com/edgeagent/edgeagent/drivers/internal/await"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -29,9 +30,13 @@ type txState struct {
 // respect to each other. It fails with ErrNotConnected while the port is
 // not open, or if the connection ends before p is queued; bytes queued but
 // not yet written when a connection ends are dropped and counted in
-// Stats.TxDropped. Once Run has ended it fails with ErrClosed. If t is
-// interrupted, the part already queued is still sent.
+// Stats.TxDropped. Once Run has ended it fails with ErrClosed. An
+// interrupted task queues nothing; if t is interrupted while Write waits
+// for room, the part already queued is still sent.
 func (s *Stream) Write(t *loop.Task, p []byte) error {
+	if err := await.Checkpoint(t); err != nil {
+		return err
+	}
 	if len(p) == 0 {
 		return nil
 	}
@@ -66,6 +71,9 @@ func (s *Stream) Write(t *loop.Task, p []byte) error {
 // and has left the wire (the port's Drain, tcdrain). It fails with
 // ErrNotConnected if the port is not open or the connection ends first.
 func (s *Stream) Drain(t *loop.Task) error {
+	if err := await.Checkpoint(t); err != nil {
+		return err
+	}
 	if s.closed {
 		return fmt.Errorf("uart %s: drain: %w", s.path, ErrClosed)
 	}
@@ -100,10 +108,14 @@ func (tx *txState) kick(s *Stream) {
 	if tx.drainSent != tx.drainReq {
 		req.drain = tx.drainReq
 	}
-	select {
-	case c.w.txc <- req:
-	default: // cannot happen: the writer took the last batch before it reported it
-		return
+	if c.lp != nil {
+		s.writeLoop(c, req)
+	} else {
+		select {
+		case c.w.txc <- req:
+		default: // cannot happen: the writer took the last batch before it reported it
+			return
+		}
 	}
 	tx.busy, tx.drainSent = true, tx.drainReq
 	tx.pending, tx.spare = tx.spare[:0], nil

@@ -24,25 +24,19 @@
 package adxl345test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
 	"time"
 
-	"periph.io/x/conn/v3/physic"
-
 	"github.com/edgeagent/edgeagent/drivers/adxl345"
 	"github.com/edgeagent/edgeagent/drivers/internal/i2csim"
 )
 
-// Error is the type of the simulated bus errors.
-type Error string
-
-func (e Error) Error() string { return string(e) }
-
 // ErrNACK is the error of a transaction the simulated chip does not
 // acknowledge, as Linux's i2c-dev reports it ("remote I/O error").
-const ErrNACK Error = "adxl345test: address not acknowledged (remote I/O error)"
+var ErrNACK = errors.New("adxl345test: address not acknowledged (remote I/O error)")
 
 // TurnOnTime is the wake-up time from standby the simulation uses, the
 // datasheet's typical value; the first sample follows a sample period later.
@@ -56,19 +50,22 @@ type Op = i2csim.Op
 const numRegs = adxl345.RegFIFOStatus + 1
 
 // Sensor is a simulated ADXL345: an i2c.Bus with the chip at one address.
+// Besides its own methods it has the chip's common ones: Tx, SetSpeed,
+// FailNext, SetPresent, PowerCycle (back to standby and the power-up
+// registers, the data registers reading zero, without a failed
+// transaction), Ops and Violations.
 type Sensor struct {
-	mu   sync.Mutex
-	now  func() time.Time
-	addr uint16
+	*i2csim.Chip
+
+	mu  sync.Mutex
+	now func() time.Time
+	rec *i2csim.Recorder
 
 	regs       [numRegs]byte
 	devID      byte
 	signal     func(time.Time) adxl345.Vector
 	measuring  bool
 	firstReady time.Time // when the first sample since Measure is ready
-
-	absent bool
-	rec    *i2csim.Recorder // the log, violations and FailNext's NACKs
 }
 
 // New returns a chip at addr (adxl345.AddressAltLow or AddressAltHigh) in
@@ -76,9 +73,10 @@ type Sensor struct {
 // sampling runs on; nil makes a sample ready as soon as Measure is set,
 // and always the signal's value at the zero time.
 func New(addr uint16, now func() time.Time) *Sensor {
-	s := &Sensor{now: now, addr: addr, devID: adxl345.DeviceID, rec: i2csim.NewRecorder(ErrNACK)}
+	s := &Sensor{now: now, devID: adxl345.DeviceID, rec: i2csim.NewRecorder(ErrNACK)}
 	s.signal = func(time.Time) adxl345.Vector { return adxl345.Vector{Z: 1} }
 	s.powerUp()
+	s.Chip = i2csim.NewChip(&s.mu, addr, now, ErrNACK, s.rec, s.tx, s.powerUp)
 	return s
 }
 
@@ -92,9 +90,6 @@ func (s *Sensor) powerUp() {
 
 // String implements i2c.Bus.
 func (s *Sensor) String() string { return "adxl345test" }
-
-// SetSpeed implements i2c.Bus; the simulation has no speed.
-func (s *Sensor) SetSpeed(physic.Frequency) error { return nil }
 
 // SetAccel sets a constant acceleration, in g.
 func (s *Sensor) SetAccel(v adxl345.Vector) {
@@ -117,27 +112,6 @@ func (s *Sensor) SetDeviceID(id byte) {
 	s.devID = id
 }
 
-// FailNext makes the chip acknowledge none of the next n transactions.
-func (s *Sensor) FailNext(n int) { s.rec.FailNext(n) }
-
-// SetPresent connects or disconnects the chip: an absent chip acknowledges
-// nothing, and reconnecting it is a power-up.
-func (s *Sensor) SetPresent(present bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.absent && present {
-		s.powerUp()
-	}
-	s.absent = !present
-}
-
-// PowerCycle resets the chip to its power-up state: standby, defaults.
-func (s *Sensor) PowerCycle() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.powerUp()
-}
-
 // Register returns a register's content (DEVID included).
 func (s *Sensor) Register(reg byte) byte {
 	s.mu.Lock()
@@ -151,25 +125,8 @@ func (s *Sensor) Register(reg byte) byte {
 	return s.regs[reg]
 }
 
-// Ops returns a copy of the transaction log.
-func (s *Sensor) Ops() []Op { return s.rec.Ops() }
-
-// Violations lists the transactions that misused the chip, in order.
-func (s *Sensor) Violations() []string { return s.rec.Violations() }
-
-// Tx implements i2c.Bus.
-func (s *Sensor) Tx(addr uint16, w, r []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rec.Tx(s.now, addr, w, r, s.tx)
-}
-
-func (s *Sensor) tx(now time.Time, addr uint16, w, r []byte) error {
+func (s *Sensor) tx(now time.Time, w, r []byte) error {
 	switch {
-	case addr != s.addr || s.absent:
-		return ErrNACK
-	case s.rec.TakeNACK():
-		return ErrNACK
 	case len(w) == 0:
 		return s.violation(fmt.Sprintf("%d-byte read without a register address", len(r)))
 	case len(w) > 1 && len(r) > 0:

@@ -33,3 +33,31 @@ func ExampleNew() {
 	// 0s W[] NACK
 	// 50ms W[] R[68 3c da]
 }
+
+// A test of how code copes with what the chip may send: an exact raw
+// reading (status bits set where the datasheet says they are not data),
+// then a result corrupted on the bus in a chosen way. The driver masks
+// the status bits, and reports the corruption as ErrCRC.
+func ExampleSensor_SetRaw() {
+	now := time.Time{}
+	sensor := htu21dtest.New(func() time.Time { return now })
+	sensor.SetRaw(0x683F, 0x4E87) // the two low bits set on both
+	read := func(trigger byte) ([]byte, error) {
+		r := make([]byte, 3)
+		_ = sensor.Tx(htu21d.Address, []byte{trigger}, nil)
+		now = now.Add(50 * time.Millisecond)
+		err := sensor.Tx(htu21d.Address, nil, r)
+		return r, err
+	}
+	r, _ := read(htu21d.TriggerTemperatureNoHold)
+	raw, err := htu21d.ParseReading(r)
+	fmt.Printf("% x: raw %#04x, %.2f °C, %v\n", r, raw, htu21d.Celsius(raw), err)
+
+	sensor.CorruptNext(htu21dtest.FlipData(0)) // the LSB's lowest bit
+	r, _ = read(htu21d.TriggerHumidityNoHold)
+	_, err = htu21d.ParseReading(r)
+	fmt.Printf("% x: %v\n", r, err)
+	// Output:
+	// 68 3f 89: raw 0x683f, 24.70 °C, <nil>
+	// 4e 86 09: htu21d: CRC mismatch: reading 4e 86 carries CRC 0x09, computed 0x38
+}

@@ -8,7 +8,8 @@
 // acknowledges nothing; the result is MSB, LSB (status bits: bit 1 set for
 // humidity) and CRC; the user register's reserved bits must be written back
 // unchanged; a soft reset takes 15 ms and restores the defaults. Faults can
-// be injected: NACKs, corrupted CRCs, an absent chip.
+// be injected: NACKs, corrupted results (CorruptNext), an absent chip, a
+// power cycle. SetRaw feeds exact raw readings.
 //
 // Every transaction is logged with the time it happened, read from the
 // clock function given to New (a loop's VirtualClock.Now in tests, so the
@@ -21,25 +22,19 @@
 package htu21dtest
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
 	"time"
 
-	"periph.io/x/conn/v3/physic"
-
 	"github.com/edgeagent/edgeagent/drivers/htu21d"
 	"github.com/edgeagent/edgeagent/drivers/internal/i2csim"
 )
 
-// Error is the type of the simulated bus errors.
-type Error string
-
-func (e Error) Error() string { return string(e) }
-
 // ErrNACK is the error of a transaction the simulated chip does not
 // acknowledge, as Linux's i2c-dev reports it ("remote I/O error").
-const ErrNACK Error = "htu21dtest: address not acknowledged (remote I/O error)"
+var ErrNACK = errors.New("htu21dtest: address not acknowledged (remote I/O error)")
 
 // Op is one logged transaction: At, when it happened; Addr; W, what was
 // written, and R, what was read (nil on failure); Err, its error. Its
@@ -52,21 +47,38 @@ const (
 	readOnlyBits = htu21d.EndOfBattery
 )
 
+// A Corruption changes the three bytes of a measurement result — MSB, LSB,
+// CRC — on their way to the driver, as a bus error would.
+type Corruption func(result []byte)
+
+// FlipCRC flips bit n (0–7) of the CRC byte.
+func FlipCRC(n int) Corruption { return func(b []byte) { b[2] ^= 1 << (n & 7) } }
+
+// FlipData flips bit n (0–15, 0 the LSB's lowest) of the two data bytes.
+// The CRC no longer matches, unless the driver fails to check it.
+func FlipData(n int) Corruption {
+	return func(b []byte) { b[1-(n&15)/8] ^= 1 << (n & 7) }
+}
+
 // Sensor is a simulated HTU21D: an i2c.Bus with the chip at htu21d.Address.
+// Besides its own methods it has the chip's common ones: Tx, SetSpeed,
+// FailNext, SetPresent, PowerCycle, Ops and Violations.
 type Sensor struct {
+	*i2csim.Chip
+
 	mu  sync.Mutex
 	now func() time.Time
+	rec *i2csim.Recorder
 
 	rawT, rawH uint16
+	exact      bool // rawT and rawH are read as they are: no quantising, no status bits
 	reg        byte
 
 	busyUntil time.Time
 	pending   byte   // the trigger whose result waits to be read, or 0
 	result    uint16 // its raw value, status bits set
 
-	absent  bool
-	corrupt int
-	rec     *i2csim.Recorder // the log, violations and FailNext's NACKs
+	corrupt []Corruption // the next results' corruptions, in order
 }
 
 // New returns a sensor in its power-up state, reading 25 °C and 50 %RH.
@@ -75,28 +87,32 @@ type Sensor struct {
 func New(now func() time.Time) *Sensor {
 	s := &Sensor{now: now, reg: htu21d.DefaultUserRegister, rec: i2csim.NewRecorder(ErrNACK)}
 	s.rawT, s.rawH = rawFor(25, 50)
+	s.Chip = i2csim.NewChip(&s.mu, htu21d.Address, now, ErrNACK, s.rec, s.tx, s.powerUp)
 	return s
 }
 
 // String implements i2c.Bus.
 func (s *Sensor) String() string { return "htu21dtest" }
 
-// SetSpeed implements i2c.Bus; the simulation has no speed.
-func (s *Sensor) SetSpeed(physic.Frequency) error { return nil }
-
-// Set makes the next measurements report celsius and rh (%), quantised the
-// way the chip does.
+// Set makes the next measurements report celsius and rh (%), quantised to
+// the resolution in force, with the status bits the chip sets, as the chip
+// does.
 func (s *Sensor) Set(celsius, rh float64) {
 	t, h := rawFor(celsius, rh)
-	s.SetRaw(t, h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rawT, s.rawH, s.exact = t, h, false
 }
 
-// SetRaw makes the next measurements report these raw values; the status
-// bits and the bits below the resolution are replaced as the chip does.
+// SetRaw makes the next measurements read exactly these 16-bit values,
+// status bits and all, with a correct CRC: the way to feed the driver a
+// given raw reading (low bits set at a resolution that has none, a
+// temperature's status bits on a humidity reading …). Set returns to
+// values the chip would produce.
 func (s *Sensor) SetRaw(temperature, humidity uint16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rawT, s.rawH = temperature, humidity
+	s.rawT, s.rawH, s.exact = temperature, humidity, true
 }
 
 // rawFor inverts the datasheet's conversions.
@@ -106,28 +122,21 @@ func rawFor(celsius, rh float64) (uint16, uint16) {
 	return uint16(min(max(t, 0), 0xFFFF)), uint16(min(max(h, 0), 0xFFFF))
 }
 
-// FailNext makes the chip acknowledge none of the next n transactions.
-func (s *Sensor) FailNext(n int) { s.rec.FailNext(n) }
-
-// CorruptNext flips the lowest bit of the CRC byte of the next n
-// measurement results read.
-func (s *Sensor) CorruptNext(n int) {
+// CorruptNext corrupts the next measurement results read, one corruption
+// each, in order: CorruptNext(FlipCRC(0)) breaks the next result's CRC,
+// CorruptNext(FlipCRC(0), nil, FlipData(15)) the next and the third. A
+// nil Corruption leaves that result alone.
+func (s *Sensor) CorruptNext(c ...Corruption) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.corrupt = n
+	s.corrupt = append([]Corruption(nil), c...)
 }
 
-// SetPresent connects or disconnects the chip: an absent chip acknowledges
-// nothing. Reconnecting it is a power-up: the user register returns to its
-// default.
-func (s *Sensor) SetPresent(present bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.absent && present {
-		s.reg = s.reg&reservedBits | htu21d.DefaultUserRegister
-		s.pending, s.busyUntil = 0, time.Time{}
-	}
-	s.absent = !present
+// powerUp restores the power-up state: the user register's default (its
+// reserved bits kept), nothing pending. It is called with mu held.
+func (s *Sensor) powerUp() {
+	s.reg = s.reg&reservedBits | htu21d.DefaultUserRegister
+	s.pending, s.busyUntil = 0, time.Time{}
 }
 
 // UserRegister returns the user register's content.
@@ -145,25 +154,8 @@ func (s *Sensor) SetUserRegister(b byte) {
 	s.reg = b
 }
 
-// Ops returns a copy of the transaction log.
-func (s *Sensor) Ops() []Op { return s.rec.Ops() }
-
-// Violations lists the transactions that misused the chip, in order.
-func (s *Sensor) Violations() []string { return s.rec.Violations() }
-
-// Tx implements i2c.Bus.
-func (s *Sensor) Tx(addr uint16, w, r []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rec.Tx(s.now, addr, w, r, s.tx)
-}
-
-func (s *Sensor) tx(now time.Time, addr uint16, w, r []byte) error {
+func (s *Sensor) tx(now time.Time, w, r []byte) error {
 	switch {
-	case addr != htu21d.Address || s.absent:
-		return ErrNACK
-	case s.rec.TakeNACK():
-		return ErrNACK
 	case s.now != nil && now.Before(s.busyUntil):
 		return ErrNACK // converting or resetting
 	case len(w) == 0 && len(r) == 0:
@@ -204,6 +196,9 @@ func (s *Sensor) trigger(now time.Time, cmd byte) {
 	}
 	s.pending = cmd
 	s.result = raw&^(1<<(16-bits)-1) | status
+	if s.exact {
+		s.result = raw
+	}
 	s.busyUntil = now.Add(wait)
 }
 
@@ -216,9 +211,11 @@ func (s *Sensor) readResult(r []byte) error {
 	}
 	b := []byte{byte(s.result >> 8), byte(s.result), 0}
 	b[2] = htu21d.CRC8(b[:2])
-	if s.corrupt > 0 {
-		s.corrupt--
-		b[2] ^= 1
+	if len(s.corrupt) > 0 {
+		if c := s.corrupt[0]; c != nil {
+			c(b)
+		}
+		s.corrupt = s.corrupt[1:]
 	}
 	copy(r, b)
 	s.pending = 0

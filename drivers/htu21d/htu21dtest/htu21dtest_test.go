@@ -117,7 +117,7 @@ func TestFaults(t *testing.T) {
 			t.Errorf("transaction %d after FailNext(2): %v", i, err)
 		}
 	}
-	s.CorruptNext(1)
+	s.CorruptNext(htu21dtest.FlipCRC(0))
 	if err := s.Tx(htu21d.Address, nil, r); err != nil {
 		t.Fatal(err)
 	}
@@ -138,3 +138,38 @@ func TestFaults(t *testing.T) {
 }
 
 func near(a, b, tol float64) bool { return a-b <= tol && b-a <= tol }
+
+// SetRaw results are read exactly, whatever the resolution and the kind
+// of measurement; Set quantises again. CorruptNext applies its
+// corruptions in order, one per result, nil leaving one alone.
+func TestSetRawAndCorruptions(t *testing.T) {
+	s := htu21dtest.New(nil)
+	s.SetUserRegister(htu21d.WithResolution(htu21d.DefaultUserRegister, htu21d.RH8T12))
+	read := func(cmd byte) []byte {
+		r := make([]byte, 3)
+		if err := tx(s, cmd); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Tx(htu21d.Address, nil, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	s.SetRaw(0x1235, 0xABCD)
+	got := fmt.Sprintf("% x|% x", read(htu21d.TriggerTemperatureNoHold)[:2], read(htu21d.TriggerHumidityNoHold)[:2])
+	s.Set(25, 50) // quantised to 12 and 8 bits, humidity's status bit set
+	got += fmt.Sprintf("|% x|% x", read(htu21d.TriggerTemperatureNoHold)[:2], read(htu21d.TriggerHumidityNoHold)[:2])
+	if want := "12 35|ab cd|68 a0|72 02"; got != want {
+		t.Errorf("results %s, want %s", got, want)
+	}
+
+	s.CorruptNext(htu21dtest.FlipCRC(7), nil, htu21dtest.FlipData(15))
+	var errs []string
+	for range 4 {
+		_, err := htu21d.ParseReading(read(htu21d.TriggerTemperatureNoHold))
+		errs = append(errs, fmt.Sprint(errors.Is(err, htu21d.ErrCRC)))
+	}
+	if fmt.Sprint(errs) != "[true false true false]" {
+		t.Errorf("CRC errors of four results: %v, want [true false true false]", errs)
+	}
+}

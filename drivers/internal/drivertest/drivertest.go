@@ -1,7 +1,7 @@
 // Package drivertest holds the helpers the drivers' tests share: a loop on a
 // virtual clock, I2C buses that log times or answer from fuzz data, the
 // hog-detector check of a polling driver, and the playing of a script of
-// levels on a gpioin.SimPin into a driver's task.
+// levels on a gpiointest.Pin into a driver's task.
 //
 // It is for tests only: no driver may import it.
 package drivertest

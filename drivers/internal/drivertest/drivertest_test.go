@@ -11,6 +11,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/drivers/internal/drivertest"
 	"github.com/edgeagent/edgeagent/loop"
 )
@@ -90,7 +91,7 @@ func TestBounce(t *testing.T) {
 	if want := "[High@10ms Low@11ms High@12ms Low@13ms]"; fmt.Sprint(got) != want {
 		t.Errorf("Bounce = %v, want %s", got, want)
 	}
-	if s := drivertest.Bounce(0, 0, gpio.High); len(s) != 1 || s[0] != (gpioin.Step{Level: gpio.High}) {
+	if s := drivertest.Bounce(0, 0, gpio.High); len(s) != 1 || s[0] != (gpiointest.Step{Level: gpio.High}) {
 		t.Errorf("Bounce(0, 0, High) = %v", s)
 	}
 }
@@ -98,7 +99,7 @@ func TestBounce(t *testing.T) {
 // Play starts the task before the first step, so it sees every edge, and
 // stops it after the tail.
 func TestPlay(t *testing.T) {
-	pin := gpioin.NewSimPin("p", gpio.High)
+	pin := gpiointest.NewPin("p", gpio.High)
 	in, err := gpioin.New(pin)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func TestPlay(t *testing.T) {
 	w.Run(t, func(tk *loop.Task) error {
 		err := drivertest.Play(tk, "input", func(tk *loop.Task) error {
 			return in.Run(tk, func(e gpioin.Edge) { got = append(got, fmt.Sprintf("%v@%v", e.Level, w.Since(e.Time))) })
-		}, pin, 50*ms, gpioin.Step{Level: gpio.Low}, gpioin.Step{At: 20 * ms, Level: gpio.High})
+		}, pin, 50*ms, gpiointest.Step{Level: gpio.Low}, gpiointest.Step{At: 20 * ms, Level: gpio.High})
 		stopped = w.Since(tk.Loop().Now())
 		return err
 	})

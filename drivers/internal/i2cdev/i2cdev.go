@@ -1,12 +1,13 @@
 // Package i2cdev is the plumbing the I2C sensor drivers (htu21d, adxl345)
-// share: one device's bus transfers, inline or through loop.Offload, with a
-// panicking bus turned into an error; the lock that serialises a device's
+// share: one device's bus transfers, inline or on a goroutine of their own,
+// with a panicking bus turned into an error and an abandoned transfer never
+// overlapped by the next; the lock that serialises a device's
 // operations and the rule that a failed one makes the next initialise the
-// chip again; the back-off schedule of a polling task after failed readings;
-// and where such a task publishes.
+// chip again; the back-off schedule and logging of a polling task after
+// failed readings; and the wrapping of failures as drivers.DeviceError.
 //
-// It must not know any chip: commands, timings and the errors users match
-// (each driver's DeviceError) stay in the drivers.
+// It must not know any chip: commands, timings and the sentinels users
+// match stay in the drivers.
 package i2cdev
 
 import (
@@ -17,6 +18,8 @@ import (
 
 	"periph.io/x/conn/v3"
 
+	"github.com/edgeagent/edgeagent/drivers"
+	"github.com/edgeagent/edgeagent/drivers/internal/await"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -28,29 +31,70 @@ type Dev struct {
 	conn    conn.Conn
 	offload bool
 
-	lock  primitives.Lock
-	ready bool // initialised, and no operation has failed since
+	lock      primitives.Lock
+	ready     bool      // initialised, and no operation has failed since
+	abandoned *transfer // an offloaded transfer whose task stopped waiting, until it ends
+
+	// AfterAbandoned, if set, is called by Locked, on the loop, when a
+	// transfer abandoned by an interrupted operation has ended, with the
+	// loop's time then, before the next operation starts: a chip that may
+	// still be busy with what that transfer began gets time to finish it.
+	AfterAbandoned func(ended time.Time)
 }
 
-// New returns a Dev that transfers through c, inline or, with offload,
-// through loop.Offload.
+// transfer is one offloaded bus transaction, seen from the loop: whether
+// it has ended.
+type transfer struct {
+	done bool
+	wq   loop.WaitQueue
+}
+
+// New returns a Dev that transfers through c, inline or, with offload, on a
+// goroutine per transfer.
 func New(c conn.Conn, offload bool) *Dev { return &Dev{conn: c, offload: offload} }
 
 // Tx writes w and then reads n bytes in one bus transaction, inline or
-// through loop.Offload. The read buffer is fresh each time: an offloaded
-// transfer abandoned by a cancelled task may still be writing into it.
+// through loop.Offload. The read buffer is fresh each time.
+//
+// Offloaded, a task interrupted during the transfer returns at once, and
+// the transfer goes on to its end on its goroutine: it is abandoned, and
+// the next operation under Locked waits until it has ended, so the chip
+// never sees two transactions at once. A virtual clock does not move while
+// a transfer is on the bus.
 func (d *Dev) Tx(t *loop.Task, w []byte, n int) ([]byte, error) {
 	name := t.Name()
 	if !d.offload {
-		return transfer(d.conn, name, w, n)
+		return doTransfer(d.conn, name, w, n)
 	}
-	return loop.Offload(t, func(context.Context) ([]byte, error) { return transfer(d.conn, name, w, n) })
+	// Past this checkpoint Offload starts the transfer: nothing on the
+	// loop can interrupt the task in between.
+	if err := await.Checkpoint(t); err != nil {
+		return nil, err
+	}
+	l := t.Loop()
+	x := &transfer{}
+	c := d.conn
+	r, err := loop.Offload(t, func(context.Context) ([]byte, error) {
+		r, err := doTransfer(c, name, w, n)
+		// Posted before Offload's own result, so the loop learns that the
+		// transfer has ended even when the task stopped waiting for it.
+		_ = l.Post(func() {
+			x.done = true
+			x.wq.WakeAll()
+		})
+		return r, err
+	})
+	if err != nil && !x.done && Interrupted(err) {
+		d.abandoned = x
+	}
+	return r, err
 }
 
-// transfer does one bus transaction. A bus implementation that panics (a
-// test playback does on a mismatch) becomes a *loop.PanicError, as in an
-// Offload, so that the driver publishes an error state instead of dying.
-func transfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error) {
+// doTransfer does one bus transaction. A bus implementation that panics
+// (a test playback does on a mismatch) becomes a *loop.PanicError, as in
+// an Offload, so that the driver publishes an error state instead of
+// dying.
+func doTransfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r, err = nil, &loop.PanicError{Task: task, Value: p, Stack: debug.Stack()}
@@ -65,12 +109,42 @@ func transfer(c conn.Conn, task string, w []byte, n int) (r []byte, err error) {
 // Locked runs fn holding the device's lock. A failure in it other than the
 // task's interruption makes NeedsInit true: the chip may have reset or
 // wedged, so the next operation starts by initialising it.
+//
+// Before fn, Locked waits for a transfer abandoned by an interrupted
+// operation to end (see Tx); the chip may be left mid-command then, so the
+// next operation initialises it again.
 func (d *Dev) Locked(t *loop.Task, fn loop.TaskFunc) error {
-	err := d.lock.With(t, fn)
+	if err := await.Checkpoint(t); err != nil {
+		return err
+	}
+	err := d.lock.With(t, func(t *loop.Task) error {
+		if err := d.settle(t); err != nil {
+			return err
+		}
+		return fn(t)
+	})
 	if err != nil && !Interrupted(err) {
 		d.ready = false
 	}
 	return err
+}
+
+// settle waits until an abandoned transfer, if any, has ended.
+func (d *Dev) settle(t *loop.Task) error {
+	x := d.abandoned
+	if x == nil {
+		return nil
+	}
+	for !x.done {
+		if err := x.wq.Wait(t); err != nil {
+			return err
+		}
+	}
+	d.abandoned, d.ready = nil, false
+	if d.AfterAbandoned != nil {
+		d.AfterAbandoned(t.Loop().Now())
+	}
+	return nil
 }
 
 // NeedsInit reports whether the chip must be initialised before it is used:
@@ -98,47 +172,41 @@ func Backoff(first, max time.Duration, n int) time.Duration {
 	return min(d, max)
 }
 
-// Retry counts a polling task's consecutive failures and spaces its
-// retries by Backoff(First, Max, failures).
-type Retry struct {
+// A Poller is a polling task's bookkeeping of failures: how many in a
+// row, the back-off before the next try (Backoff(First, Max, failures)),
+// and one log line when a run of failures starts and one when it ends,
+// not one per failure.
+type Poller struct {
+	Name       string // the device, for logs
 	First, Max time.Duration
 	failures   int
 }
 
-// Fail records a failure and returns how many there have been in a row,
-// this one included, and how long to wait before trying again.
-func (r *Retry) Fail() (failures int, wait time.Duration) {
-	r.failures++
-	return r.failures, Backoff(r.First, r.Max, r.failures)
-}
-
-// Succeed records a success and returns how many failures it ended (0 when
-// the previous attempt succeeded too).
-func (r *Retry) Succeed() (failures int) {
-	failures, r.failures = r.failures, 0
-	return failures
-}
-
-// An Outlet is where a polling task publishes: an event holding the latest
-// value, and optionally a queue that gets every value.
-type Outlet[T any] struct {
-	latest primitives.Event[T]
-	queue  *primitives.Queue[T]
-}
-
-// NewOutlet returns an outlet that also puts every value to q, if q is not
-// nil.
-func NewOutlet[T any](q *primitives.Queue[T]) *Outlet[T] { return &Outlet[T]{queue: q} }
-
-// Latest is the event Publish sets.
-func (o *Outlet[T]) Latest() *primitives.Event[T] { return &o.latest }
-
-// Publish sets the event to v and puts v to the queue with PutDropOldest, so
-// a slow consumer loses the oldest values rather than delaying the task.
-func (o *Outlet[T]) Publish(v T) {
-	o.latest.Set(v)
-	if o.queue != nil {
-		// ErrClosed: the consumer has gone; the event still carries it.
-		_, _, _ = o.queue.PutDropOldest(v)
+// Fail records a failed reading and returns the error state to publish.
+func (p *Poller) Fail(t *loop.Task, err error) drivers.Fault {
+	p.failures++
+	wait := Backoff(p.First, p.Max, p.failures)
+	if p.failures == 1 {
+		t.Loop().Logger().Warn("i2c: reading failed; retrying with back-off", "device", p.Name, "err", err, "retry_in", wait)
 	}
+	return drivers.Fault{Err: err, Failures: p.failures, RetryIn: wait}
+}
+
+// Succeed records a good reading and reports whether it ended a run of
+// failures.
+func (p *Poller) Succeed(t *loop.Task) (recovered bool) {
+	if p.failures > 0 {
+		t.Loop().Logger().Info("i2c: reading again", "device", p.Name, "after_failures", p.failures)
+	}
+	recovered, p.failures = p.failures > 0, 0
+	return recovered
+}
+
+// Fail wraps a failure of operation op on device as a
+// *drivers.DeviceError; the task's interruptions pass unchanged.
+func Fail(device, op string, err error) error {
+	if Interrupted(err) {
+		return err
+	}
+	return &drivers.DeviceError{Device: device, Op: op, Err: err}
 }

@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/internal/i2cdev"
 	"github.com/edgeagent/edgeagent/loop"
-	"github.com/edgeagent/edgeagent/primitives"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -44,20 +48,55 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-// Retry counts failures in a row; a success reports how many it ended and
-// starts the schedule over.
-func TestRetry(t *testing.T) {
-	r := i2cdev.Retry{First: time.Second, Max: 4 * time.Second}
+// A Poller counts failures in a row and spaces retries by Backoff; a
+// success reports whether it ended a run of failures and starts the
+// schedule over. It logs the first failure of a run and the recovery, not
+// every failure.
+func TestPoller(t *testing.T) {
+	var logs strings.Builder
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()), loop.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))))
+	p := i2cdev.Poller{Name: "chip 0x40 on bus", First: time.Second, Max: 4 * time.Second}
 	var got []string
-	for range 3 {
-		n, wait := r.Fail()
-		got = append(got, fmt.Sprintf("%d:%v", n, wait))
+	err := l.Run(context.Background(), func(tk *loop.Task) error {
+		nack := errors.New("NACK")
+		for range 3 {
+			f := p.Fail(tk, nack)
+			got = append(got, fmt.Sprintf("%d:%v:%v", f.Failures, f.RetryIn, f.Err))
+		}
+		got = append(got, fmt.Sprint(p.Succeed(tk)), fmt.Sprint(p.Succeed(tk)))
+		f := p.Fail(tk, nack)
+		got = append(got, fmt.Sprintf("%d:%v", f.Failures, f.RetryIn))
+		return nil
+	})
+	if want := "[1:1s:NACK 2:2s:NACK 3:4s:NACK true false 1:1s]"; err != nil || fmt.Sprint(got) != want {
+		t.Errorf("got %v, %v; want %s", got, err, want)
 	}
-	got = append(got, fmt.Sprintf("ok after %d", r.Succeed()), fmt.Sprintf("ok after %d", r.Succeed()))
-	n, wait := r.Fail()
-	got = append(got, fmt.Sprintf("%d:%v", n, wait))
-	if want := "[1:1s 2:2s 3:4s ok after 3 ok after 0 1:1s]"; fmt.Sprint(got) != want {
-		t.Errorf("got %v, want %s", got, want)
+	want := `level=WARN msg="i2c: reading failed; retrying with back-off" device="chip 0x40 on bus" err=NACK retry_in=1s
+level=INFO msg="i2c: reading again" device="chip 0x40 on bus" after_failures=3
+level=WARN msg="i2c: reading failed; retrying with back-off" device="chip 0x40 on bus" err=NACK retry_in=1s
+`
+	if logs.String() != want {
+		t.Errorf("logs:\n%swant:\n%s", logs.String(), want)
+	}
+}
+
+// Fail wraps a device failure as a *drivers.DeviceError naming device and
+// step; an interruption passes unchanged.
+func TestFail(t *testing.T) {
+	nack := errors.New("NACK")
+	err := i2cdev.Fail("chip 0x40 on bus", "read", nack)
+	var de *drivers.DeviceError
+	if !errors.As(err, &de) || !errors.Is(err, nack) || err.Error() != "chip 0x40 on bus: read: NACK" {
+		t.Errorf("Fail = %v", err)
+	}
+	if err := i2cdev.Fail("chip", "read", loop.ErrCancelled); err != loop.ErrCancelled {
+		t.Errorf("Fail(ErrCancelled) = %v", err)
 	}
 }
 
@@ -151,24 +190,76 @@ func TestLockedSerialises(t *testing.T) {
 	}
 }
 
-// Publish sets the event and puts to the queue, dropping the oldest when
-// it is full; a closed queue or none leaves the event working.
-func TestOutlet(t *testing.T) {
-	q := primitives.NewQueue[int](2)
-	o := i2cdev.NewOutlet(q)
-	for v := range 3 {
-		o.Publish(v + 1)
+// heldConn holds its first transaction until released, and logs the
+// order in which transactions start and end.
+type heldConn struct {
+	entered, release chan struct{}
+	mu               sync.Mutex
+	log              []string
+	n                int
+}
+
+func (c *heldConn) String() string      { return "held" }
+func (c *heldConn) Duplex() conn.Duplex { return conn.Half }
+func (c *heldConn) Tx(w, r []byte) error {
+	c.mu.Lock()
+	c.n++
+	n := c.n
+	c.log = append(c.log, fmt.Sprintf("start %x", w))
+	c.mu.Unlock()
+	if n == 1 {
+		close(c.entered)
+		<-c.release
 	}
-	a, errA := q.TryGet()
-	b, errB := q.TryGet()
-	if o.Latest().Value() != 3 || errA != nil || errB != nil || a != 2 || b != 3 {
-		t.Errorf("latest %d, queue %d %v, %d %v; want 3, then 2 and 3", o.Latest().Value(), a, errA, b, errB)
+	c.mu.Lock()
+	c.log = append(c.log, fmt.Sprintf("end %x", w))
+	c.mu.Unlock()
+	return nil
+}
+
+// An operation interrupted during an offloaded transfer returns at once;
+// the next one waits, under the lock, until that transfer has ended, then
+// needs initialising, and AfterAbandoned has been told when it ended.
+func TestAbandonedTransferWaitedFor(t *testing.T) {
+	c := &heldConn{entered: make(chan struct{}), release: make(chan struct{})}
+	d := i2cdev.New(c, true)
+	var ended []time.Time
+	d.AfterAbandoned = func(at time.Time) { ended = append(ended, at) }
+	var firstErr error
+	var needsInit bool
+	run(t, func(tk *loop.Task) error {
+		d.Initialised()
+		first := tk.Loop().Go("first", func(tk *loop.Task) error {
+			return d.Locked(tk, func(tk *loop.Task) error {
+				_, err := d.Tx(tk, []byte{1}, 0)
+				return err
+			})
+		})
+		if _, err := loop.Offload(tk, func(context.Context) (struct{}, error) {
+			<-c.entered
+			return struct{}{}, nil
+		}); err != nil {
+			return err
+		}
+		first.Cancel()
+		firstErr = first.Wait(tk)
+		tk.Loop().Go("release", func(tk *loop.Task) error {
+			close(c.release)
+			return nil
+		})
+		return d.Locked(tk, func(tk *loop.Task) error {
+			needsInit = d.NeedsInit()
+			_, err := d.Tx(tk, []byte{2}, 0)
+			return err
+		})
+	})
+	if !errors.Is(firstErr, loop.ErrCancelled) {
+		t.Errorf("first operation: %v, want ErrCancelled", firstErr)
 	}
-	q.Close()
-	o.Publish(4)
-	none := i2cdev.NewOutlet[int](nil)
-	none.Publish(5)
-	if o.Latest().Value() != 4 || none.Latest().Value() != 5 || !none.Latest().IsSet() {
-		t.Errorf("latest %d and %d after a closed queue and none; want 4 and 5", o.Latest().Value(), none.Latest().Value())
+	if want := "[start 01 end 01 start 02 end 02]"; fmt.Sprint(c.log) != want {
+		t.Errorf("bus log %v, want %s", c.log, want)
+	}
+	if !needsInit || len(ended) != 1 {
+		t.Errorf("after the abandoned transfer: NeedsInit %v, AfterAbandoned called %d times; want true, once", needsInit, len(ended))
 	}
 }

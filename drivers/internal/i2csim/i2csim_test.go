@@ -3,6 +3,7 @@ package i2csim_test
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,5 +71,36 @@ func TestRecorderViolations(t *testing.T) {
 	}
 	if got := fmt.Sprintf("%q", rec.Violations()); got != `["empty transaction" "second"]` {
 		t.Errorf("Violations() = %s", got)
+	}
+}
+
+// A Chip acknowledges only its address, only while present, and not the
+// transactions FailNext fails; the rest go to the simulator's handler,
+// with the simulator's lock held. Reconnecting and PowerCycle power up.
+func TestChip(t *testing.T) {
+	var mu sync.Mutex
+	var handled, powerUps int
+	c := i2csim.NewChip(&mu, 0x40, nil, errNACK, i2csim.NewRecorder(errNACK),
+		func(_ time.Time, w, r []byte) error {
+			if mu.TryLock() {
+				t.Error("handler called without the lock")
+			}
+			handled++
+			return nil
+		},
+		func() { powerUps++ })
+	var got []string
+	try := func(addr uint16) { got = append(got, fmt.Sprint(c.Tx(addr, []byte{1}, nil) == nil)) }
+	try(0x41)
+	try(0x40)
+	c.FailNext(1)
+	try(0x40)
+	c.SetPresent(false)
+	try(0x40)
+	c.SetPresent(true)
+	try(0x40)
+	c.PowerCycle()
+	if fmt.Sprint(got) != "[false true false false true]" || handled != 2 || powerUps != 2 || len(c.Ops()) != 5 || c.SetSpeed(0) != nil {
+		t.Errorf("acks %v, handled %d, power-ups %d, %d ops", got, handled, powerUps, len(c.Ops()))
 	}
 }

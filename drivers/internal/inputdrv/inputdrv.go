@@ -1,17 +1,54 @@
-// Package inputdrv is the plumbing the drivers built on a gpioin.Input
-// (button, contact, the nec receiver) share: the input with the pull that
-// matches the wiring, and the outbox their events go through — the user's
-// callback, then a bounded queue that drops its oldest event when full.
+// Package inputdrv is what the drivers built on a gpioin.Input (button,
+// contact, the nec receiver) share: the options they have in common, the
+// input with the pull that matches the wiring, and the outlet their events
+// go through.
 //
-// It must not decide what an edge means (that is each driver's), nor how a
-// driver is configured: options and their messages stay in the drivers.
+// It must not decide what an edge means (that is each driver's), nor hold
+// any driver's own options.
 package inputdrv
 
 import (
+	"errors"
+	"fmt"
+	"time"
+
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
-	"github.com/edgeagent/edgeagent/primitives"
+	"github.com/edgeagent/edgeagent/drivers/internal/outlet"
 	"periph.io/x/conn/v3/gpio"
 )
+
+// Config is what every input driver configures alike; each driver's config
+// embeds it, and its options set it.
+type Config[E any] struct {
+	ActiveHigh bool          // the contact pulls the pin high: pull-down, not pull-up
+	Debounce   time.Duration // 0: off
+	QueueSize  int           // the driver's event queue
+	OnEvent    func(E)       // called with each event before it is queued
+	Input      []gpioin.Option
+}
+
+// AddInput appends options for the gpioin.Input.
+func (c *Config[E]) AddInput(opts []gpioin.Option) error {
+	c.Input = append(c.Input, opts...)
+	return nil
+}
+
+// Build checks the pin and the options' errors (optErr, from option.Apply)
+// and returns the driver's input and outlet. pkg names the driver in
+// errors; forced are input options the driver insists on.
+func Build[E any](pkg string, pin gpio.PinIn, c *Config[E], optErr error, forced ...gpioin.Option) (*gpioin.Input, *outlet.Outlet[E], error) {
+	if pin == nil {
+		optErr = errors.Join(fmt.Errorf("%s: New: pin is nil", pkg), optErr)
+	}
+	if optErr != nil {
+		return nil, nil, optErr
+	}
+	in, err := NewInput(pin, c.ActiveHigh, c.Input, forced...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", pkg, err)
+	}
+	return in, outlet.New(c.QueueSize, c.OnEvent), nil
+}
 
 // NewInput returns the gpioin.Input of a driver's pin: pulled up for a
 // contact wired to ground (active low), down for one wired to the supply
@@ -28,46 +65,3 @@ func NewInput(pin gpio.PinIn, activeHigh bool, user []gpioin.Option, forced ...g
 	opts = append(opts, forced...)
 	return gpioin.New(pin, opts...)
 }
-
-// An Outbox is where a driver sends its events: to the user's callback,
-// if any, then to a bounded queue that drops its oldest event to make room
-// and counts each loss. It is used on the loop.
-type Outbox[E any] struct {
-	queue   *primitives.Queue[E]
-	notify  func(E)
-	dropped uint64
-}
-
-// NewOutbox returns an outbox with a queue of size events that calls
-// notify, if it is not nil, with each event first.
-func NewOutbox[E any](size int, notify func(E)) *Outbox[E] {
-	return &Outbox[E]{queue: primitives.NewQueue[E](size), notify: notify}
-}
-
-// Send calls the callback with e, then queues it.
-func (o *Outbox[E]) Send(e E) {
-	o.Notify(e)
-	o.Queue(e)
-}
-
-// Notify calls the callback with e, if there is one; it does not queue e.
-func (o *Outbox[E]) Notify(e E) {
-	if o.notify != nil {
-		o.notify(e)
-	}
-}
-
-// Queue puts e to the queue, dropping the oldest event if it is full. A
-// dropped event counts as lost, and so does e if the queue is closed.
-func (o *Outbox[E]) Queue(e E) {
-	if _, dropped, err := o.queue.PutDropOldest(e); dropped || err != nil {
-		o.dropped++
-	}
-}
-
-// Events returns the queue.
-func (o *Outbox[E]) Events() *primitives.Queue[E] { return o.queue }
-
-// Dropped reports how many events were lost because the queue was full (or
-// closed).
-func (o *Outbox[E]) Dropped() uint64 { return o.dropped }

@@ -2,11 +2,13 @@ package inputdrv_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/drivers/internal/inputdrv"
 	"github.com/edgeagent/edgeagent/loop"
 	"go.uber.org/goleak"
@@ -17,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // runInput runs in until its first edge, and returns the pin's pull and
 // the input's mode then.
-func runInput(t *testing.T, pin *gpioin.SimPin, in *gpioin.Input) (gpio.Pull, gpioin.Mode) {
+func runInput(t *testing.T, pin *gpiointest.Pin, in *gpioin.Input) (gpio.Pull, gpioin.Mode) {
 	t.Helper()
 	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
 	err := l.Run(context.Background(), func(tk *loop.Task) error {
@@ -49,7 +51,7 @@ func TestNewInput(t *testing.T) {
 		{false, []gpioin.Option{gpioin.WithMode(gpioin.Polling)}, []gpioin.Option{gpioin.WithMode(gpioin.Edges)}, "PullUp on-loop"},
 		{true, nil, []gpioin.Option{gpioin.WithMode(gpioin.Polling)}, "PullDown polling"},
 	} {
-		pin := gpioin.NewSimPin("p", gpio.High)
+		pin := gpiointest.NewPin("p", gpio.High)
 		in, err := inputdrv.NewInput(pin, tc.activeHigh, tc.user, tc.forced...)
 		if err != nil {
 			t.Fatal(err)
@@ -59,43 +61,26 @@ func TestNewInput(t *testing.T) {
 			t.Errorf("activeHigh %v: %s, want %s", tc.activeHigh, got, tc.want)
 		}
 	}
-	if _, err := inputdrv.NewInput(gpioin.NewSimPin("p", gpio.High), false, []gpioin.Option{gpioin.WithPollPeriod(0)}); err == nil ||
+	if _, err := inputdrv.NewInput(gpiointest.NewPin("p", gpio.High), false, []gpioin.Option{gpioin.WithPollPeriod(0)}); err == nil ||
 		!strings.Contains(err.Error(), "WithPollPeriod(0s)") {
 		t.Errorf("a bad user option: %v", err)
 	}
 }
 
-// Send calls the callback before queueing; a full queue drops its oldest
-// and counts it, and so does a closed one; Notify and Queue do one half
-// each.
-func TestOutbox(t *testing.T) {
-	var log []string
-	var o *inputdrv.Outbox[int]
-	o = inputdrv.NewOutbox(2, func(e int) { log = append(log, fmt.Sprintf("cb %d (queued %d)", e, o.Events().Len())) })
-	for e := range 3 {
-		o.Send(e)
+// Build reports a nil pin together with the options' errors, and makes
+// the outlet with the configured size.
+func TestBuild(t *testing.T) {
+	c := inputdrv.Config[int]{QueueSize: 3}
+	_, _, err := inputdrv.Build("drv", nil, &c, errors.New("drv: WithX(1): bad"))
+	if err == nil || err.Error() != "drv: New: pin is nil\ndrv: WithX(1): bad" {
+		t.Errorf("Build(nil pin, option error) = %v", err)
 	}
-	o.Notify(10)
-	o.Queue(11)
-	var queued []int
-	for e, err := o.Events().TryGet(); err == nil; e, err = o.Events().TryGet() {
-		queued = append(queued, e)
+	in, out, err := inputdrv.Build("drv", gpiointest.NewPin("p", gpio.High), &c, nil)
+	if err != nil || in == nil || out.Events().Cap() != 3 {
+		t.Errorf("Build = %v, %v, %v", in, out, err)
 	}
-	if want := "[cb 0 (queued 0) cb 1 (queued 1) cb 2 (queued 2) cb 10 (queued 2)]"; fmt.Sprint(log) != want {
-		t.Errorf("callback log %v, want %s", log, want)
-	}
-	if fmt.Sprint(queued) != "[2 11]" || o.Dropped() != 2 {
-		t.Errorf("queued %v, dropped %d; want [2 11], 2", queued, o.Dropped())
-	}
-	o.Events().Close()
-	o.Send(12)
-	if o.Dropped() != 3 {
-		t.Errorf("dropped %d after a send to a closed queue, want 3", o.Dropped())
-	}
-
-	silent := inputdrv.NewOutbox[string](1, nil)
-	silent.Send("a")
-	if e, err := silent.Events().TryGet(); err != nil || e != "a" || silent.Dropped() != 0 {
-		t.Errorf("without a callback: %q, %v, dropped %d", e, err, silent.Dropped())
+	_, _, err = inputdrv.Build("drv", gpiointest.NewPin("p", gpio.High), &inputdrv.Config[int]{QueueSize: 1, Input: []gpioin.Option{gpioin.WithPollPeriod(0)}}, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "drv: gpioin: WithPollPeriod(0s)") {
+		t.Errorf("Build with a bad input option: %v", err)
 	}
 }
