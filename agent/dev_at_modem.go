@@ -9,6 +9,7 @@ import (
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/drivers/atmodem"
 	"github.com/edgeagent/edgeagent/drivers/uart"
+	"github.com/edgeagent/edgeagent/drivers/uart/uarttest"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -29,28 +30,28 @@ func newATModem(s *config.ATModem) (device, error) {
 
 func (d *atModem) run(t *loop.Task, env *devEnv) error {
 	g := loop.NewGroup(t)
-	var io atmodem.LineIO
-	if sim := d.spec.Simulate; sim != nil {
-		p := newSimModem(d, env)
-		io = p
-		env.ready()
-	} else {
-		s, err := uart.New(env.l, d.spec.Port, append(serialOptions(d.spec.Serial), uart.WithLineEnding(uart.AnyEOL))...)
-		if err != nil {
-			return fmt.Errorf("uart: %w", err)
-		}
-		io = s
-		g.Go("uart", s.Run)
-		g.Go("health", func(t *loop.Task) error { return followStream(t, s, env) })
+	sopts := append(serialOptions(d.spec.Serial), uart.WithLineEnding(uart.AnyEOL))
+	if d.spec.Simulate != nil {
+		sopts = append(sopts, uart.WithOpener(d.simulated(env).Opener()))
 	}
+	s, err := uart.New(d.spec.Port, sopts...)
+	if err != nil {
+		return fmt.Errorf("uart: %w", err)
+	}
+	g.Go("uart", s.Run)
+	g.Go("health", func(t *loop.Task) error { return followStream(t, s, env) })
 	opts := []atmodem.Option{atmodem.WithQuiet(d.spec.Quiet), atmodem.WithTimeout(d.spec.CommandTimeout)}
 	if d.spec.RequireFinal {
 		opts = append(opts, atmodem.WithRequireFinal())
 	}
 	if d.spec.URCPrefixes != nil {
-		opts = append(opts, atmodem.WithURCPrefixes(d.spec.URCPrefixes...))
+		var specs []atmodem.URCSpec
+		for _, p := range d.spec.URCPrefixes {
+			specs = append(specs, atmodem.URCSpec{Prefix: p})
+		}
+		opts = append(opts, atmodem.WithURCs(specs...))
 	}
-	m, err := atmodem.New(env.l, io, opts...)
+	m, err := atmodem.New(s, opts...)
 	if err != nil {
 		return fmt.Errorf("atmodem: %w", err)
 	}
@@ -59,25 +60,28 @@ func (d *atModem) run(t *loop.Task, env *devEnv) error {
 	g.Go("modem", m.Run)
 	g.Go("urcs", func(t *loop.Task) error {
 		for {
-			u, err := m.URCs().Get(t)
+			u, err := m.Events().Get(t)
 			if err != nil {
 				if errors.Is(err, primitives.ErrClosed) {
 					return nil
 				}
 				return err
 			}
-			env.log.Info("modem: unsolicited result", "line", u)
+			env.log.Info("modem: unsolicited result", "lines", u.Lines)
 		}
 	})
 	if d.spec.SignalInterval > 0 {
-		g.Go("signal", func(t *loop.Task) error { return d.signal(t, env) })
+		g.Go("signal", func(t *loop.Task) error { return d.signal(t, env, s) })
 	}
 	return g.Wait(t)
 }
 
 // signal asks AT+CSQ every signal interval and publishes the signal in dBm.
-func (d *atModem) signal(t *loop.Task, env *devEnv) error {
+func (d *atModem) signal(t *loop.Task, env *devEnv, s *uart.Stream) error {
 	for {
+		if _, err := s.WaitState(t, func(st uart.State) bool { return st.Status == uart.Connected }); err != nil {
+			return err
+		}
 		if d.modem != nil {
 			r, err := d.modem.Command(t, "AT+CSQ")
 			switch {
@@ -150,46 +154,30 @@ func (d *atModem) read(t *loop.Task, env *devEnv) (any, error) {
 	return d.modem.Stats(), nil
 }
 
-// simModem answers like a modem: the configured replies, AT+CSQ with a
-// signal drifting in its range, OK to the rest. It is the modem's LineIO.
-type simModem struct {
-	d     *atModem
-	env   *devEnv
-	lines *primitives.Queue[[]byte]
-}
-
-func newSimModem(d *atModem, env *devEnv) *simModem {
-	return &simModem{d: d, env: env, lines: primitives.NewQueue[[]byte](64)}
-}
-
-func (s *simModem) ReadLine(t *loop.Task) ([]byte, error) { return s.lines.Get(t) }
-
-func (s *simModem) Write(t *loop.Task, p []byte) error {
-	cmd := strings.TrimSpace(string(p))
-	if err := t.Checkpoint(); err != nil {
-		return err
-	}
-	sim := s.d.spec.Simulate
-	reply := func(lines ...string) {
-		for _, l := range lines {
-			_ = s.lines.TryPut([]byte(l))
+// simulated is the modem's simulation: the drivers' scripted serial peer,
+// answering the configured replies, AT+CSQ with a signal drifting in its
+// range, and OK to every other command.
+func (d *atModem) simulated(env *devEnv) *uarttest.Peer {
+	sim := d.spec.Simulate
+	rnd := seeded(env.dev.Name)
+	p := uarttest.NewPeer()
+	p.OnFunc(func(string) bool { return true }, func(line string) []uarttest.Reply {
+		cmd := strings.TrimSpace(line)
+		var out []uarttest.Reply
+		switch {
+		case sim.Replies[cmd] != nil:
+			for _, l := range sim.Replies[cmd] {
+				out = append(out, uarttest.Reply{Text: l})
+			}
+		case strings.EqualFold(cmd, "AT+CSQ"):
+			lo, hi := sim.CSQ[0], sim.CSQ[1]
+			if d.csq < 0 {
+				d.csq = (lo + hi) / 2
+			}
+			d.csq = min(max(d.csq+rnd.IntN(3)-1, lo), hi)
+			out = append(out, uarttest.Reply{Text: fmt.Sprintf("+CSQ: %d,99", d.csq)})
 		}
-	}
-	reply(cmd) // the echo
-	switch {
-	case sim.Replies[cmd] != nil:
-		reply(sim.Replies[cmd]...)
-	case strings.EqualFold(cmd, "AT+CSQ"):
-		lo, hi := sim.CSQ[0], sim.CSQ[1]
-		if s.d.csq < 0 {
-			s.d.csq = (lo + hi) / 2
-		}
-		s.d.csq = min(max(s.d.csq+int(seededStep(s.env.now().UnixNano())), lo), hi)
-		reply(fmt.Sprintf("+CSQ: %d,99", s.d.csq))
-	}
-	reply("OK")
-	return nil
+		return append(out, uarttest.Reply{Text: "OK"})
+	})
+	return p
 }
-
-// seededStep is a step of -1, 0 or +1 chosen from a number.
-func seededStep(n int64) int64 { return (n/1e6)%3 - 1 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/drivers/contact"
-	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -17,7 +17,7 @@ import (
 type contactDev struct {
 	spec *config.Contact
 	hw   Hardware
-	sim  *gpioin.SimPin
+	sim  *gpiointest.Pin
 	sw   *contact.Switch // while run runs
 }
 
@@ -25,7 +25,7 @@ func newContact(s *config.Contact, hw Hardware) (device, error) {
 	d := &contactDev{spec: s, hw: hw}
 	if s.Simulated() {
 		// A simulated contact starts closed: a door shut, a window closed.
-		d.sim = gpioin.NewSimPin(s.Pin, !inactiveLevel(s.ActiveLow))
+		d.sim = gpiointest.NewPin(s.Pin, !inactiveLevel(s.ActiveLow))
 	}
 	return d, nil
 }
@@ -40,7 +40,7 @@ func (d *contactDev) run(t *loop.Task, env *devEnv) error {
 	}
 	opts := []contact.Option{contact.WithDebounce(d.spec.Debounce),
 		contact.WithInput(inputOptions(d.spec.Input)...),
-		contact.OnChange(func(e contact.Event) { env.state("", d.on(e.Closed), e.Time) }),
+		contact.OnEvent(func(e contact.Event) { env.state("", d.on(e.Closed), e.Time) }),
 	}
 	if !d.spec.ActiveLow {
 		opts = append(opts, contact.ActiveHigh())

@@ -7,8 +7,9 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"github.com/edgeagent/edgeagent/agent/config"
-	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/drivers/nec"
+	"github.com/edgeagent/edgeagent/drivers/nec/nectest"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -20,7 +21,7 @@ import (
 type necIR struct {
 	spec *config.NECIR
 	hw   Hardware
-	sim  *gpioin.SimPin
+	sim  *gpiointest.Pin
 	rx   *nec.Receiver // while run runs
 
 	held     string    // the key whose repeats are coming
@@ -32,7 +33,7 @@ type necIR struct {
 func newNECIR(s *config.NECIR, hw Hardware) (device, error) {
 	d := &necIR{spec: s, hw: hw}
 	if s.Simulated() {
-		d.sim = gpioin.NewSimPin(s.Pin, gpio.High) // a receiver module idles high
+		d.sim = gpiointest.NewPin(s.Pin, gpio.High) // a receiver module idles high
 	}
 	return d, nil
 }
@@ -42,11 +43,11 @@ func (d *necIR) run(t *loop.Task, env *devEnv) error {
 	if err != nil {
 		return err
 	}
-	opts := []nec.ReceiverOption{nec.OnReceive(func(r nec.Received) { d.received(env, r) })}
+	opts := []nec.Option{nec.OnEvent(func(r nec.Received) { d.received(env, r) })}
 	if d.spec.Extended {
 		opts = append(opts, nec.AcceptExtended())
 	}
-	rx, err := nec.NewReceiver(pin, opts...)
+	rx, err := nec.New(pin, opts...)
 	if err != nil {
 		return fmt.Errorf("pin %s: %w", d.spec.Pin, err)
 	}
@@ -56,7 +57,7 @@ func (d *necIR) run(t *loop.Task, env *devEnv) error {
 	g.Go("nec", rx.Run)
 	g.Go("drain", func(t *loop.Task) error {
 		for { // OnReceive publishes; the queue is only emptied
-			if _, err := rx.Received().Get(t); err != nil {
+			if _, err := rx.Events().Get(t); err != nil {
 				return err
 			}
 		}
@@ -98,9 +99,7 @@ func (d *necIR) received(env *devEnv, r nec.Received) {
 // simulate presses the configured keys in turn, one every Every.
 func (d *necIR) simulate(t *loop.Task) error {
 	sim := d.spec.Simulate
-	if err := t.Yield(); err != nil { // let the receiver watch the pin first
-		return err
-	}
+	remote := nectest.NewRemote(d.sim)
 	for i := 0; ; i = (i + 1) % len(sim.Sequence) {
 		if err := t.Sleep(sim.Every); err != nil {
 			return err
@@ -111,16 +110,8 @@ func (d *necIR) simulate(t *loop.Task) error {
 				key = k
 			}
 		}
-		edges, err := nec.Encode(nec.Frame{Address: key.Address, Command: key.Command, Extended: key.Address > 0xff})
-		if err != nil {
+		if err := remote.Send(t, key.Address, key.Command); err != nil {
 			return fmt.Errorf("simulate: key %s: %w", key.Name, err)
-		}
-		steps := make([]gpioin.Step, len(edges))
-		for j, at := range edges {
-			steps[j] = gpioin.Step{At: at, Level: gpio.Level(j%2 == 1)} // low from the first edge: a mark
-		}
-		if err := d.sim.Play(t, steps...); err != nil {
-			return err
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/drivers/button"
 	"github.com/edgeagent/edgeagent/drivers/gpioin"
+	"github.com/edgeagent/edgeagent/drivers/gpioin/gpiointest"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -20,14 +21,14 @@ import (
 type pushbutton struct {
 	spec *config.Pushbutton
 	hw   Hardware
-	sim  *gpioin.SimPin // the simulated pin; nil on hardware
-	btn  *button.Button // while run runs
+	sim  *gpiointest.Pin // the simulated pin; nil on hardware
+	btn  *button.Button  // while run runs
 }
 
 func newPushbutton(s *config.Pushbutton, hw Hardware) (device, error) {
 	d := &pushbutton{spec: s, hw: hw}
 	if s.Simulated() {
-		d.sim = gpioin.NewSimPin(s.Pin, inactiveLevel(s.ActiveLow))
+		d.sim = gpiointest.NewPin(s.Pin, inactiveLevel(s.ActiveLow))
 	}
 	return d, nil
 }
@@ -49,7 +50,7 @@ func inputOptions(in config.Input) []gpioin.Option {
 }
 
 // inputPin returns the device's pin: its simulated twin, or the hardware's.
-func inputPin(sim *gpioin.SimPin, hw Hardware, name string) (gpio.PinIn, error) {
+func inputPin(sim *gpiointest.Pin, hw Hardware, name string) (gpio.PinIn, error) {
 	if sim != nil {
 		return sim, nil
 	}
@@ -115,7 +116,7 @@ func gesture(k button.Kind) (config.Gesture, bool) {
 // simulate presses the simulated button in the configured pattern.
 func (d *pushbutton) simulate(t *loop.Task) error {
 	sim := d.spec.Simulate
-	if err := t.Yield(); err != nil { // let the driver watch the pin first
+	if err := d.sim.WaitWatched(t); err != nil { // the driver watches the pin
 		return err
 	}
 	next := t.Loop().Now()
@@ -133,18 +134,18 @@ func (d *pushbutton) simulate(t *loop.Task) error {
 
 // gestureSteps are the pin levels of one gesture, timed well inside the
 // button's settings.
-func gestureSteps(g config.Gesture, s *config.Pushbutton) []gpioin.Step {
+func gestureSteps(g config.Gesture, s *config.Pushbutton) []gpiointest.Step {
 	down, up := !inactiveLevel(s.ActiveLow), inactiveLevel(s.ActiveLow)
 	click := s.Debounce + 50*time.Millisecond
 	switch g {
 	case config.GestureDouble:
 		gap := s.Debounce + 50*time.Millisecond
-		return []gpioin.Step{{At: 0, Level: down}, {At: click, Level: up},
+		return []gpiointest.Step{{At: 0, Level: down}, {At: click, Level: up},
 			{At: click + gap, Level: down}, {At: 2*click + gap, Level: up}}
 	case config.GestureLong:
-		return []gpioin.Step{{At: 0, Level: down}, {At: s.LongPress + 200*time.Millisecond, Level: up}}
+		return []gpiointest.Step{{At: 0, Level: down}, {At: s.LongPress + 200*time.Millisecond, Level: up}}
 	}
-	return []gpioin.Step{{At: 0, Level: down}, {At: click, Level: up}}
+	return []gpiointest.Step{{At: 0, Level: down}, {At: click, Level: up}}
 }
 
 func (d *pushbutton) command(*loop.Task, *devEnv, *config.Value, []byte) error { return errNoCommands }

@@ -3,12 +3,10 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/creack/pty"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/drivers/uart"
+	"github.com/edgeagent/edgeagent/drivers/uart/uarttest"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -57,12 +56,15 @@ func (d *uartLines) run(t *loop.Task, env *devEnv) error {
 			path = sim.PTY
 			opts = append(opts, uart.WithOpener(p.open))
 		} else {
-			p := newLinePort()
-			opts = append(opts, uart.WithReadTimeout(simReadTimeout), uart.WithOpener(func(string, *serial.Mode) (uart.Port, error) { return p.reopen(), nil }))
+			// The drivers' scripted serial peer: no goroutine, its bytes
+			// move on the loop.
+			p := uarttest.NewPeer()
+			p.Newline = ending(d.spec.LineEnding)
+			opts = append(opts, uart.WithOpener(p.Opener()))
 			g.Go("simulate", func(t *loop.Task) error { return d.simulateLines(t, p) })
 		}
 	}
-	s, err := uart.New(env.l, path, opts...)
+	s, err := uart.New(path, opts...)
 	if err != nil {
 		return fmt.Errorf("uart: %w", err)
 	}
@@ -92,7 +94,7 @@ func (d *uartLines) run(t *loop.Task, env *devEnv) error {
 func followStream(t *loop.Task, s *uart.Stream, env *devEnv) error {
 	var seen uint64
 	for {
-		st, n, err := s.Changes().WaitNext(t, seen)
+		st, n, err := s.Latest().WaitNext(t, seen)
 		if err != nil {
 			return err
 		}
@@ -193,97 +195,16 @@ func (d *uartLines) read(*loop.Task, *devEnv) (any, error) {
 	return r, nil
 }
 
-// simulateLines writes the configured lines into the simulated port, one
+// simulateLines has the simulated device send the configured lines, one
 // every Every, round and round.
-func (d *uartLines) simulateLines(t *loop.Task, p *linePort) error {
+func (d *uartLines) simulateLines(t *loop.Task, p *uarttest.Peer) error {
 	sim := d.spec.Simulate
-	end := ending(d.spec.LineEnding)
 	for i := 0; ; i = (i + 1) % len(sim.Lines) {
 		if err := t.Sleep(sim.Every); err != nil {
 			return err
 		}
-		p.feed(sim.Lines[i] + end)
+		p.Say(sim.Lines[i])
 	}
-}
-
-// linePort is a simulated serial port fed by a loop task: what feed gives
-// it, Read returns.
-type linePort struct {
-	mu     sync.Mutex
-	buf    []byte
-	ready  chan struct{} // closed and replaced when bytes arrive
-	closed bool
-	to     time.Duration
-}
-
-// simReadTimeout is the read timeout of a simulated port: longer than a
-// real port's 100 ms, so an idle simulation wakes its reader twice a second
-// rather than ten times; stopping waits for it that much longer.
-const simReadTimeout = 500 * time.Millisecond
-
-func newLinePort() *linePort {
-	return &linePort{ready: make(chan struct{}), to: simReadTimeout}
-}
-
-// reopen makes the port readable again after a Close.
-func (p *linePort) reopen() *linePort {
-	p.mu.Lock()
-	p.closed = false
-	p.mu.Unlock()
-	return p
-}
-
-func (p *linePort) feed(s string) {
-	p.mu.Lock()
-	p.buf = append(p.buf, s...)
-	close(p.ready)
-	p.ready = make(chan struct{})
-	p.mu.Unlock()
-}
-
-// Read returns what was fed, waiting for it up to the read timeout, as a
-// port does (the stream's reader checks between reads whether to stop).
-func (p *linePort) Read(b []byte) (int, error) {
-	p.mu.Lock()
-	if len(p.buf) == 0 && !p.closed {
-		ch, to := p.ready, p.to
-		p.mu.Unlock()
-		timer := time.NewTimer(to)
-		select {
-		case <-ch:
-		case <-timer.C:
-		}
-		timer.Stop()
-		p.mu.Lock()
-	}
-	defer p.mu.Unlock()
-	if p.closed {
-		return 0, fs.ErrClosed
-	}
-	n := copy(b, p.buf)
-	p.buf = p.buf[n:]
-	return n, nil
-}
-
-func (p *linePort) Write(b []byte) (int, error) { return len(b), nil }
-
-func (p *linePort) SetReadTimeout(d time.Duration) error {
-	p.mu.Lock()
-	p.to = d
-	p.mu.Unlock()
-	return nil
-}
-
-func (p *linePort) Drain() error { return nil }
-
-// Close ends this connection; the next open starts afresh.
-func (p *linePort) Close() error {
-	p.mu.Lock()
-	p.closed = true
-	close(p.ready)
-	p.ready = make(chan struct{})
-	p.mu.Unlock()
-	return nil
 }
 
 // simPty is a pseudo-terminal for a simulated serial device: the agent
