@@ -86,10 +86,9 @@ func demoHint(broker string, cfg *config.Config, path string) string {
 	host, port := u.Hostname(), u.Port()
 	node := cfg.MQTT.NodeID
 	base := cfg.MQTT.BaseTopic
-	flag := ""
-	if broker != "tcp://127.0.0.1:1883" {
-		flag = " --broker " + broker
-	}
+	// Always named: sub and call would otherwise prefer the broker of an
+	// installed configuration (/etc/edgeagent/config.yaml).
+	flag := " --broker " + broker
 	return fmt.Sprintf("edgeagent demo: node %q on %s, configuration %s\n"+
 		"watch:   edgeagent sub%s    (or: mosquitto_sub -h %s -p %s -t '%s/#' -v)\n"+
 		"command: edgeagent call read porch_light%s    (or: mosquitto_pub -h %s -p %s -t %s/%s/porch_light/set -m ON)\n",
