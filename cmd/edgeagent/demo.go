@@ -2,89 +2,95 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"time"
+	"log/slog"
+	"net/url"
+	"os"
 
-	"github.com/edgeagent/edgeagent/loop"
 	"github.com/spf13/cobra"
+
+	"github.com/edgeagent/edgeagent/agent"
+	"github.com/edgeagent/edgeagent/agent/config"
+	"github.com/edgeagent/edgeagent/agent/demobroker"
 )
 
+// demoOptions are the flags of `edgeagent demo`.
+type demoOptions struct {
+	port     int
+	broker   string
+	stateDir string
+}
+
 func newDemoCommand() *cobra.Command {
-	var duration time.Duration
+	var o demoOptions
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a demonstration of the scheduler with simulated devices",
+		Short: "Run the agent on simulated devices, with a broker of its own",
+		Long: `Demo runs the agent exactly as run does, on a built-in configuration whose
+devices are all simulated: a doorbell pressed in a repeating pattern, a
+relay, an LED, the host's readings. Unless --broker names one, it starts an
+MQTT broker of its own on 127.0.0.1:1883 (or the next free port, printed).
+It writes its configuration to the state directory and runs from there, so
+editing that file and sending SIGHUP reloads it. Stop it with Ctrl-C.`,
+		Example: `  edgeagent demo
+  edgeagent demo --port 18830
+  edgeagent demo --broker tcp://localhost:1883 --state-dir /tmp/demo`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), cmd.OutOrStdout(), duration)
+			return runDemo(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
-	cmd.Flags().DurationVar(&duration, "for", 0, "stop after this long (0: until interrupted)")
+	f := cmd.Flags()
+	f.IntVar(&o.port, "port", 0, "port of the embedded broker (default 1883 or the next free one)")
+	f.StringVar(&o.broker, "broker", "", "use this broker instead of an embedded one (tcp://host:port)")
+	f.StringVar(&o.stateDir, "state-dir", "", "where the demo keeps its outbox and configuration (default: a temporary directory)")
 	return cmd
 }
 
-// runDemo shows the scheduler at work on simulated devices: an LED blinking,
-// a heartbeat, and a slow sensor read bounded by a timeout — all on one loop
-// goroutine, none blocking the others. Later issues replace it with the
-// agent's demo configuration.
-func runDemo(ctx context.Context, out io.Writer, d time.Duration) error {
-	if d > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
+func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	broker := o.broker
+	if broker == "" {
+		b, err := demobroker.Start(o.port, demobroker.WithLogger(log))
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		broker = b.URL()
 	}
-	l := loop.New()
-	start := l.Now()
-	say := func(format string, args ...any) {
-		fmt.Fprintf(out, "%7.3fs  %s\n", l.Now().Sub(start).Seconds(), fmt.Sprintf(format, args...))
+	dir := o.stateDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "edgeagent-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
 	}
-	err := l.Run(ctx, func(t *loop.Task) error {
-		g := loop.NewGroup(t)
-		g.Go("led", func(t *loop.Task) error {
-			on := false
-			for {
-				on = !on
-				say("led %s", map[bool]string{true: "on", false: "off"}[on])
-				if err := t.Sleep(500 * time.Millisecond); err != nil {
-					return err
-				}
-			}
-		})
-		g.Go("heartbeat", func(t *loop.Task) error {
-			for n := 1; ; n++ {
-				say("heartbeat %d: %d tasks, %d switches", n, l.Stats().Tasks, l.Stats().Switches)
-				if err := t.Sleep(2 * time.Second); err != nil {
-					return err
-				}
-			}
-		})
-		g.Go("sensor", func(t *loop.Task) error {
-			for {
-				// A read that takes 300 ms on one try in four, under a
-				// 200 ms timeout: the other tasks never notice.
-				err := loop.WaitFor(t, 200*time.Millisecond, func(t *loop.Task) error {
-					slow := time.Duration(l.Stats().Switches%4) * 100 * time.Millisecond
-					return t.Sleep(slow)
-				})
-				switch {
-				case errors.Is(err, loop.ErrTimeout):
-					say("sensor: read timed out")
-				case err != nil:
-					return err
-				default:
-					say("sensor: 21.5 °C")
-				}
-				if err := t.Sleep(1500 * time.Millisecond); err != nil {
-					return err
-				}
-			}
-		})
-		return g.Wait(t)
-	})
-	if errors.Is(err, loop.ErrCancelled) {
-		say("stopped")
-		return nil
+	path, err := agent.WriteDemoConfig(broker, dir)
+	if err != nil {
+		return err
 	}
-	return err
+	cfg, err := config.Load(path)
+	if err != nil {
+		return fmt.Errorf("the demo's configuration: %w", err)
+	}
+	fmt.Fprint(out, demoHint(broker, cfg, path))
+	return runAgent(ctx, cfg, agent.WithLogger(log))
+}
+
+// demoHint says how to watch the demo and how to command it.
+func demoHint(broker string, cfg *config.Config, path string) string {
+	u, _ := url.Parse(broker)
+	host, port := u.Hostname(), u.Port()
+	node := cfg.MQTT.NodeID
+	base := cfg.MQTT.BaseTopic
+	// Always named: sub and call would otherwise prefer the broker of an
+	// installed configuration (/etc/edgeagent/config.yaml).
+	flag := " --broker " + broker
+	return fmt.Sprintf("edgeagent demo: node %q on %s, configuration %s\n"+
+		"watch:   edgeagent sub%s    (or: mosquitto_sub -h %s -p %s -t '%s/#' -v)\n"+
+		"command: edgeagent call read porch_light%s    (or: mosquitto_pub -h %s -p %s -t %s/%s/porch_light/set -m ON)\n",
+		node, broker, path, flag, host, port, base, flag, host, port, base, node)
 }

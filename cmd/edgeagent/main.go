@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,7 +18,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			stop()
+			os.Exit(ee.code)
+		}
 		fmt.Fprintln(os.Stderr, "edgeagent:", err)
+		stop()
 		os.Exit(1)
 	}
 }
@@ -35,6 +42,6 @@ func newRootCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), versionLine()) },
 	})
-	root.AddCommand(newSubCommand())
+	root.AddCommand(newSubCommand(), newRunCommand(), newValidateCommand(), newDiscoveryCommand(), newCallCommand())
 	return root
 }

@@ -19,6 +19,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/spf13/cobra"
 
+	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/bridge"
 	"github.com/edgeagent/edgeagent/bridge/hass"
 	"github.com/edgeagent/edgeagent/bridge/topic"
@@ -27,6 +28,7 @@ import (
 // subOptions are the flags of `edgeagent sub`.
 type subOptions struct {
 	broker     string
+	config     string
 	node       string
 	base       string
 	prefix     string // Home Assistant discovery prefix
@@ -46,12 +48,18 @@ length; payloads longer than --max-payload are cut and their size noted.
 
 Without a filter it follows every node under --base and their Home Assistant
 discovery configs, or one node with --node. A filter argument replaces
-both.`,
+both.
+
+The broker is --broker, else the first of the configuration's (--config, or
+the default file when it exists), else the demo's (tcp://127.0.0.1:1883).`,
 		Example: `  edgeagent sub                                  # every node, on the demo's broker
   edgeagent sub --node porch --broker tcp://pi.local:1883
   edgeagent sub 'edgeagent/+/status'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.fromConfig(cmd.Flags().Changed("config"), cmd.Flags().Changed("base"), cmd.Flags().Changed("discovery-prefix")); err != nil {
+				return err
+			}
 			filters, err := o.filters(args)
 			if err != nil {
 				return err
@@ -60,12 +68,37 @@ both.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.broker, "broker", "tcp://127.0.0.1:1883", "the broker's URL (tcp://, ssl://, ws://)")
+	f.StringVar(&o.broker, "broker", "", "the broker's URL (tcp://, ssl://, ws://; default: the configuration's, else "+defaultBroker+")")
+	f.StringVarP(&o.config, "config", "c", config.DefaultPath, "a configuration to take the broker and base from")
 	f.StringVar(&o.node, "node", "", "only this node (the topic level after the base); default: every node")
 	f.StringVar(&o.base, "base", bridge.DefaultBase, "the nodes' base topic")
 	f.StringVar(&o.prefix, "discovery-prefix", hass.DefaultPrefix, "Home Assistant's discovery prefix")
 	f.IntVar(&o.maxPayload, "max-payload", 300, "show at most this many bytes of each payload (0: all)")
 	return cmd
+}
+
+// fromConfig takes the broker, base and discovery prefix the flags left
+// out from the configuration, when there is one.
+func (o *subOptions) fromConfig(explicit, baseSet, prefixSet bool) error {
+	if _, err := os.Stat(o.config); explicit || err == nil && o.broker == "" {
+		cfg, err := config.Load(o.config)
+		if err != nil {
+			return fmt.Errorf("--config: %w", err)
+		}
+		if o.broker == "" {
+			o.broker = cfg.MQTT.Brokers[0]
+		}
+		if !baseSet {
+			o.base = cfg.MQTT.BaseTopic
+		}
+		if !prefixSet {
+			o.prefix = cfg.HomeAssistant.DiscoveryPrefix
+		}
+	}
+	if o.broker == "" {
+		o.broker = defaultBroker
+	}
+	return nil
 }
 
 // filters returns what to subscribe to: the argument, or the node's (or

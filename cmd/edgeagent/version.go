@@ -10,6 +10,18 @@ import (
 // packaging does); a plain `go build` falls back to the module's version.
 var version = ""
 
+// versionNumber is the release this binary reports: the linked-in version,
+// else the module's, else "devel".
+func versionNumber() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "devel"
+}
+
 // versionLine describes this binary: the release, the source revision it was
 // built from, the Go release and the platform.
 func versionLine() string {
