@@ -363,7 +363,9 @@ func TestShutdownPastTheDeadline(t *testing.T) {
 // outbox for the old one: events published while the first broker was away
 // reach the second after the reload, in order.
 func TestReloadKeepsQueuedMessages(t *testing.T) {
-	h := start(t, baseConfig+`
+	// Held: the three knocks must come after the first broker is gone, so
+	// no timer may fire while the test starts the second broker.
+	h := startHeld(t, baseConfig+`
   - name: knock
     type: pushbutton
     pin: GPIO5
@@ -392,13 +394,25 @@ func TestReloadKeepsQueuedMessages(t *testing.T) {
 		if err := h.waitPayload(t, "edgeagent/test/relay/state", func(p string) bool { return value(p) == "OFF" }); err != nil {
 			return err
 		}
-		if err := realWait(t, func(context.Context) error { return h.broker.Close() }); err != nil {
-			return err
-		}
-		for h.a.b.Connected() {
-			if err := t.Sleep(10 * time.Millisecond); err != nil {
+		// The clock stands still until the bridge has seen the broker go: a
+		// knock published while it still counted as connected could be
+		// acknowledged by the closing broker and never reach the second one.
+		gone := h.disconnected()
+		if err := realWait(t, func(ctx context.Context) error {
+			if err := h.broker.Close(); err != nil {
 				return err
 			}
+			select {
+			case <-gone:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("the bridge did not see the broker go: %w", ctx.Err())
+			}
+		}); err != nil {
+			return err
+		}
+		if now := t.Loop().Now(); now.After(loop.VirtualEpoch().Add(10 * time.Second)) {
+			return fmt.Errorf("the broker went away at %v, after the first knock", now)
 		}
 		if err := t.Sleep(31 * time.Second); err != nil { // three knocks, the broker away
 			return err

@@ -51,6 +51,8 @@ type harness struct {
 
 	done chan error
 	stop context.CancelFunc
+
+	release func() // lets the clock of startHeld go; nil otherwise
 }
 
 // logRecorder keeps the agent's log records for assertions.
@@ -117,6 +119,37 @@ func testConfig(broker, dir, yaml string) []byte {
 func start(t *testing.T, yaml string, opts ...Option) *harness {
 	t.Helper()
 	return startHook(t, yaml, nil, opts...)
+}
+
+// startHeld is start with the virtual clock held until the first on: the
+// agent connects and publishes its first states, but no timer fires while
+// the test prepares the outside world (a second broker, a client). Without
+// it the clock runs free from Run until the test's first task, which may be
+// minutes of virtual time.
+func startHeld(t *testing.T, yaml string, opts ...Option) *harness {
+	t.Helper()
+	release := make(chan struct{})
+	var once sync.Once
+	h := startHook(t, yaml, func(a *Agent) {
+		err := a.l.Post(func() {
+			a.l.Go("test-hold", func(t *loop.Task) error {
+				_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+					select {
+					case <-release:
+					case <-ctx.Done():
+					}
+					return struct{}{}, nil
+				})
+				return err
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}, opts...)
+	h.release = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(h.release) // before the shutdown, registered earlier
+	return h
 }
 
 // startHook is start with a hook that sees the agent before it runs.
@@ -251,6 +284,11 @@ func (h *harness) on(fn func(t *loop.Task) error) {
 	res := make(chan error, 1)
 	err := h.a.l.Post(func() {
 		h.a.l.Go("test", func(t *loop.Task) error {
+			if h.release != nil {
+				// The clock goes on from here, with this task on the loop: its
+				// first await decides whether it moves.
+				h.release()
+			}
 			err := fn(t)
 			_, oerr := loop.Offload(t, func(context.Context) (struct{}, error) {
 				res <- err
@@ -270,6 +308,24 @@ func (h *harness) on(fn func(t *loop.Task) error) {
 	case <-time.After(2 * waitLimit):
 		h.t.Fatal("the test task did not finish")
 	}
+}
+
+// disconnected returns a channel closed once the agent's bridge no longer
+// counts as connected. Call it on the loop and wait on it with realWait, so
+// the virtual clock stands still until the bridge has seen the loss.
+func (h *harness) disconnected() <-chan struct{} {
+	gone := make(chan struct{})
+	b := h.a.b
+	h.a.l.Go("test-disconnected", func(t *loop.Task) error {
+		for b.Connected() {
+			if err := b.WaitChange(t); err != nil {
+				return err
+			}
+		}
+		close(gone)
+		return nil
+	})
+	return gone
 }
 
 // realWait runs fn off the loop, in real time, with the virtual clock held.
