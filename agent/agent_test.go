@@ -244,6 +244,13 @@ func TestFailingDeviceRestartedWhileOthersGoOn(t *testing.T) {
 		if len(avail) == 0 || avail[0] != "offline" || avail[len(avail)-1] != "online" {
 			return fmt.Errorf("pump availability %v, want offline … online", avail)
 		}
+		// The node stayed online throughout: only the pump's entities (whose
+		// discovery lists both topics, availability_mode all) went unavailable.
+		for _, m := range h.messages("edgeagent/test/availability") {
+			if m.Payload != "online" {
+				return fmt.Errorf("the node's availability went %q while one device failed", m.Payload)
+			}
+		}
 		if !h.logs.has("device failed; restarting", "device=pump", "test: no such line") {
 			return fmt.Errorf("the failure was not logged by name")
 		}

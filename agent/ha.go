@@ -29,9 +29,47 @@ func homeAssistantNode(cfg *config.Config, version string) hass.Node {
 		Origin: hass.Origin{Name: "edgeagent", SWVersion: version},
 	}
 	for _, d := range cfg.Devices {
-		n.Entities = append(n.Entities, deviceEntities(d)...)
+		es := deviceEntities(d)
+		// Unavailable while the device fails or restarts, even with the
+		// node online: its own availability topic beside the node's.
+		avail := deviceAvailabilityTopic(cfg.MQTT.BaseTopic, cfg.MQTT.NodeID, d.Name)
+		for i, e := range es {
+			es[i] = withAvailability(e, avail)
+		}
+		n.Entities = append(n.Entities, es...)
 	}
 	return n
+}
+
+// deviceAvailabilityTopic is a device's own availability topic,
+// <base>/<node>/<device>/availability.
+func deviceAvailabilityTopic(base, node, device string) string {
+	return base + "/" + node + "/" + device + "/availability"
+}
+
+// withAvailability returns e with topic among its availability topics.
+func withAvailability(e hass.Entity, topic string) hass.Entity {
+	switch x := e.(type) {
+	case hass.Sensor:
+		x.AvailabilityTopics = append(x.AvailabilityTopics, topic)
+		return x
+	case hass.BinarySensor:
+		x.AvailabilityTopics = append(x.AvailabilityTopics, topic)
+		return x
+	case hass.Event:
+		x.AvailabilityTopics = append(x.AvailabilityTopics, topic)
+		return x
+	case hass.Switch:
+		x.AvailabilityTopics = append(x.AvailabilityTopics, topic)
+		return x
+	case hass.Light:
+		x.AvailabilityTopics = append(x.AvailabilityTopics, topic)
+		return x
+	case hass.Button:
+		x.AvailabilityTopics = append(x.AvailabilityTopics, topic)
+		return x
+	}
+	panic(fmt.Sprintf("agent: entity type %T has no availability", e))
 }
 
 // deviceEntities returns the Home Assistant entities of one device: one per

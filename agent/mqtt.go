@@ -143,7 +143,7 @@ func pubOf(p config.Publish) bridge.Pub {
 // availabilityTopic is a device's own availability topic,
 // <base>/<node>/<device>/availability.
 func (a *Agent) availabilityTopic(device string) string {
-	return a.topics.Base() + "/" + a.topics.Node() + "/" + device + "/availability"
+	return deviceAvailabilityTopic(a.topics.Base(), a.topics.Node(), device)
 }
 
 // publishAvailability publishes whether the device works (retained), when
