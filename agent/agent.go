@@ -27,6 +27,7 @@ type Agent struct {
 	cfg     *config.Config
 	l       *loop.Loop
 	log     *slog.Logger
+	logh    *LogHandler // the logger's handler when a reload can change it
 	hw      Hardware
 	notify  *sdnotify.Notifier
 	version string
@@ -88,7 +89,9 @@ type options struct {
 }
 
 // WithLogger sets the logger; the default writes to standard error as the
-// configuration's log section says.
+// configuration's log section says (NewLogger). The log section is applied
+// to a logger whose handler is a *LogHandler, at New and on every reload;
+// another logger is used as it is.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithClock sets the loop's clock (tests use loop.NewVirtualClock).
@@ -112,13 +115,10 @@ func WithLoader(load func() (*config.Config, error)) Option {
 }
 
 // NewLogger returns the logger the configuration's log section asks for,
-// writing to standard error.
+// writing to standard error. Its handler is a *LogHandler: an agent given
+// it (or building it itself) applies the log section of a reload to it.
 func NewLogger(c config.Log) *slog.Logger {
-	ho := &slog.HandlerOptions{Level: c.Level}
-	if c.Format == config.LogJSON {
-		return slog.New(slog.NewJSONHandler(os.Stderr, ho))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, ho))
+	return slog.New(NewLogHandler(os.Stderr, c))
 }
 
 // New builds the agent of cfg: the loop, the bridge (opening its outbox
@@ -131,6 +131,10 @@ func New(cfg *config.Config, opts ...Option) (*Agent, error) {
 	}
 	if o.log == nil {
 		o.log = NewLogger(cfg.Log)
+	}
+	logh, _ := o.log.Handler().(*LogHandler)
+	if logh != nil {
+		logh.Set(cfg.Log)
 	}
 	if o.hw == nil {
 		o.hw = NewHostHardware()
@@ -147,7 +151,7 @@ func New(cfg *config.Config, opts ...Option) (*Agent, error) {
 		lopts = append(lopts, loop.WithClock(o.clock))
 	}
 	a := &Agent{
-		cfg: cfg, l: loop.New(lopts...), log: o.log, hw: o.hw, notify: o.notify, version: o.version, load: o.load,
+		cfg: cfg, l: loop.New(lopts...), log: o.log, logh: logh, hw: o.hw, notify: o.notify, version: o.version, load: o.load,
 		devs: map[string]*devRun{}, byEntity: map[string]*devRun{},
 		commands: primitives.NewQueue[bridge.Message](64),
 		reloads:  primitives.NewQueue[*reloadJob](4),

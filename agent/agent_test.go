@@ -261,7 +261,8 @@ func TestFailingDeviceRestartedWhileOthersGoOn(t *testing.T) {
 // A reload with a bad configuration is refused with every error and the
 // running configuration kept; a good one is applied: a new device starts,
 // the unchanged ones go on untouched, discovery is published again because
-// it changed — and not when it did not.
+// it changed — on the running connection, which a change of devices does not
+// restart — and not when it did not.
 func TestReloadGoodAndBad(t *testing.T) {
 	h := start(t, baseConfig)
 	bell := h.a.devs["bell"]
@@ -283,11 +284,13 @@ func TestReloadGoodAndBad(t *testing.T) {
 		}
 		announced := len(h.messages("homeassistant/device/test/config"))
 
+		b0 := h.a.b
 		h.writeConfig(baseConfig + "  - {name: lamp, type: relay, pin: GPIO24, simulate: true}\n")
 		if r, err = h.callOn(t, MethodReload, nil); err != nil {
 			return err
 		}
-		if r.Error != "" || !containsJSON(r.Result, "device lamp added") || !containsJSON(r.Result, "bridge restarted") {
+		if r.Error != "" || !containsJSON(r.Result, "device lamp added") || !containsJSON(r.Result, "discovery updated") ||
+			containsJSON(r.Result, "reconnected") {
 			return fmt.Errorf("good reload replied %+v %s", r, r.Result)
 		}
 		if err := h.waitPayload(t, "edgeagent/test/lamp/state", func(p string) bool { return value(p) == "OFF" }); err != nil {
@@ -301,6 +304,16 @@ func TestReloadGoodAndBad(t *testing.T) {
 		}
 		if h.a.devs["bell"] != bell || bell.restarts != 0 || bell.state != StateRunning {
 			return fmt.Errorf("an unchanged device was restarted")
+		}
+		// Devices only: the connection went on — no new bridge, no second
+		// connect, the node never offline.
+		if h.a.b != b0 || h.a.b.Stats().Connects != 1 {
+			return fmt.Errorf("adding a device replaced the bridge or reconnected (connects %d)", h.a.b.Stats().Connects)
+		}
+		for _, m := range h.messages("edgeagent/test/availability") {
+			if m.Payload != "online" {
+				return fmt.Errorf("the node went %q during a reload that only added a device", m.Payload)
+			}
 		}
 		b := h.a.b
 		announced = len(h.messages("homeassistant/device/test/config"))

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -289,7 +290,16 @@ func (h *harness) on(fn func(t *loop.Task) error) {
 				// first await decides whether it moves.
 				h.release()
 			}
-			err := fn(t)
+			err := func() (err error) {
+				defer func() {
+					// A panic would end the task without an answer, and the
+					// test would wait for it until its timeout.
+					if r := recover(); r != nil {
+						err = fmt.Errorf("test task panicked: %v\n%s", r, debug.Stack())
+					}
+				}()
+				return fn(t)
+			}()
 			_, oerr := loop.Offload(t, func(context.Context) (struct{}, error) {
 				res <- err
 				return struct{}{}, nil
