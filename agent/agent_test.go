@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +14,6 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/i2c"
 
-	"github.com/edgeagent/edgeagent/agent/demobroker"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -392,15 +389,7 @@ func TestReloadKeepsQueuedMessages(t *testing.T) {
     publish: {delivery: all}
     simulate: {gestures: [single], every: 10s}
 `)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := demobroker.Serve(ln, demobroker.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { second.Close() })
+	second := serveBroker(t)
 	got := make(chan string, 16)
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(second.URL()).SetClientID("second-observer").SetAutoReconnect(false))
 	if tok := c.Connect(); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {

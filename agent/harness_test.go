@@ -153,18 +153,25 @@ func startHeld(t *testing.T, yaml string, opts ...Option) *harness {
 	return h
 }
 
-// startHook is start with a hook that sees the agent before it runs.
-func startHook(t *testing.T, yaml string, hook func(*Agent), opts ...Option) *harness {
+// serveBroker starts an in-process broker for the test.
+func serveBroker(t *testing.T) *demobroker.Broker {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	broker, err := demobroker.Serve(ln, demobroker.WithLogger(slog.New(slog.DiscardHandler)))
+	b, err := demobroker.Serve(ln, demobroker.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { broker.Close() })
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// startHook is start with a hook that sees the agent before it runs.
+func startHook(t *testing.T, yaml string, hook func(*Agent), opts ...Option) *harness {
+	t.Helper()
+	broker := serveBroker(t)
 	h := &harness{t: t, broker: broker, dir: t.TempDir(), logs: &logRecorder{}, changed: make(chan struct{})}
 	h.client = h.connect("observer")
 	if tok := h.client.Subscribe("#", 1, func(_ mqtt.Client, m mqtt.Message) {

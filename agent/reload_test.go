@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgeagent/edgeagent/agent/config"
-	"github.com/edgeagent/edgeagent/agent/demobroker"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -157,21 +155,6 @@ func (l *lockedBuffer) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.b.Reset()
-}
-
-// serveBroker starts a second in-process broker for the test.
-func serveBroker(t *testing.T) *demobroker.Broker {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := demobroker.Serve(ln, demobroker.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
 }
 
 // retained returns the retained messages under filter on the test broker,
