@@ -266,7 +266,10 @@ func (a *Agent) statusTask(t *loop.Task) error {
 		var never loop.WaitQueue
 		return never.Wait(t)
 	}
-	next := a.l.Now().Add(every)
+	// On a grid of the interval (sleepAligned), shared with the other
+	// periodic work.
+	aligned := func(every time.Duration) time.Time { return a.l.Now().Truncate(every).Add(every) }
+	next := aligned(every)
 	for {
 		for !a.statusDirty && a.l.Now().Before(next) {
 			err := loop.WaitFor(t, next.Sub(a.l.Now()), a.statusWQ.Wait)
@@ -286,14 +289,14 @@ func (a *Agent) statusTask(t *loop.Task) error {
 			}
 		}
 		if !a.l.Now().Before(next) {
-			next = a.l.Now().Add(every)
+			next = aligned(every)
 		}
 		if err := t.Sleep(time.Second); err != nil {
 			return err
 		}
 		if every != a.cfg.MQTT.StatusInterval {
 			every = a.cfg.MQTT.StatusInterval
-			next = a.l.Now().Add(every)
+			next = aligned(every)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -83,5 +84,38 @@ func TestDeviceFailureSeenAtOnce(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// Periodic work sleeps to the grid of its interval, whatever its phase:
+// devices started at different moments wake at the same instants.
+func TestSleepAligned(t *testing.T) {
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
+	var got []time.Duration
+	err := l.Run(context.Background(), func(t *loop.Task) error {
+		epoch := loop.VirtualEpoch()
+		g := loop.NewGroup(t)
+		for _, start := range []time.Duration{0, 3700 * time.Millisecond, 9999 * time.Millisecond} {
+			g.Go("", func(t *loop.Task) error {
+				if err := t.Sleep(start); err != nil {
+					return err
+				}
+				for range 2 {
+					if err := sleepAligned(t, 10*time.Second); err != nil {
+						return err
+					}
+					got = append(got, t.Loop().Now().Sub(epoch))
+				}
+				return nil
+			})
+		}
+		return g.Wait(t)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second, 20 * time.Second, 20 * time.Second, 20 * time.Second}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("woke at %v, want %v", got, want)
 	}
 }
