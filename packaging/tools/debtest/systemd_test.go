@@ -34,6 +34,11 @@ type bootOptions struct {
 	// shares the network (and loopback) of a broker container, so the
 	// shipped configuration's localhost broker is that broker.
 	network string
+	// image is the image to boot; the systemd image by default.
+	image string
+	// hostname is the container's host name, and so the agent's default
+	// node id; docker's (the container id) by default.
+	hostname string
 }
 
 // bootSystemd starts a systemd container and waits until systemd reports
@@ -43,15 +48,22 @@ func bootSystemd(t *testing.T, opts bootOptions) *systemdContainer {
 	if opts.network == "" {
 		opts.network = "none"
 	}
-	image := env.systemdImage(t)
+	image := opts.image
+	if image == "" {
+		image = env.systemdImage(t)
+	}
+	var extra []string
+	if opts.hostname != "" {
+		extra = append(extra, "--hostname", opts.hostname)
+	}
 	start := time.Now()
-	c := startContainer(t, "systemd",
+	c := startContainer(t, "systemd", append(extra,
 		"--network", opts.network,
 		"--tmpfs", "/run", "--tmpfs", "/run/lock",
 		"--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
 		"--env", "container=docker",
 		"--stop-signal", "SIGRTMIN+3",
-		image, "/sbin/init")
+		image, "/sbin/init")...)
 	s := &systemdContainer{c}
 	state := s.waitFor(t, time.Minute, "systemctl is-system-running", "running", "degraded")
 	if state == "degraded" {
