@@ -56,7 +56,7 @@ func TestServiceUnderSystemd(t *testing.T) {
 		}
 		ready := s.monotonic(t, "ActiveEnterTimestampMonotonic") - s.monotonic(t, "ExecMainStartTimestampMonotonic")
 		t.Logf("READY=1 %.1f ms after systemd started the process", ms(ready))
-		env.measure("systemd: exec → READY=1 (first start)", fmt.Sprintf("%.1f ms", ms(ready)))
+		env.measure("service: exec → READY=1, first start", fmt.Sprintf("%.1f ms", ms(ready)))
 		log := s.journal(t, "edgeagent")
 		for _, want := range []string{`msg="bridge: connected" broker=tcp://localhost:1883 client_id=edgeagent-` + node, "msg=ready node=" + node} {
 			if !strings.Contains(log, want) {
@@ -142,7 +142,7 @@ EOF`)
 			longest = max(longest, pings[i]-pings[i-1])
 		}
 		t.Logf("%d pings seen over %s (WatchdogSec=%s), the longest gap %.0f ms", len(pings), 5*period+period/2, period, ms(longest))
-		env.measure("systemd: watchdog pings, WatchdogSec=2s", fmt.Sprintf("%d in 11 s, longest gap %.0f ms", len(pings), ms(longest)))
+		env.measure("service: watchdog pings", fmt.Sprintf("%d in 11 s at WatchdogSec=2s, longest gap %.0f ms", len(pings), ms(longest)))
 		if len(pings) < 5 || longest >= period {
 			t.Errorf("watchdog pings %v: want at least 5, none %s apart", pings, period)
 		}
@@ -177,8 +177,8 @@ EOF`)
 		exec := s.monotonic(t, "ExecMainStartTimestampMonotonic")
 		t.Logf("hang → watchdog timeout %.1f s, → SIGABRT %.1f s; SIGABRT → READY=1 of the new process %.1f s (RestartSec=5s, exec → READY=1 %.1f ms)",
 			sec(timeout-hung), sec(kill-hung), sec(ready-kill), ms(ready-exec))
-		env.measure("systemd: hang → watchdog SIGABRT", fmt.Sprintf("%.1f s (WatchdogSec=20s)", sec(kill-hung)))
-		env.measure("systemd: SIGABRT → READY=1 again", fmt.Sprintf("%.1f s (RestartSec=5s; exec → READY=1 %.1f ms)", sec(ready-kill), ms(ready-exec)))
+		env.measure("service: debug.hang → SIGABRT", fmt.Sprintf("%.1f s (WatchdogSec=20s)", sec(kill-hung)))
+		env.measure("service: SIGABRT → READY=1 again", fmt.Sprintf("%.1f s (RestartSec=5s; exec → READY=1 %.1f ms)", sec(ready-kill), ms(ready-exec)))
 		// systemd fires WatchdogSec after the last ping, and the last ping
 		// came before the hang.
 		if d := timeout - hung; d <= 0 || d > shippedWatchdog+2*time.Second {
@@ -216,7 +216,7 @@ EOF`)
 		}
 		stop := s.monotonic(t, "InactiveEnterTimestampMonotonic") - s.monotonic(t, "ActiveExitTimestampMonotonic")
 		t.Logf("systemctl stop: %.1f ms from SIGTERM to inactive", ms(stop))
-		env.measure("systemd: stop (SIGTERM → inactive)", fmt.Sprintf("%.1f ms", ms(stop)))
+		env.measure("service: stop, SIGTERM → inactive", fmt.Sprintf("%.1f ms", ms(stop)))
 		for prop, want := range map[string]string{"ActiveState": "inactive", "Result": "success", "ExecMainStatus": "0"} {
 			if got := s.show(t, "edgeagent", prop); got != want {
 				t.Errorf("%s=%s after the stop, want %s", prop, got, want)

@@ -12,27 +12,23 @@ import (
 // --privileged does not work on this machine; systemd runs with the
 // host's cgroup tree mounted read-only and tmpfs on /run and /run/lock.
 //
-// A check of the running service reads like this:
+// TestServiceUnderSystemd is the check of the running service; it boots
+// the image with Debian's Mosquitto beside systemd (brokerImage), so the
+// shipped configuration's localhost broker is there without a network:
 //
-//	s := bootSystemd(t, bootOptions{network: "container:" + brokerName})
+//	s := bootSystemd(t, bootOptions{image: env.brokerImage(t), hostname: node})
 //	s.install(t, env.debs["amd64"])  // postinst enables and starts it
-//	s.waitFor(t, time.Minute, "systemctl show -P ActiveState edgeagent", "active") // Type=notify: READY=1 came
+//	s.waitFor(t, time.Minute, "systemctl is-active edgeagent", "active") // Type=notify: READY=1 came
 //	s.sh(t, "systemctl reload edgeagent")
 //	s.journal(t, "edgeagent")          // what this invocation logged
 //	s.show(t, "edgeagent", "NRestarts") // restarts, by the watchdog among others
-//
-// where brokerName is a broker container started first: sharing its
-// network namespace makes the default configuration's localhost broker
-// that broker.
 type systemdContainer struct {
 	*container
 }
 
 // bootOptions adjust a boot.
 type bootOptions struct {
-	// network is docker's --network: "none" by default; "container:NAME"
-	// shares the network (and loopback) of a broker container, so the
-	// shipped configuration's localhost broker is that broker.
+	// network is docker's --network: "none" by default (loopback only).
 	network string
 	// image is the image to boot; the systemd image by default.
 	image string
