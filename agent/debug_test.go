@@ -11,7 +11,8 @@ import (
 
 // debug.hang is refused while debug.allow_hang is off, with the key to set
 // named; a reload that turns the switch on lets it hang the loop (for a
-// bounded time here), replying first; a bad duration is refused.
+// bounded time here), replying first; a bad duration is refused; a reload
+// that turns the switch off refuses it again.
 func TestDebugHang(t *testing.T) {
 	h := start(t, baseConfig)
 	h.on(func(t *loop.Task) error {
@@ -60,6 +61,18 @@ func TestDebugHang(t *testing.T) {
 		}
 		if !h.logs.has("debug.hang: the loop is blocked on purpose") || !h.logs.has("debug.hang: the loop runs again") {
 			return fmt.Errorf("the hang was not logged")
+		}
+
+		// And a reload turns it off again.
+		h.writeConfig(baseConfig)
+		if r, err = h.callOn(t, MethodReload, nil); err != nil || r.Error != "" {
+			return fmt.Errorf("reload: %v %+v", err, r)
+		}
+		if r, err = h.callOn(t, MethodDebugHang, map[string]string{"for": "1ms"}); err != nil {
+			return err
+		}
+		if !strings.Contains(r.Error, "debug.hang is refused") {
+			return fmt.Errorf("debug.hang after a reload without debug.allow_hang replied %+v", r)
 		}
 		return nil
 	})
