@@ -136,7 +136,7 @@ func TestTopLevelDefaults(t *testing.T) {
 	want := &Config{
 		File: "test.yaml",
 		MQTT: MQTT{
-			Brokers: []string{"tcp://localhost:1883"}, NodeID: "porch-pi", BaseTopic: "edgeagent", ClientID: "edgeagent-porch-pi",
+			Brokers: []string{"tcp://localhost:1883"}, NodeID: "porch-pi", BaseTopic: "edgeagent", ClientID: "porch-pi",
 			KeepAlive: 30 * time.Second, ConnectTimeout: 10 * time.Second,
 			Backoff:        Backoff{Min: 500 * time.Millisecond, Max: 4 * time.Second},
 			ReturnInterval: time.Minute, StatusInterval: time.Minute,
