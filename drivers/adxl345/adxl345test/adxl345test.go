@@ -14,7 +14,13 @@
 // foreign device id.
 //
 // Every transaction is logged with the time it happened, read from the
-// clock function given to New (a loop's VirtualClock.Now in tests). Misuse
+// clock function given to New (a loop's VirtualClock.Now in tests); the
+// log keeps the latest i2csim.DefaultLogLimit (4096) transactions unless
+// SetLogLimit says otherwise, and Transactions counts them all.
+// ChargeBusTime makes each transfer done on a loop advance its virtual
+// clock by the transfer's bus time at the speed SetSpeed sets (100 kHz by
+// default), so that a driver holding the loop through slow transfers
+// shows in the loop's hog stats. Misuse
 // of the chip — writing a read-only or reserved register, a transfer with
 // no register address, running past the register map — fails the
 // transaction and is listed by Violations.
@@ -51,9 +57,9 @@ const numRegs = adxl345.RegFIFOStatus + 1
 
 // Sensor is a simulated ADXL345: an i2c.Bus with the chip at one address.
 // Besides its own methods it has the chip's common ones: Tx, SetSpeed,
-// FailNext, SetPresent, PowerCycle (back to standby and the power-up
-// registers, the data registers reading zero, without a failed
-// transaction), Ops and Violations.
+// ChargeBusTime, FailNext, SetPresent, PowerCycle (back to standby and the
+// power-up registers, the data registers reading zero, without a failed
+// transaction), SetLogLimit, Ops, Transactions and Violations.
 type Sensor struct {
 	*i2csim.Chip
 

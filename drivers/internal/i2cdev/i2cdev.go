@@ -56,6 +56,10 @@ func New(c conn.Conn, offload bool) *Dev { return &Dev{conn: c, offload: offload
 // Tx writes w and then reads n bytes in one bus transaction, inline or
 // through loop.Offload. The read buffer is fresh each time.
 //
+// Inline, each transfer starts a turn of its own (a Yield, which is also
+// the checkpoint): a chain of transfers — an initialisation, a FIFO read —
+// holds the loop one transfer at a time, never the whole chain.
+//
 // Offloaded, a task interrupted during the transfer returns at once, and
 // the transfer goes on to its end on its goroutine: it is abandoned, and
 // the next operation under Locked waits until it has ended, so the chip
@@ -64,6 +68,9 @@ func New(c conn.Conn, offload bool) *Dev { return &Dev{conn: c, offload: offload
 func (d *Dev) Tx(t *loop.Task, w []byte, n int) ([]byte, error) {
 	name := t.Name()
 	if !d.offload {
+		if err := t.Yield(); err != nil {
+			return nil, err
+		}
 		return doTransfer(d.conn, name, w, n)
 	}
 	// Past this checkpoint Offload starts the transfer: nothing on the

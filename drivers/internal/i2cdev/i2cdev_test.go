@@ -14,9 +14,11 @@ import (
 	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
 
 	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/internal/i2cdev"
+	"github.com/edgeagent/edgeagent/drivers/internal/i2csim"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -263,3 +265,54 @@ func TestAbandonedTransferWaitedFor(t *testing.T) {
 		t.Errorf("after the abandoned transfer: NeedsInit %v, AfterAbandoned called %d times; want true, once", needsInit, len(ended))
 	}
 }
+
+// Inline transfers each take a turn of their own: ten of them in a row on
+// a slow bus (3.8 ms each, charged to the virtual clock) hold the loop one
+// at a time, and no run of the task reaches the hog threshold — where the
+// same ten on the bus directly, in one turn, are a 38 ms hog.
+func TestInlineTransfersYield(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		vc := loop.NewVirtualClock()
+		l := loop.New(loop.WithClock(vc), loop.WithHogThreshold(20*time.Millisecond), loop.WithLogger(slog.New(slog.DiscardHandler)))
+		var mu sync.Mutex
+		nack := errors.New("NACK")
+		chip := i2csim.NewChip(&mu, 0x40, nil, nack, i2csim.NewRecorder(nack), func(time.Time, []byte, []byte) error { return nil }, func() {})
+		chip.ChargeBusTime(l, vc)
+		if err := chip.SetSpeed(10 * physic.KiloHertz); err != nil {
+			t.Fatal(err)
+		}
+		d := i2cdev.New(&i2c.Dev{Bus: namedChip{chip}, Addr: 0x40}, false)
+		var stats loop.Stats
+		err := l.Run(context.Background(), func(tk *loop.Task) error {
+			g := loop.NewGroup(tk)
+			g.Go("chain", func(tk *loop.Task) error {
+				for range 10 {
+					var err error
+					if direct {
+						err = chip.Tx(0x40, nil, make([]byte, 3))
+					} else {
+						_, err = d.Tx(tk, nil, 3)
+					}
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			err := g.Wait(tk)
+			stats = tk.Loop().Stats()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hogged := stats.Hogs > 0; hogged != direct || vc.Elapsed() != 38*time.Millisecond {
+			t.Errorf("direct %v: %d hogs (longest %v), %v elapsed; want hogs only directly, 38ms", direct, stats.Hogs, stats.MaxHog, vc.Elapsed())
+		}
+	}
+}
+
+// namedChip is a bare simulated chip as an i2c.Bus.
+type namedChip struct{ *i2csim.Chip }
+
+func (namedChip) String() string { return "sim" }
