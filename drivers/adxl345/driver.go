@@ -575,7 +575,6 @@ func (d *Dev) Run(t *loop.Task) error {
 	}
 	d.running = true
 	defer func() { d.running = false }()
-	l := t.Loop()
 	p := i2cdev.Poller{Name: d.name, First: d.cfg.backoff, Max: d.cfg.maxBackoff}
 	var (
 		fresh      = true // no good sample since the start or an error
@@ -583,26 +582,12 @@ func (d *Dev) Run(t *loop.Task) error {
 		reported   Vector
 		lastReport time.Time
 	)
-	for {
-		start := l.Now()
+	return p.Run(t, d.cfg.period, func(t *loop.Task) error {
 		samples, err := d.poll(t)
-		if i2cdev.Interrupted(err) {
+		if err != nil {
 			return err
 		}
-		next := start.Add(d.cfg.period)
-		if err != nil {
-			now := l.Now()
-			f := p.Fail(t, err)
-			d.stats.Failures++
-			if errors.Is(err, ErrReset) {
-				d.stats.Resets++
-			}
-			d.publish(Sample{Time: now, Fault: f})
-			next, fresh = now.Add(f.RetryIn), true
-		} else {
-			d.stats.Polls++
-			p.Succeed(t)
-		}
+		d.stats.Polls++
 		for _, s := range samples {
 			v, now := s.v, s.at
 			if fresh {
@@ -626,10 +611,15 @@ func (d *Dev) Run(t *loop.Task) error {
 				d.publish(Sample{Smoothed: smoothed, Raw: v, Time: now, Still: true})
 			}
 		}
-		if err := t.Sleep(next.Sub(l.Now())); err != nil {
-			return err
+		return nil
+	}, func(at time.Time, f drivers.Fault) {
+		d.stats.Failures++
+		if errors.Is(f.Err, ErrReset) {
+			d.stats.Resets++
 		}
-	}
+		d.publish(Sample{Time: at, Fault: f})
+		fresh = true // after an error, smoothing starts over
+	})
 }
 
 // fail wraps a device failure; the task's interruptions pass unchanged.

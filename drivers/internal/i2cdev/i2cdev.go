@@ -209,6 +209,35 @@ func (p *Poller) Succeed(t *loop.Task) (recovered bool) {
 	return recovered
 }
 
+// Run is a polling driver's Run loop: poll at once, then a period after
+// the previous poll started, so the schedule does not drift by the time a
+// poll takes. A failed poll is recorded (Fail), handed to failed with the
+// loop's time and the error state to publish, and the next poll waits the
+// back-off from then instead; a good one ends a run of failures
+// (Succeed). Run returns only t's interruption, from poll or a sleep.
+func (p *Poller) Run(t *loop.Task, period time.Duration, poll loop.TaskFunc, failed func(at time.Time, f drivers.Fault)) error {
+	l := t.Loop()
+	for {
+		start := l.Now()
+		err := poll(t)
+		if Interrupted(err) {
+			return err
+		}
+		next := start.Add(period)
+		if err != nil {
+			now := l.Now()
+			f := p.Fail(t, err)
+			failed(now, f)
+			next = now.Add(f.RetryIn)
+		} else {
+			p.Succeed(t)
+		}
+		if err := t.Sleep(next.Sub(l.Now())); err != nil {
+			return err
+		}
+	}
+}
+
 // Fail wraps a failure of operation op on device as a
 // *drivers.DeviceError; the task's interruptions pass unchanged.
 func Fail(device, op string, err error) error {

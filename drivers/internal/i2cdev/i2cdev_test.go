@@ -316,3 +316,42 @@ func TestInlineTransfersYield(t *testing.T) {
 type namedChip struct{ *i2csim.Chip }
 
 func (namedChip) String() string { return "sim" }
+
+// Poller.Run polls at once and then a period after each start; a failed
+// poll is handed over as an error state and the next waits the back-off
+// from the failure; it ends with the task's interruption only.
+func TestPollerRun(t *testing.T) {
+	vc := loop.NewVirtualClock()
+	l := loop.New(loop.WithClock(vc), loop.WithLogger(slog.New(slog.DiscardHandler)))
+	p := i2cdev.Poller{Name: "chip", First: time.Second, Max: time.Minute}
+	var got []string
+	var runErr error
+	err := l.Run(context.Background(), func(tk *loop.Task) error {
+		n := 0
+		task := tk.Loop().Go("poller", func(tk *loop.Task) error {
+			return p.Run(tk, time.Second, func(tk *loop.Task) error {
+				n++
+				got = append(got, fmt.Sprintf("poll@%v", vc.Elapsed()))
+				if err := tk.Sleep(30 * time.Millisecond); err != nil {
+					return err
+				}
+				if n == 2 || n == 3 {
+					return errors.New("NACK")
+				}
+				return nil
+			}, func(at time.Time, f drivers.Fault) {
+				got = append(got, fmt.Sprintf("fault@%v:%d:%v", vc.Since(at), f.Failures, f.RetryIn))
+			})
+		})
+		if err := tk.Sleep(5500 * time.Millisecond); err != nil {
+			return err
+		}
+		task.Cancel()
+		runErr = task.Wait(tk)
+		return nil
+	})
+	want := "[poll@0s poll@1s fault@1.03s:1:1s poll@2.03s fault@2.06s:2:2s poll@4.06s poll@5.06s]"
+	if err != nil || fmt.Sprint(got) != want || !errors.Is(runErr, loop.ErrCancelled) {
+		t.Errorf("got %v, %v, %v\nwant %s, ErrCancelled", got, err, runErr, want)
+	}
+}
