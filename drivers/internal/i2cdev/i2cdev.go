@@ -3,8 +3,9 @@
 // with a panicking bus turned into an error and an abandoned transfer never
 // overlapped by the next; the lock that serialises a device's
 // operations and the rule that a failed one makes the next initialise the
-// chip again; the back-off schedule and logging of a polling task after
-// failed readings; and the wrapping of failures as drivers.DeviceError.
+// chip again; a polling task's loop (Poller.Run) — its schedule, back-off
+// and logging after failed readings; and the wrapping of failures as
+// drivers.DeviceError. Inline transfers take a turn of the loop each.
 //
 // It must not know any chip: commands, timings and the sentinels users
 // match stay in the drivers.
