@@ -205,7 +205,7 @@ devices:
 		&Output{Pin: "GPIO5"},
 		&Output{Pin: "GPIO6"},
 		&HTU21D{I2C: I2C{Bus: "1", Address: 0x40}, Interval: 10 * time.Second, Resolution: htu21d.RH12T14},
-		&ADXL345{I2C: I2C{Bus: "1", Address: 0x53}, Range: adxl345.Range2G, Rate: rate, Interval: 100 * time.Millisecond,
+		&ADXL345{I2C: I2C{Bus: "1", Address: 0x53}, Range: adxl345.Range2G, Rate: rate, Interval: time.Second,
 			MotionThreshold: 0.05, MotionMode: adxl345.Distance, MotionHold: 5 * time.Second, Smoothing: 0.25, MotionDeviceClass: "moving"},
 		&UARTLines{Serial: Serial{Port: "/dev/ttyUSB0", Baud: 9600, Framing: "8N1", DataBits: 8}, LineEnding: uart.LF, MaxLine: 4096,
 			As: LinesSensor, CommandEnding: uart.LF},
