@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -273,7 +274,7 @@ func (a *Agent) Controller(t testing.TB) *clients.Paho {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.ctl == nil {
-		a.ctl = clients.Connect(t, clients.PahoOptions{URL: a.Cfg.Brokers[0], ClientID: "it-ctl-" + a.Cfg.NodeID,
+		a.ctl = clients.Connect(t, clients.PahoOptions{URL: a.Cfg.Brokers[0], ClientID: "it-ctl-" + a.Cfg.NodeID + "-" + rand.Text()[:6],
 			KeepAlive: 2 * time.Second, PingTimeout: 2 * time.Second,
 			AutoReconnect: true, MaxReconnectInterval: 500 * time.Millisecond})
 	}
@@ -366,6 +367,33 @@ func (a *Agent) WriteLines(t testing.TB, name string, lines ...string) {
 		if _, err := f.WriteString(l + "\n"); err != nil {
 			t.Fatalf("write to the pty of %s: %v", name, err)
 		}
+	}
+}
+
+// WaitLinesRead polls the read method until the serial device `name`
+// says it has read at least n lines (since the process started).
+func (a *Agent) WaitLinesRead(t testing.TB, name string, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r := a.Call(t, "read", name)
+		var res struct {
+			Now struct {
+				Lines int `json:"lines"`
+			} `json:"now"`
+		}
+		if err := json.Unmarshal(r.Result, &res); err != nil || r.Error != "" {
+			t.Fatalf("read %s: %s %s (%v)", name, r.Result, r.Error, err)
+		}
+		if res.Now.Lines >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s read %d of %d lines within %v", name, res.Now.Lines, n, timeout)
+		}
+		<-tick.C
 	}
 }
 
