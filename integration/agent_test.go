@@ -281,10 +281,27 @@ func (a *Agent) Controller(t testing.TB) *clients.Paho {
 	return a.ctl
 }
 
+// awaitController is the controller once it is connected (it may be
+// reconnecting after a broker restart).
+func (a *Agent) awaitController(t testing.TB, timeout time.Duration) *clients.Paho {
+	t.Helper()
+	c := a.Controller(t)
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !c.Client().IsConnectionOpen() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the test's controller client is not connected to %s within %v", a.Cfg.Brokers[0], timeout)
+		}
+		<-tick.C
+	}
+	return c
+}
+
 // Set publishes a command to <base>/<node>/<entity>/set at QoS 1.
 func (a *Agent) Set(t testing.TB, entity, payload string) {
 	t.Helper()
-	a.Controller(t).Publish(t, a.Topic(entity, "set"), 1, false, []byte(payload))
+	a.awaitController(t, 10*time.Second).Publish(t, a.Topic(entity, "set"), 1, false, []byte(payload))
 }
 
 // Reply is a request's reply as the agent sent it.
@@ -300,7 +317,7 @@ type Reply struct {
 // and waits (10 s) for its reply in the clients' reply namespace.
 func (a *Agent) Call(t testing.TB, method string, params any) Reply {
 	t.Helper()
-	c := a.Controller(t)
+	c := a.awaitController(t, 10*time.Second)
 	a.mu.Lock()
 	a.seq++
 	id := fmt.Sprintf("it-%d", a.seq)
@@ -343,7 +360,7 @@ func (a *Agent) Retained(t testing.TB, topic string) clients.Message {
 
 func (a *Agent) retained(t testing.TB, topic string, timeout time.Duration) (clients.Message, bool) {
 	t.Helper()
-	c := a.Controller(t)
+	c := a.awaitController(t, timeout)
 	col := c.Subscribe(t, topic, 1)
 	defer func() { _ = c.Client().Unsubscribe(topic).WaitTimeout(5 * time.Second) }()
 	msgs, err := col.Await(min(timeout, 5*time.Second), func(ms []clients.Message) bool {
