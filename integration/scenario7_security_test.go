@@ -64,12 +64,11 @@ func TestScenario7Security(t *testing.T) {
 		_, watch := adminSub(t, b, "edgeagent/"+node+"/#")
 		_, disco := adminSub(t, b, "homeassistant/device/"+node+"/config")
 
-		a := startBAgent(t, bNode{ID: node, Brokers: []string{b.TLSURL()}, HA: true,
-			MQTT: []string{"username: " + node, "password_file: mqtt.pw",
-				fmt.Sprintf("tls: {ca_file: %s, cert_file: %s, key_file: %s}", ca.File, nodeID.CertFile, nodeID.KeyFile)},
-			Files: map[string]string{"mqtt.pw": pw + "\n"}})
+		a := NewAgent(t, AgentConfig{NodeID: node, Brokers: []string{b.TLSURL()}, StatusInterval: time.Second,
+			Username: node, Password: pw, CAFile: ca.File, CertFile: nodeID.CertFile, KeyFile: nodeID.KeyFile})
 		start := time.Now()
-		a.waitConnected(t, 0, b.TLSURL(), 30*time.Second)
+		a.Start(t)
+		a.Proc().WaitLine(t, 0, connectedLine, 30*time.Second)
 		st, _ := waitStatus(t, watch, "status with the echo back", 20*time.Second, func(s bStatus) bool { return s.MQTT.Echo != "" })
 		t.Logf("figure: S7 node under mutual TLS + password + README ACL: connected, echo %q %v after start", st.MQTT.Echo, time.Since(start).Round(time.Millisecond))
 		if st.MQTT.Echo != "ok" || len(st.MQTT.Refused) != 0 {
@@ -112,24 +111,24 @@ func TestScenario7Security(t *testing.T) {
 			{"wrong password", good.CertFile, good.KeyFile, wrong, []string{wrong, pemBody(good.KeyPEM)}},
 		}
 		for _, c := range cases {
-			a := startBAgent(t, bNode{ID: node, Brokers: []string{b.TLSURL()},
-				MQTT: []string{"username: " + node, "password_file: mqtt.pw",
-					fmt.Sprintf("tls: {ca_file: %s, cert_file: %s, key_file: %s}", ca.File, c.cert, c.key)},
-				Files: map[string]string{"mqtt.pw": c.password + "\n"}})
-			first := a.WaitLine(t, 0, failRe, 30*time.Second)
+			a := NewAgent(t, AgentConfig{NodeID: node, Brokers: []string{b.TLSURL()},
+				Username: node, Password: c.password, CAFile: ca.File, CertFile: c.cert, KeyFile: c.key})
+			a.Start(t)
+			p := a.Proc()
+			first := p.WaitLine(t, 0, failRe, 30*time.Second)
 			// A second attempt shows the refusal is steady, not a start-up race.
-			a.WaitLine(t, first.N+1, failRe, 30*time.Second)
+			p.WaitLine(t, first.N+1, failRe, 30*time.Second)
 			t.Logf("%s: what the operator sees: %s", c.name, first.Text)
-			if _, err := a.AwaitLine(0, bConnectedRe, 0); err == nil {
+			if _, err := p.AwaitLine(0, connectedLine, 0); err == nil {
 				t.Errorf("%s: the agent connected", c.name)
 			}
-			out := a.Output()
+			out := p.Output()
 			for _, s := range c.secrets {
 				if strings.Contains(out, s) {
 					t.Errorf("%s: the agent's log contains a secret (%.12q…)", c.name, s)
 				}
 			}
-			if a.Exited() {
+			if p.Exited() {
 				t.Errorf("%s: the agent exited; it must keep retrying", c.name)
 			}
 			a.Kill(t)
@@ -156,11 +155,11 @@ func TestScenario7Security(t *testing.T) {
 			}}},
 		}})
 		_, watch := adminSub(t, b, "edgeagent/"+node+"/status")
-		a := startBAgent(t, bNode{ID: node, Brokers: []string{b.URL()}, HA: true,
-			MQTT:  []string{"username: " + node, "password_file: mqtt.pw"},
-			Files: map[string]string{"mqtt.pw": "pw\n"}})
+		a := NewAgent(t, AgentConfig{NodeID: node, Brokers: []string{b.URL()}, StatusInterval: time.Second,
+			Username: node, Password: "pw"})
+		a.Start(t)
 		refusedRe := regexp.MustCompile(`msg="bridge: broker refused the subscription" filter=homeassistant/status`)
-		first := a.WaitLine(t, 0, refusedRe, 30*time.Second)
+		first := a.Proc().WaitLine(t, 0, refusedRe, 30*time.Second)
 		t.Logf("what the operator sees in the log: %s", first.Text)
 		st, _ := waitStatus(t, watch, "status naming the refused subscription", 20*time.Second, func(s bStatus) bool { return len(s.MQTT.Refused) > 0 })
 		js, _ := json.Marshal(st.MQTT)
@@ -169,7 +168,7 @@ func TestScenario7Security(t *testing.T) {
 			t.Errorf("status: refused %v, echo %q; want homeassistant/status refused and the echo back", st.MQTT.Refused, st.MQTT.Echo)
 		}
 		// The retry comes after a back-off of seconds, not at once.
-		second := a.WaitLine(t, first.N+1, refusedRe, 30*time.Second)
+		second := a.Proc().WaitLine(t, first.N+1, refusedRe, 30*time.Second)
 		gap := second.At.Sub(first.At)
 		t.Logf("figure: S7 dynsec refusal retried after %v", gap.Round(time.Millisecond))
 		if gap < 2*time.Second {
@@ -195,11 +194,11 @@ func TestScenario7Security(t *testing.T) {
 			ACL:   "user " + node + "\ntopic write edgeagent/" + node + "/#\n",
 		})
 		_, watch := adminSub(t, b, "edgeagent/"+node+"/status")
-		a := startBAgent(t, bNode{ID: node, Brokers: []string{b.URL()},
-			MQTT:  []string{"username: " + node, "password_file: mqtt.pw"},
-			Files: map[string]string{"mqtt.pw": "pw\n"}})
-		connected := a.waitConnected(t, 0, "", 30*time.Second)
-		line := a.WaitLine(t, connected.N, regexp.MustCompile(`level=ERROR msg="bridge: the broker does not deliver the node's own topics back`), 30*time.Second)
+		a := NewAgent(t, AgentConfig{NodeID: node, Brokers: []string{b.URL()}, StatusInterval: time.Second,
+			Username: node, Password: "pw", NoHomeAssistant: true})
+		a.Start(t)
+		connected := a.Proc().WaitLine(t, 0, connectedLine, 30*time.Second)
+		line := a.Proc().WaitLine(t, connected.N, regexp.MustCompile(`level=ERROR msg="bridge: the broker does not deliver the node's own topics back`), 30*time.Second)
 		t.Logf("figure: S7 acl_file silent denial reported %v after connecting", line.At.Sub(connected.At).Round(time.Millisecond))
 		t.Logf("what the operator sees in the log: %s", line.Text)
 		st, _ := waitStatus(t, watch, `status with "echo":"missing"`, 20*time.Second, func(s bStatus) bool { return s.MQTT.Echo != "" })
@@ -216,8 +215,7 @@ func TestScenario7Security(t *testing.T) {
 		// A broker that lets anyone publish anywhere: only the node stands
 		// between a request and another node's topics.
 		b := env.Start(t, mosquitto.Config{Name: "s7-replyto"})
-		a := startBAgent(t, bNode{ID: node, Brokers: []string{b.URL()}})
-		a.waitConnected(t, 0, "", 30*time.Second)
+		StartAgent(t, AgentConfig{NodeID: node, Brokers: []string{b.URL()}})
 		watch := clients.Connect(t, clients.PahoOptions{URL: b.URL()})
 		victim := watch.Subscribe(t, "edgeagent/"+other+"/#", 1)
 		res := watch.Subscribe(t, "edgeagent/"+node+"/res/ping", 1)
