@@ -171,7 +171,10 @@ func (a *Agent) yaml(t testing.TB) string {
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	line("# written by the edgeagent integration tests")
 	line("mqtt:")
-	line("  brokers: [%s]", strings.Join(c.Brokers, ", "))
+	line("  brokers:")
+	for _, u := range c.Brokers {
+		line("    - %q", u)
+	}
 	line("  node_id: %s", c.NodeID)
 	if c.ClientID != "" {
 		line("  client_id: %q", c.ClientID)
