@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -273,17 +274,34 @@ func (a *Agent) Controller(t testing.TB) *clients.Paho {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.ctl == nil {
-		a.ctl = clients.Connect(t, clients.PahoOptions{URL: a.Cfg.Brokers[0], ClientID: "it-ctl-" + a.Cfg.NodeID,
+		a.ctl = clients.Connect(t, clients.PahoOptions{URL: a.Cfg.Brokers[0], ClientID: "it-ctl-" + a.Cfg.NodeID + "-" + rand.Text()[:6],
 			KeepAlive: 2 * time.Second, PingTimeout: 2 * time.Second,
 			AutoReconnect: true, MaxReconnectInterval: 500 * time.Millisecond})
 	}
 	return a.ctl
 }
 
+// awaitController is the controller once it is connected (it may be
+// reconnecting after a broker restart).
+func (a *Agent) awaitController(t testing.TB, timeout time.Duration) *clients.Paho {
+	t.Helper()
+	c := a.Controller(t)
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !c.Client().IsConnectionOpen() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the test's controller client is not connected to %s within %v", a.Cfg.Brokers[0], timeout)
+		}
+		<-tick.C
+	}
+	return c
+}
+
 // Set publishes a command to <base>/<node>/<entity>/set at QoS 1.
 func (a *Agent) Set(t testing.TB, entity, payload string) {
 	t.Helper()
-	a.Controller(t).Publish(t, a.Topic(entity, "set"), 1, false, []byte(payload))
+	a.awaitController(t, 10*time.Second).Publish(t, a.Topic(entity, "set"), 1, false, []byte(payload))
 }
 
 // Reply is a request's reply as the agent sent it.
@@ -299,7 +317,7 @@ type Reply struct {
 // and waits (10 s) for its reply in the clients' reply namespace.
 func (a *Agent) Call(t testing.TB, method string, params any) Reply {
 	t.Helper()
-	c := a.Controller(t)
+	c := a.awaitController(t, 10*time.Second)
 	a.mu.Lock()
 	a.seq++
 	id := fmt.Sprintf("it-%d", a.seq)
@@ -342,7 +360,7 @@ func (a *Agent) Retained(t testing.TB, topic string) clients.Message {
 
 func (a *Agent) retained(t testing.TB, topic string, timeout time.Duration) (clients.Message, bool) {
 	t.Helper()
-	c := a.Controller(t)
+	c := a.awaitController(t, timeout)
 	col := c.Subscribe(t, topic, 1)
 	defer func() { _ = c.Client().Unsubscribe(topic).WaitTimeout(5 * time.Second) }()
 	msgs, err := col.Await(min(timeout, 5*time.Second), func(ms []clients.Message) bool {
@@ -366,6 +384,33 @@ func (a *Agent) WriteLines(t testing.TB, name string, lines ...string) {
 		if _, err := f.WriteString(l + "\n"); err != nil {
 			t.Fatalf("write to the pty of %s: %v", name, err)
 		}
+	}
+}
+
+// WaitLinesRead polls the read method until the serial device `name`
+// says it has read at least n lines (since the process started).
+func (a *Agent) WaitLinesRead(t testing.TB, name string, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r := a.Call(t, "read", name)
+		var res struct {
+			Now struct {
+				Lines int `json:"lines"`
+			} `json:"now"`
+		}
+		if err := json.Unmarshal(r.Result, &res); err != nil || r.Error != "" {
+			t.Fatalf("read %s: %s %s (%v)", name, r.Result, r.Error, err)
+		}
+		if res.Now.Lines >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s read %d of %d lines within %v", name, res.Now.Lines, n, timeout)
+		}
+		<-tick.C
 	}
 }
 
