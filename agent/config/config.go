@@ -61,7 +61,8 @@ type MQTT struct {
 	NodeID string
 	// BaseTopic is the first level or levels of every topic.
 	BaseTopic string
-	// ClientID is the MQTT client id, unique on the broker.
+	// ClientID is the MQTT client id, unique on the broker; by default the
+	// node id.
 	ClientID string
 	// KeepAlive is the MQTT keep-alive interval.
 	KeepAlive time.Duration

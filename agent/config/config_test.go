@@ -136,7 +136,7 @@ func TestTopLevelDefaults(t *testing.T) {
 	want := &Config{
 		File: "test.yaml",
 		MQTT: MQTT{
-			Brokers: []string{"tcp://localhost:1883"}, NodeID: "porch-pi", BaseTopic: "edgeagent", ClientID: "edgeagent-porch-pi",
+			Brokers: []string{"tcp://localhost:1883"}, NodeID: "porch-pi", BaseTopic: "edgeagent", ClientID: "porch-pi",
 			KeepAlive: 30 * time.Second, ConnectTimeout: 10 * time.Second,
 			Backoff:        Backoff{Min: 500 * time.Millisecond, Max: 4 * time.Second},
 			ReturnInterval: time.Minute, StatusInterval: time.Minute,
@@ -205,7 +205,7 @@ devices:
 		&Output{Pin: "GPIO5"},
 		&Output{Pin: "GPIO6"},
 		&HTU21D{I2C: I2C{Bus: "1", Address: 0x40}, Interval: 10 * time.Second, Resolution: htu21d.RH12T14},
-		&ADXL345{I2C: I2C{Bus: "1", Address: 0x53}, Range: adxl345.Range2G, Rate: rate, Interval: 100 * time.Millisecond,
+		&ADXL345{I2C: I2C{Bus: "1", Address: 0x53}, Range: adxl345.Range2G, Rate: rate, Interval: time.Second,
 			MotionThreshold: 0.05, MotionMode: adxl345.Distance, MotionHold: 5 * time.Second, Smoothing: 0.25, MotionDeviceClass: "moving"},
 		&UARTLines{Serial: Serial{Port: "/dev/ttyUSB0", Baud: 9600, Framing: "8N1", DataBits: 8}, LineEnding: uart.LF, MaxLine: 4096,
 			As: LinesSensor, CommandEnding: uart.LF},
