@@ -16,7 +16,9 @@ import (
 // adxl345Dev is the `adxl345` device: the smoothed acceleration on x, y
 // and z, published when it moved beyond the threshold, and a motion
 // binary_sensor that turns ON with such a change and OFF after motion_hold
-// of calm. Failed polls make the device failing while the driver retries
+// of calm. Each poll (interval, a second by default) reads every sample the
+// chip's FIFO kept since the last: an idle agent wakes once a second and
+// misses no shake. Failed polls make the device failing while the driver retries
 // and initialises the chip again.
 type adxl345Dev struct {
 	spec   *config.ADXL345
@@ -44,7 +46,7 @@ func (d *adxl345Dev) run(t *loop.Task, env *devEnv) error {
 	defer closeBus()
 	dev, err := adxl345.New(bus, adxl345.WithAddress(d.spec.Address), adxl345.WithPeriod(d.spec.Interval),
 		adxl345.WithRange(d.spec.Range), adxl345.WithRate(d.spec.Rate), adxl345.WithSmoothing(d.spec.Smoothing),
-		adxl345.WithThreshold(d.spec.MotionThreshold, d.spec.MotionMode))
+		adxl345.WithThreshold(d.spec.MotionThreshold, d.spec.MotionMode), adxl345.WithFIFO())
 	if err != nil {
 		return fmt.Errorf("adxl345: %w", err)
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -73,20 +74,40 @@ func (d *uartLines) run(t *loop.Task, env *devEnv) error {
 	g.Go("uart", s.Run)
 	g.Go("health", func(t *loop.Task) error { return followStream(t, s, env) })
 	g.Go("lines", func(t *loop.Task) error {
-		for {
-			line, err := s.ReadLine(t)
-			var loss *uart.LossError
-			switch {
-			case errors.As(err, &loss):
-				env.log.Warn("serial data lost", "err", err)
-				continue
-			case err != nil:
-				return err
-			}
-			d.take(env, string(line), env.now())
-		}
+		return readLines(t, s, linesPerTurn, env.log, func(line string) { d.take(env, line, env.now()) })
 	})
 	return g.Wait(t)
+}
+
+// linesPerTurn bounds the lines the device takes in one turn of the loop.
+// A burst — a device dumping its log, 45 KB of buffered lines at once —
+// is taken in batches with a yield between them, so that the other tasks
+// (MQTT, the other devices) run meanwhile: about 1 ms of work a batch,
+// where the whole burst in one turn held the loop for 99 ms.
+const linesPerTurn = 64
+
+// readLines takes the stream's lines one by one, batch of them at most
+// without letting the loop run other tasks, and returns the task's
+// interruption or the stream's end. Lost lines are logged, not taken.
+func readLines(t *loop.Task, s *uart.Stream, batch int, log *slog.Logger, take func(line string)) error {
+	for n := 0; ; n++ {
+		if n == batch {
+			n = 0
+			if err := t.Yield(); err != nil {
+				return err
+			}
+		}
+		line, err := s.ReadLine(t)
+		var loss *uart.LossError
+		switch {
+		case errors.As(err, &loss):
+			log.Warn("serial data lost", "err", err)
+			continue
+		case err != nil:
+			return err
+		}
+		take(string(line))
+	}
 }
 
 // followStream shows the stream's connection as the device's state: ready
@@ -233,6 +254,10 @@ func openSimPty(link string) (*simPty, error) {
 	master, slave, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("simulate.pty: no pseudo-terminal: %w", err)
+	}
+	if master, err = pollable(master); err != nil {
+		slave.Close()
+		return nil, fmt.Errorf("simulate.pty: %w", err)
 	}
 	if err := os.Symlink(slave.Name(), link); err != nil {
 		master.Close()

@@ -87,19 +87,8 @@ func (b *Bridge) Publish(t *loop.Task, name string, payload []byte, p Pub) error
 	if err := t.Checkpoint(); err != nil {
 		return err
 	}
-	if err := b.checkPub(name, p); err != nil {
+	if sent, err := b.publishNow(name, payload, p); sent || err != nil {
 		return err
-	}
-	b.cacheState(name, payload, p)
-	switch {
-	case p.Direct:
-		if !b.sendDirect(name, payload, p.QoS, p.Retain) {
-			return ErrNotConnected
-		}
-		return nil
-	case p.QoS == 0:
-		b.send0(name, payload, p.Retain)
-		return nil
 	}
 	w := &pubWait{}
 	if !b.writer.put(appendReq{m: outboxMessage(name, payload, p), w: w}) {
@@ -123,19 +112,8 @@ func (b *Bridge) Publish(t *loop.Task, name string, payload []byte, p Pub) error
 // lags so far behind that maxTryQueue messages wait in memory, the oldest of
 // them is dropped (Stats.DroppedBeforeOutbox).
 func (b *Bridge) TryPublish(name string, payload []byte, p Pub) error {
-	if err := b.checkPub(name, p); err != nil {
+	if sent, err := b.publishNow(name, payload, p); sent || err != nil {
 		return err
-	}
-	b.cacheState(name, payload, p)
-	switch {
-	case p.Direct:
-		if !b.sendDirect(name, payload, p.QoS, p.Retain) {
-			return ErrNotConnected
-		}
-		return nil
-	case p.QoS == 0:
-		b.send0(name, payload, p.Retain)
-		return nil
 	}
 	m := outboxMessage(name, payload, p)
 	if err := b.makeRoomForTry(&m); err != nil {
@@ -554,4 +532,26 @@ func OnOff(v bool) ([]byte, error) {
 		return []byte("ON"), nil
 	}
 	return []byte("OFF"), nil
+}
+
+// publishNow is the part of Publish and TryPublish that never waits: it
+// checks the arguments, caches a state value, and sends what bypasses the
+// outbox (Direct and QoS 0). sent reports that nothing is left for the
+// outbox to do.
+func (b *Bridge) publishNow(name string, payload []byte, p Pub) (sent bool, err error) {
+	if err := b.checkPub(name, p); err != nil {
+		return false, err
+	}
+	b.cacheState(name, payload, p)
+	switch {
+	case p.Direct:
+		if !b.sendDirect(name, payload, p.QoS, p.Retain) {
+			return true, ErrNotConnected
+		}
+		return true, nil
+	case p.QoS == 0:
+		b.send0(name, payload, p.Retain)
+		return true, nil
+	}
+	return false, nil
 }

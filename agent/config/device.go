@@ -55,7 +55,9 @@ const (
 	DefaultHTU21DAddress   = htu21d.Address
 	DefaultHTU21DInterval  = htu21d.DefaultPeriod
 	DefaultADXL345Address  = adxl345.AddressAltLow
-	DefaultADXL345Interval = adxl345.DefaultPeriod
+	// DefaultADXL345Interval is a second, not the driver's 100 ms: the agent
+	// reads the chip's FIFO, so one wake-up a second sees every sample.
+	DefaultADXL345Interval = time.Second
 	DefaultADXL345RangeG   = 2
 	DefaultADXL345RateHz   = 12.5
 	DefaultMotionThreshold = adxl345.DefaultThreshold
@@ -308,7 +310,8 @@ type ADXL345 struct {
 	Range adxl345.Range
 	// Rate is the output data rate.
 	Rate adxl345.Rate
-	// Interval is the polling period.
+	// Interval is the polling period: each poll reads every sample the
+	// chip's FIFO kept since the last one.
 	Interval time.Duration
 	// MotionThreshold is the change in g that counts as motion.
 	MotionThreshold float64

@@ -561,6 +561,13 @@ func (p *parser) adxl345(o *obj, dp *devParse) *ADXL345 {
 			}
 			_, at, _ := o.get(key)
 			o.errorf(key, at, "polling every %v is faster than the data rate %v gives new samples (every %v): poll less often or raise the rate", a.Interval, a.Rate, sample)
+		} else if most := sample * adxl345.FIFOSize; a.Interval > most {
+			key := "interval"
+			if !o.has("interval") {
+				key = "rate"
+			}
+			_, at, _ := o.get(key)
+			o.errorf(key, at, "polling every %v at %v would lose samples: the chip's FIFO holds %d (%v at this rate): poll at least every %v or lower the rate", a.Interval, a.Rate, adxl345.FIFOSize, most, most)
 		}
 	}
 	o.float("motion_threshold", &a.MotionThreshold, 0, 32)

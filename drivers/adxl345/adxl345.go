@@ -92,6 +92,22 @@ const (
 	// Bits 1–0 select the sampling rate while asleep: 0 = 8 Hz … 3 = 1 Hz.
 )
 
+// RegFIFOCtl and RegFIFOStatus bits. In the modes other than bypass the
+// chip keeps samples in a FIFO of FIFOSize, and each read of the data
+// registers (one transfer from RegDataX0) takes the oldest.
+const (
+	FIFOBypass  = 0x00 // no FIFO: the data registers hold the latest sample
+	FIFOCollect = 0x40 // the datasheet's FIFO mode: collect FIFOSize samples, then stop
+	FIFOStream  = 0x80 // keep the latest FIFOSize samples, dropping the oldest
+	FIFOTrigger = 0xC0 // stream until the trigger interrupt, then collect
+	// FIFOModeMask masks the mode bits of RegFIFOCtl.
+	FIFOModeMask = 0xC0
+	// FIFOEntriesMask masks the count of samples waiting in RegFIFOStatus.
+	FIFOEntriesMask = 0x3F
+	// FIFOSize is how many samples the FIFO holds.
+	FIFOSize = 32
+)
+
 // Interrupt bits of RegIntEnable, RegIntMap and RegIntSource.
 const (
 	IntDataReady  = 0x80

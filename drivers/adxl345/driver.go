@@ -109,7 +109,8 @@ type Sample struct {
 	Smoothed Vector
 	// Raw is the latest reading, in g.
 	Raw Vector
-	// Time is the loop clock at the poll.
+	// Time is the loop clock at the poll; with WithFIFO, the sample's
+	// own time, within a sample period.
 	Time time.Time
 	// Still marks a sample published because nothing had changed for the
 	// WithStillTimeout duration (the seed's "timeout waiting for
@@ -148,6 +149,8 @@ type Stats struct {
 	Failures  uint64 // failed polls by Run
 	Resets    uint64 // silent power cycles noticed (ErrReset)
 	Dropped   uint64 // samples lost because a queue was full or closed
+	Samples   uint64 // samples read from the FIFO (WithFIFO)
+	Overruns  uint64 // FIFO reads that found it full: older samples may be lost (WithFIFO)
 }
 
 // An Option configures a Dev in New.
@@ -165,6 +168,7 @@ type config struct {
 	backoff    time.Duration
 	maxBackoff time.Duration
 	offload    bool
+	fifo       bool
 	queueSize  int
 	onEvent    func(Sample)
 }
@@ -272,6 +276,21 @@ func WithOffload() Option {
 	return func(c *config) error { return option.Set(&c.offload, true) }
 }
 
+// WithFIFO keeps the chip's samples in its FIFO (stream mode) and makes
+// Run read every sample since its last poll, not only the latest: a poll
+// period longer than the sample period — a second at 12.5 Hz, one wake-up
+// a second — misses no movement. Every sample goes through the smoothing
+// and the threshold, and a published Sample's Time is the sample's own,
+// reckoned back from the read that took it by the data rate (the newest
+// stamped with the read's time), so within a sample period. The FIFO holds FIFOSize
+// samples: at a rate that fills it between two polls the oldest are lost,
+// counted in Stats.Overruns. A poll is a transfer for FIFO_STATUS and one
+// per sample, each in a turn of its own. Read returns the newest sample;
+// the older ones it takes from the FIFO still reach Run.
+func WithFIFO() Option {
+	return func(c *config) error { return option.Set(&c.fifo, true) }
+}
+
 // WithQueueSize bounds the queue of samples (default DefaultQueueSize).
 // When nobody takes them, the oldest is dropped to make room, and counted.
 func WithQueueSize(n int) Option {
@@ -297,6 +316,15 @@ type Dev struct {
 	cfg     config
 	stats   Stats
 	running bool
+
+	backlog []timed // WithFIFO: samples read from the FIFO that Run has not taken
+	newest  Vector  // WithFIFO: the newest sample read
+}
+
+// timed is a sample with the time it was taken.
+type timed struct {
+	v  Vector
+	at time.Time
 }
 
 // New returns a driver for the chip on bus, reporting every bad option. It
@@ -385,7 +413,7 @@ func (d *Dev) init(t *loop.Task) error {
 		{RegPowerCtl, 0, "standby (POWER_CTL)"},
 		{RegBWRate, byte(d.cfg.rate), "set data rate (BW_RATE)"},
 		{RegDataFormat, d.cfg.format.Byte(), "set data format (DATA_FORMAT)"},
-		{RegFIFOCtl, 0, "bypass the FIFO (FIFO_CTL)"},
+		{RegFIFOCtl, d.fifoCtl(), "set the FIFO mode (FIFO_CTL)"},
 		{RegPowerCtl, PowerMeasure, "measure (POWER_CTL)"},
 	} {
 		if _, err := d.dev.Tx(t, []byte{w.reg, w.value}, 0); err != nil {
@@ -414,6 +442,11 @@ func (d *Dev) Read(t *loop.Task) (Vector, error) {
 			if err := d.init(t); err != nil {
 				return err
 			}
+		}
+		if d.cfg.fifo {
+			err := d.drain(t)
+			v = d.newest
+			return err
 		}
 		b, err := d.dev.Tx(t, []byte{RegDataX0}, 6)
 		if err != nil {
@@ -448,6 +481,81 @@ func (d *Dev) checkPower(t *loop.Task) error {
 	return nil
 }
 
+// fifoCtl is FIFO_CTL as the driver sets it.
+func (d *Dev) fifoCtl() byte {
+	if d.cfg.fifo {
+		return FIFOStream
+	}
+	return FIFOBypass
+}
+
+// drain reads every sample waiting in the FIFO into the backlog (the
+// latest FIFOSize of them, should Run not take them), and the newest as
+// the newest. An empty FIFO, or an all-zero sample, makes it check that the
+// chip still measures: a chip that reset is in standby with its FIFO
+// bypassed and empty.
+func (d *Dev) drain(t *loop.Task) error {
+	b, err := d.dev.Tx(t, []byte{RegFIFOStatus}, 1)
+	if err != nil {
+		return d.fail("read FIFO_STATUS", err)
+	}
+	n := int(b[0] & FIFOEntriesMask)
+	if n >= FIFOSize {
+		d.stats.Overruns++
+	}
+	now := t.Loop().Now()
+	period := time.Duration(float64(time.Second) / d.cfg.rate.Hz())
+	check := n == 0
+	for i := range n {
+		b, err := d.dev.Tx(t, []byte{RegDataX0}, 6)
+		if err != nil {
+			return d.fail("read the FIFO (DATAX0–DATAZ1)", err)
+		}
+		v, err := ParseSample(b, d.cfg.format)
+		if err != nil {
+			return d.fail("read the FIFO (DATAX0–DATAZ1)", err)
+		}
+		check = check || v == (Vector{})
+		d.stats.Samples++
+		d.newest = v
+		if len(d.backlog) == FIFOSize {
+			d.backlog = d.backlog[1:]
+		}
+		d.backlog = append(d.backlog, timed{v, now.Add(-time.Duration(n-1-i) * period)})
+	}
+	if check {
+		return d.checkPower(t)
+	}
+	return nil
+}
+
+// poll reads what Run goes on: the latest sample, or with WithFIFO every
+// sample since the last poll (none when the chip took none meanwhile).
+func (d *Dev) poll(t *loop.Task) ([]timed, error) {
+	if !d.cfg.fifo {
+		v, err := d.Read(t)
+		if err != nil {
+			return nil, err
+		}
+		return []timed{{v, t.Loop().Now()}}, nil
+	}
+	err := d.dev.Locked(t, func(t *loop.Task) error {
+		if d.dev.NeedsInit() {
+			d.backlog = nil // from before the error: the chip starts over
+			if err := d.init(t); err != nil {
+				return err
+			}
+		}
+		return d.drain(t)
+	})
+	got := d.backlog
+	d.backlog = nil
+	if err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
 // Run polls the chip every period — the first poll at once, later ones a
 // period after the previous one started — and smooths the readings with an
 // exponential moving average. It publishes to Latest and to its queue
@@ -467,7 +575,6 @@ func (d *Dev) Run(t *loop.Task) error {
 	}
 	d.running = true
 	defer func() { d.running = false }()
-	l := t.Loop()
 	p := i2cdev.Poller{Name: d.name, First: d.cfg.backoff, Max: d.cfg.maxBackoff}
 	var (
 		fresh      = true // no good sample since the start or an error
@@ -475,31 +582,20 @@ func (d *Dev) Run(t *loop.Task) error {
 		reported   Vector
 		lastReport time.Time
 	)
-	for {
-		start := l.Now()
-		v, err := d.Read(t)
-		if i2cdev.Interrupted(err) {
+	return p.Run(t, d.cfg.period, func(t *loop.Task) error {
+		samples, err := d.poll(t)
+		if err != nil {
 			return err
 		}
-		next := start.Add(d.cfg.period)
-		now := l.Now()
-		switch {
-		case err != nil:
-			f := p.Fail(t, err)
-			d.stats.Failures++
-			if errors.Is(err, ErrReset) {
-				d.stats.Resets++
+		d.stats.Polls++
+		for _, s := range samples {
+			v, now := s.v, s.at
+			if fresh {
+				fresh = false
+				smoothed, reported, lastReport = v, v, now
+				d.publish(Sample{Smoothed: v, Raw: v, Time: now})
+				continue
 			}
-			d.publish(Sample{Time: now, Fault: f})
-			next, fresh = now.Add(f.RetryIn), true
-		case fresh:
-			p.Succeed(t)
-			d.stats.Polls++
-			fresh = false
-			smoothed, reported, lastReport = v, v, now
-			d.publish(Sample{Smoothed: v, Raw: v, Time: now})
-		default:
-			d.stats.Polls++
 			a := d.cfg.alpha
 			smoothed = Vector{
 				smoothed.X + a*(v.X-smoothed.X),
@@ -515,10 +611,15 @@ func (d *Dev) Run(t *loop.Task) error {
 				d.publish(Sample{Smoothed: smoothed, Raw: v, Time: now, Still: true})
 			}
 		}
-		if err := t.Sleep(next.Sub(l.Now())); err != nil {
-			return err
+		return nil
+	}, func(at time.Time, f drivers.Fault) {
+		d.stats.Failures++
+		if errors.Is(f.Err, ErrReset) {
+			d.stats.Resets++
 		}
-	}
+		d.publish(Sample{Time: at, Fault: f})
+		fresh = true // after an error, smoothing starts over
+	})
 }
 
 // fail wraps a device failure; the task's interruptions pass unchanged.

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
 
 	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/adxl345"
@@ -389,21 +390,50 @@ func TestReadUnderWaitForWhileRunning(t *testing.T) {
 }
 
 // Nothing the driver does on the loop runs long (hog threshold 20 ms) over
-// a thousand virtual seconds of polls and retries. As in the htu21d test,
-// the detector measures real time and a loaded machine can trip it; noise
-// does not repeat, so one clean attempt of three passes.
+// a thousand virtual seconds of polls and retries. The simulated chip
+// charges each inline transfer's bus time to the virtual clock and the
+// loop counts hogs by virtual time: the same verdict on every run.
 func TestNoHogs(t *testing.T) {
-	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload) })
+	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload, 0) })
 }
 
-func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
+// Reading the FIFO once a second is a transfer per sample, each in a turn
+// of its own: 13 transfers a poll at 12.5 Hz, and no hog.
+func TestNoHogsFIFO(t *testing.T) {
+	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) {
+		return hogScenario(t, offload, 0, adxl345.WithFIFO(), adxl345.WithPeriod(time.Second))
+	})
+}
+
+// At 2 kHz a poll's transfer (84 bit times) holds the loop 42 ms: the
+// check reports the driver by name, every run; offloaded, no one.
+func TestSlowBusHogs(t *testing.T) {
+	stats, _ := hogScenario(t, false, 2*physic.KiloHertz)
+	if stats.Hogs == 0 || stats.MaxHogTask != "adxl345" || stats.MaxHog != 42*ms {
+		t.Errorf("inline on a 2 kHz bus: %d hogs, longest %v in %q; want hogs of 42ms by adxl345", stats.Hogs, stats.MaxHog, stats.MaxHogTask)
+	}
+	if stats, _ := hogScenario(t, true, 2*physic.KiloHertz); stats.Hogs != 0 {
+		t.Errorf("offloaded on a 2 kHz bus: %d hogs, longest %v in %q", stats.Hogs, stats.MaxHog, stats.MaxHogTask)
+	}
+}
+
+// hogScenario runs the driver for a thousand virtual seconds with
+// injected faults, its bus time charged to the virtual clock at speed (0:
+// the simulation's default, 100 kHz).
+func hogScenario(t *testing.T, offload bool, speed physic.Frequency, extra ...adxl345.Option) (stats loop.Stats, ops int) {
 	w := drivertest.NewWorld(loop.WithHogThreshold(20 * ms))
 	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
+	w.ChargeBusTime(sim)
+	if speed > 0 {
+		if err := sim.SetSpeed(speed); err != nil {
+			t.Fatal(err)
+		}
+	}
 	sim.SetSignal(func(at time.Time) adxl345.Vector {
 		s := float64(at.UnixMilli()%2000) / 1000 // a 2 s saw-tooth on X
 		return adxl345.Vector{X: s, Z: 1}
 	})
-	opts := []adxl345.Option{adxl345.WithStillTimeout(time.Second)}
+	opts := append([]adxl345.Option{adxl345.WithStillTimeout(time.Second)}, extra...)
 	if offload {
 		opts = append(opts, adxl345.WithOffload())
 	}
@@ -422,7 +452,7 @@ func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
 		stats = tk.Loop().Stats()
 		return g.Stop(tk)
 	})
-	return stats, len(sim.Ops())
+	return stats, int(sim.Transactions())
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
@@ -559,5 +589,106 @@ func TestReadAllZeroWhileMeasuring(t *testing.T) {
 	last := ops[len(ops)-1]
 	if err != nil || v != (adxl345.Vector{}) || len(last.W) != 1 || last.W[0] != adxl345.RegPowerCtl {
 		t.Errorf("Read = %+v, %v; last transaction %v", v, err, last)
+	}
+}
+
+// fifoRun runs d.Run for 5 s on a chip whose X is 0.5 g from 2.3 s to
+// 2.5 s only — a shake between two of the 1 s polls — with a Read at
+// 2.6 s, and returns what Run published and the transactions.
+func fifoRun(t *testing.T, opts ...adxl345.Option) ([]adxl345.Sample, []adxl345test.Op, adxl345.Stats) {
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
+	sim.SetSignal(func(at time.Time) adxl345.Vector {
+		if d := w.Since(at); d >= 2300*ms && d < 2500*ms {
+			return adxl345.Vector{X: 0.5, Z: 1}
+		}
+		return adxl345.Vector{Z: 1}
+	})
+	d := mustNew(t, sim, append([]adxl345.Option{adxl345.WithPeriod(time.Second), adxl345.WithSmoothing(1), adxl345.WithQueueSize(64)}, opts...)...)
+	var got []adxl345.Sample
+	w.Run(t, func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("adxl345", d.Run)
+		if err := w.SleepUntil(tk, 2600*ms); err != nil {
+			return err
+		}
+		if v, err := d.Read(tk); err != nil || v != (adxl345.Vector{Z: 1}) {
+			return fmt.Errorf("Read at 2.6s: %+v, %v; want the newest sample, 0 0 1", v, err)
+		}
+		if err := w.SleepUntil(tk, 5*time.Second); err != nil {
+			return err
+		}
+		if err := g.Stop(tk); err != nil {
+			return err
+		}
+		for !d.Events().Empty() {
+			s, _ := d.Events().TryGet()
+			got = append(got, s)
+		}
+		return nil
+	})
+	return got, sim.Ops(), d.Stats()
+}
+
+// With WithFIFO a poll a second reads every sample taken since the last:
+// a 200 ms shake between two polls is published, stamped with its
+// samples' own times, even though a Read took them from the chip first.
+// Without it, the same polls see only the sample of their instant and
+// miss the shake. The chip is read once a second: a FIFO_STATUS and a
+// transfer per sample.
+func TestFIFOSeesWhatHappensBetweenPolls(t *testing.T) {
+	got, ops, st := fifoRun(t, adxl345.WithFIFO())
+	w := drivertest.NewWorld()
+	// The samples are stamped back from the read that took them (the Read
+	// at 2.6 s), a sample period apart: the shake's first sample, taken at
+	// 2.3211 s, reads 2.36 s — within a sample period, as documented.
+	want := `81.1ms 0.0000 0.0000 1.0000
+2.36s 0.5000 0.0000 1.0000
+2.6s 0.0000 0.0000 1.0000
+`
+	if s := format(w, got); s != want {
+		t.Errorf("published with the FIFO:\n%swant:\n%s", s, want)
+	}
+	var statusReads []time.Duration
+	for _, op := range ops {
+		if len(op.W) == 1 && op.W[0] == adxl345.RegFIFOStatus {
+			statusReads = append(statusReads, w.Since(op.At))
+		}
+	}
+	if want := "[81.1ms 1s 2s 2.6s 3s 4s]"; fmt.Sprint(statusReads) != want {
+		t.Errorf("FIFO read at %v, want %s (the polls, and the Read at 2.6s)", statusReads, want)
+	}
+	if st.Samples != 49 || st.Overruns != 0 || st.Failures != 0 {
+		t.Errorf("stats %+v: want 49 samples (12.5 Hz from 81.1 ms to 3.92 s), no overrun or failure", st)
+	}
+
+	got, _, _ = fifoRun(t)
+	if s := format(w, got); s != "81.1ms 0.0000 0.0000 1.0000\n" {
+		t.Errorf("published without the FIFO:\n%swant the first sample only", s)
+	}
+}
+
+// A chip that power-cycled silently leaves its FIFO bypassed and empty: a
+// poll that finds no sample checks POWER_CTL, publishes the reset and
+// initialises the chip again, FIFO and all.
+func TestFIFONoticesSilentPowerCycle(t *testing.T) {
+	w := drivertest.NewWorld()
+	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
+	d := mustNew(t, sim, adxl345.WithFIFO(), adxl345.WithPeriod(time.Second), adxl345.WithSmoothing(1), adxl345.WithQueueSize(64))
+	got := format(w, collect(t, w, sim, d, d.Events(), 5*time.Second, map[time.Duration]func(){
+		2*time.Second + 50*ms: func() {
+			sim.PowerCycle()
+			sim.SetAccel(adxl345.Vector{Y: 1})
+		},
+	}))
+	want := `81.1ms 0.0000 0.0000 1.0000
+3s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
+4.0811s 0.0000 1.0000 0.0000
+`
+	if got != want {
+		t.Errorf("published:\n%swant:\n%s", got, want)
+	}
+	if ctl := sim.Register(adxl345.RegFIFOCtl); ctl != adxl345.FIFOStream || len(sim.Violations()) != 0 {
+		t.Errorf("chip left with FIFO_CTL %#02x; violations %q", ctl, sim.Violations())
 	}
 }

@@ -249,26 +249,17 @@ func (d *Dev) Run(t *loop.Task) error {
 	d.running = true
 	defer func() { d.running = false }()
 	p := i2cdev.Poller{Name: d.name, First: d.cfg.backoff, Max: d.cfg.maxBackoff}
-	for {
-		start := t.Loop().Now()
+	return p.Run(t, d.cfg.period, func(t *loop.Task) error {
 		r, err := d.Read(t)
-		if i2cdev.Interrupted(err) {
-			return err
-		}
-		next := start.Add(d.cfg.period)
-		if err != nil {
-			r = Reading{Time: t.Loop().Now(), Fault: p.Fail(t, err)}
-			next = r.Time.Add(r.RetryIn)
-			d.stats.Failures++
-		} else {
-			p.Succeed(t)
+		if err == nil {
 			d.stats.Readings++
+			d.publish(r)
 		}
-		d.publish(r)
-		if err := t.Sleep(next.Sub(t.Loop().Now())); err != nil {
-			return err
-		}
-	}
+		return err
+	}, func(at time.Time, f drivers.Fault) {
+		d.stats.Failures++
+		d.publish(Reading{Time: at, Fault: f})
+	})
 }
 
 // Read measures temperature, then humidity, and returns both: a no-hold

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
 
 	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/htu21d"
@@ -413,17 +414,38 @@ func TestReadWhileRunning(t *testing.T) {
 // Nothing the driver does on the loop runs long: a thousand virtual
 // seconds of readings, errors and retries, and the hog detector (threshold
 // 20 ms) never fires. A driver that slept through a conversion on the loop
-// would stall it for 50 ms at every reading. The detector measures real
-// time, so a loaded machine that deschedules the loop's thread can trip it
-// too; such noise does not repeat, a blocking driver does every time, so
-// the scenario passes if one of three attempts is clean.
+// would stall it for 50 ms at every reading. The simulated chip charges
+// each inline transfer's bus time to the virtual clock, and the loop counts
+// hogs by virtual time, so the verdict is the same on every run.
 func TestNoHogs(t *testing.T) {
-	drivertest.NoHogs(t, 3000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload) })
+	drivertest.NoHogs(t, 3000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload, 0) })
 }
 
-func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
+// The check sees a bus too slow to use inline: at 1 kHz a transfer holds
+// the loop for 11 to 45 ms, and the driver is reported — by name, every
+// run. Offloaded, the same bus holds no one.
+func TestSlowBusHogs(t *testing.T) {
+	stats, _ := hogScenario(t, false, physic.KiloHertz)
+	if stats.Hogs == 0 || stats.MaxHogTask != "htu21d" || stats.MaxHog < 20*ms {
+		t.Errorf("inline on a 1 kHz bus: %d hogs, longest %v in %q; want hogs by htu21d", stats.Hogs, stats.MaxHog, stats.MaxHogTask)
+	}
+	if stats, _ := hogScenario(t, true, physic.KiloHertz); stats.Hogs != 0 {
+		t.Errorf("offloaded on a 1 kHz bus: %d hogs, longest %v in %q", stats.Hogs, stats.MaxHog, stats.MaxHogTask)
+	}
+}
+
+// hogScenario runs the driver for a thousand virtual seconds with
+// injected faults, its bus time charged to the virtual clock at speed (0:
+// the simulation's default, 100 kHz).
+func hogScenario(t *testing.T, offload bool, speed physic.Frequency) (stats loop.Stats, ops int) {
 	w := drivertest.NewWorld(loop.WithHogThreshold(20 * ms))
 	sim := htu21dtest.New(w.VC.Now)
+	w.ChargeBusTime(sim)
+	if speed > 0 {
+		if err := sim.SetSpeed(speed); err != nil {
+			t.Fatal(err)
+		}
+	}
 	opts := []htu21d.Option{htu21d.WithPeriod(time.Second)}
 	if offload {
 		opts = append(opts, htu21d.WithOffload())
@@ -446,7 +468,7 @@ func hogScenario(t *testing.T, offload bool) (stats loop.Stats, ops int) {
 		stats = tk.Loop().Stats()
 		return g.Stop(tk)
 	})
-	return stats, len(sim.Ops())
+	return stats, int(sim.Transactions())
 }
 
 // gateBus holds its first transaction until released: with WithOffload a

@@ -208,3 +208,48 @@ func TestReadInExpiredScope(t *testing.T) {
 		t.Errorf("read in the expired scope: %v; after it: %s; want ErrTimeout, the line", inScope, after)
 	}
 }
+
+// Records cuts a buffered burst RecordsPerTurn records at a time: a task
+// beside it, yielding in a loop, sees at most that many records arrive
+// between two of its turns — every record in order, a 45 KB burst into a
+// queue with room for all of it.
+func TestRecordsBatchesABurst(t *testing.T) {
+	peer := uarttest.NewPeer()
+	var burst strings.Builder
+	n := 0
+	for ; burst.Len() < 45*1024; n++ {
+		fmt.Fprintf(&burst, "line %d\n", n)
+	}
+	peer.SayRaw([]byte(burst.String()))
+	s, err := uart.New("/dev/sim", uart.WithOpener(peer.Opener()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := primitives.NewQueue[[]byte](n)
+	most, inOrder := 0, true
+	virtual(t, func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("uart", s.Run)
+		g.Go("records", func(tk *loop.Task) error { return s.Records(tk, uart.Lines(), q) })
+		for taken := 0; taken < n; {
+			if err := tk.Yield(); err != nil {
+				return err
+			}
+			batch := 0
+			for !q.Empty() {
+				rec, err := q.Get(tk)
+				if err != nil {
+					return err
+				}
+				inOrder = inOrder && string(rec) == fmt.Sprintf("line %d", taken)
+				taken++
+				batch++
+			}
+			most = max(most, batch)
+		}
+		return g.Stop(tk)
+	})
+	if most != uart.RecordsPerTurn || !inOrder {
+		t.Errorf("at most %d records between two turns (in order: %v), want %d", most, inOrder, uart.RecordsPerTurn)
+	}
+}

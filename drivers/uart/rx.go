@@ -407,6 +407,10 @@ func (s *Stream) Read(t *loop.Task, p []byte) (int, error) {
 	}
 }
 
+// RecordsPerTurn is how many records Records cuts from the buffer in one
+// turn of the loop before it lets the other tasks run.
+const RecordsPerTurn = 64
+
 // Framing says how Records cuts the stream into records.
 type Framing struct{ size int }
 
@@ -422,11 +426,21 @@ func Fixed(n int) Framing { return Framing{size: max(n, -1)} }
 // Stats and logged, and framing goes on. Records returns when t is
 // interrupted, or when q is closed; when the stream closes it closes q, so
 // its consumer ends too. Run it as a task.
+//
+// A burst already buffered is cut RecordsPerTurn records at a time, with
+// a yield between the batches: a 45 KB dump into a roomy queue does not
+// hold the loop in one turn.
 func (s *Stream) Records(t *loop.Task, f Framing, q *primitives.Queue[[]byte]) error {
 	if f.size < 0 || f.size > s.cfg.rxBuffer {
 		return fmt.Errorf("uart %s: Records: fixed record size %d: want 1 to %d bytes", s.path, f.size, s.cfg.rxBuffer)
 	}
-	for {
+	for n := 0; ; n++ {
+		if n == RecordsPerTurn {
+			n = 0
+			if err := t.Yield(); err != nil {
+				return err
+			}
+		}
 		var rec []byte
 		var err error
 		if f.size == 0 {

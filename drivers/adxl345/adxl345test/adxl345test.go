@@ -8,13 +8,22 @@
 // samples only in measurement mode: the first sample is ready the turn-on
 // time (1.1 ms) plus one sample period after POWER_CTL's Measure bit is
 // set, and a new one every sample period after that; the data registers
-// hold the latest sample, encoded in the DATA_FORMAT in force. The
-// acceleration is a function of time set by the test, sampled at those
-// instants. Faults can be injected: NACKs, an absent chip, a power cycle, a
+// hold the latest sample, encoded in the DATA_FORMAT in force. In the
+// FIFO's stream and FIFO modes (FIFO_CTL) the samples since the mode was
+// set are kept, 32 at most — stream mode drops the oldest, FIFO mode stops
+// (trigger mode is simulated as FIFO mode) — FIFO_STATUS counts them, and
+// each read of the data registers takes the oldest. The acceleration is a
+// function of time set by the test, sampled at those instants. Faults can be injected: NACKs, an absent chip, a power cycle, a
 // foreign device id.
 //
 // Every transaction is logged with the time it happened, read from the
-// clock function given to New (a loop's VirtualClock.Now in tests). Misuse
+// clock function given to New (a loop's VirtualClock.Now in tests); the
+// log keeps the latest i2csim.DefaultLogLimit (4096) transactions unless
+// SetLogLimit says otherwise, and Transactions counts them all.
+// ChargeBusTime makes each transfer done on a loop advance its virtual
+// clock by the transfer's bus time at the speed SetSpeed sets (100 kHz by
+// default), so that a driver holding the loop through slow transfers
+// shows in the loop's hog stats. Misuse
 // of the chip — writing a read-only or reserved register, a transfer with
 // no register address, running past the register map — fails the
 // transaction and is listed by Violations.
@@ -51,9 +60,9 @@ const numRegs = adxl345.RegFIFOStatus + 1
 
 // Sensor is a simulated ADXL345: an i2c.Bus with the chip at one address.
 // Besides its own methods it has the chip's common ones: Tx, SetSpeed,
-// FailNext, SetPresent, PowerCycle (back to standby and the power-up
-// registers, the data registers reading zero, without a failed
-// transaction), Ops and Violations.
+// ChargeBusTime, FailNext, SetPresent, PowerCycle (back to standby and the
+// power-up registers, the data registers reading zero, without a failed
+// transaction), SetLogLimit, Ops, Transactions and Violations.
 type Sensor struct {
 	*i2csim.Chip
 
@@ -66,6 +75,9 @@ type Sensor struct {
 	signal     func(time.Time) adxl345.Vector
 	measuring  bool
 	firstReady time.Time // when the first sample since Measure is ready
+
+	fifo  [][6]byte // the FIFO's samples, oldest first, as the data registers read them
+	nextK int64     // the index, from firstReady, of the next sample the FIFO takes
 }
 
 // New returns a chip at addr (adxl345.AddressAltLow or AddressAltHigh) in
@@ -86,6 +98,7 @@ func (s *Sensor) powerUp() {
 	s.regs = [numRegs]byte{}
 	s.regs[adxl345.RegBWRate] = byte(adxl345.Rate100Hz)
 	s.measuring = false
+	s.fifo, s.nextK = nil, 0
 }
 
 // String implements i2c.Bus.
@@ -143,6 +156,16 @@ func (s *Sensor) tx(now time.Time, w, r []byte) error {
 	}
 	if len(r) > 0 {
 		s.sample(now)
+		s.regs[adxl345.RegFIFOStatus] = 0
+		if s.fifoMode() != adxl345.FIFOBypass {
+			s.collect(now)
+			s.regs[adxl345.RegFIFOStatus] = byte(len(s.fifo))
+			if reg <= adxl345.RegDataZ1 && reg+len(r) > adxl345.RegDataX0 && len(s.fifo) > 0 {
+				// The read takes the oldest sample; the registers show it.
+				copy(s.regs[adxl345.RegDataX0:], s.fifo[0][:])
+				s.fifo = s.fifo[1:]
+			}
+		}
 		for i := range r {
 			r[i] = s.regs[reg+i]
 			if reg+i == adxl345.RegDevID {
@@ -167,15 +190,75 @@ func (s *Sensor) write(now time.Time, reg int, v byte) error {
 	if !writable(reg) {
 		return s.violation(fmt.Sprintf("write %#02x to register %#02x, which is read-only or reserved", v, reg))
 	}
+	if reg == adxl345.RegFIFOCtl {
+		s.collect(now) // what the old mode kept stays
+		if v&adxl345.FIFOModeMask == adxl345.FIFOBypass {
+			s.fifo = nil // bypass clears the FIFO
+		}
+		s.nextK = s.lastIndex(now) + 1 // a new mode collects from the next sample on
+	}
 	s.regs[reg] = v
 	if reg == adxl345.RegPowerCtl {
 		measure := v&adxl345.PowerMeasure != 0
 		if measure && !s.measuring {
 			s.firstReady = now.Add(TurnOnTime + s.samplePeriod())
+			s.nextK = 0
 		}
 		s.measuring = measure
 	}
 	return nil
+}
+
+func (s *Sensor) fifoMode() byte { return s.regs[adxl345.RegFIFOCtl] & adxl345.FIFOModeMask }
+
+// lastIndex is the index of the latest sample taken by now (−1: none yet).
+func (s *Sensor) lastIndex(now time.Time) int64 {
+	if !s.measuring || s.now == nil || now.Before(s.firstReady) {
+		return -1
+	}
+	return int64(now.Sub(s.firstReady) / s.samplePeriod())
+}
+
+// collect adds the samples taken since the last collect to the FIFO, in
+// its modes other than bypass. Without a clock there is always one.
+func (s *Sensor) collect(now time.Time) {
+	mode := s.fifoMode()
+	if !s.measuring || mode == adxl345.FIFOBypass {
+		return
+	}
+	if s.now == nil {
+		if len(s.fifo) == 0 {
+			s.fifo = append(s.fifo, s.encode(time.Time{}))
+		}
+		return
+	}
+	last := s.lastIndex(now)
+	from := s.nextK
+	if mode == adxl345.FIFOStream {
+		from = max(from, last-adxl345.FIFOSize+1) // older ones would be dropped anyway
+	}
+	period := s.samplePeriod()
+	for k := from; k <= last; k++ {
+		if len(s.fifo) == adxl345.FIFOSize {
+			if mode != adxl345.FIFOStream {
+				break // FIFO mode: full, it stops
+			}
+			s.fifo = s.fifo[1:]
+		}
+		s.fifo = append(s.fifo, s.encode(s.firstReady.Add(time.Duration(k)*period)))
+	}
+	s.nextK = max(s.nextK, last+1)
+}
+
+// encode returns the data registers' bytes for the signal at at, in the
+// DATA_FORMAT in force.
+func (s *Sensor) encode(at time.Time) (b [6]byte) {
+	v := s.signal(at)
+	f := adxl345.FormatOf(s.regs[adxl345.RegDataFormat])
+	for i, g := range []float64{v.X, v.Y, v.Z} {
+		b[2*i], b[2*i+1] = Encode(f, g)
+	}
+	return b
 }
 
 func (s *Sensor) samplePeriod() time.Duration {
@@ -195,12 +278,8 @@ func (s *Sensor) sample(now time.Time) {
 		period := s.samplePeriod()
 		at = s.firstReady.Add(now.Sub(s.firstReady) / period * period)
 	}
-	v := s.signal(at)
-	f := adxl345.FormatOf(s.regs[adxl345.RegDataFormat])
-	for i, g := range []float64{v.X, v.Y, v.Z} {
-		lo, hi := Encode(f, g)
-		s.regs[adxl345.RegDataX0+2*i], s.regs[adxl345.RegDataX0+2*i+1] = lo, hi
-	}
+	b := s.encode(at)
+	copy(s.regs[adxl345.RegDataX0:], b[:])
 }
 
 // Encode returns the register pair (DATAx0, DATAx1) the chip reports for

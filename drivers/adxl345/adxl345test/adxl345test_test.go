@@ -139,3 +139,51 @@ func TestViolationsAndFaults(t *testing.T) {
 		t.Errorf("%d violations, %d ops", len(s.Violations()), len(s.Ops()))
 	}
 }
+
+// In stream mode the FIFO keeps the samples since the mode was set, the
+// latest 32 once full; FIFO_STATUS counts them and each data read takes
+// the oldest. FIFO mode keeps the first 32 and stops; bypass empties it.
+func TestFIFO(t *testing.T) {
+	c := &clock{}
+	s := adxl345test.New(adxl345.AddressAltLow, c.now)
+	start := c.t
+	// X is the sample's time in seconds since the start: 1 s is 256 counts.
+	s.SetSignal(func(at time.Time) adxl345.Vector { return adxl345.Vector{X: at.Sub(start).Seconds()} })
+	f := adxl345.FormatOf(0x0B) // full resolution, ±16 g
+	write(t, s, adxl345.RegDataFormat, 0x0B)
+	write(t, s, adxl345.RegBWRate, byte(adxl345.Rate12_5Hz)) // a sample every 80 ms
+	write(t, s, adxl345.RegFIFOCtl, adxl345.FIFOStream)
+	write(t, s, adxl345.RegPowerCtl, adxl345.PowerMeasure) // first sample at 81.1 ms
+	entries := func() int { return int(read(t, s, adxl345.RegFIFOStatus, 1)[0] & adxl345.FIFOEntriesMask) }
+	drain := func() (ms []int) {
+		for n := entries(); n > 0; n-- {
+			v, err := adxl345.ParseSample(read(t, s, adxl345.RegDataX0, 6), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms = append(ms, int(v.X*1000+0.5)) // the sample's time, in ms, to a count's 3.9 ms
+		}
+		return ms
+	}
+	c.add(time.Second)
+	got := drain()
+	if len(got) != 12 || got[0] < 78 || got[0] > 85 || got[11] < 958 || got[11] > 965 || entries() != 0 {
+		t.Fatalf("after 1 s: %d samples %v; want 12, from 81 ms to 961 ms every 80 ms, then none", len(got), got)
+	}
+	c.add(5 * time.Second) // 62 more samples, to 5921 ms: the latest 32 kept
+	got = drain()
+	if len(got) != adxl345.FIFOSize || got[31] < 5918 || got[31] > 5925 || got[31]-got[0] < 2470 || got[31]-got[0] > 2490 {
+		t.Fatalf("after an overflow: %d samples from %d to %d ms; want the latest 32, ending at 5921 ms", len(got), got[0], got[len(got)-1])
+	}
+	write(t, s, adxl345.RegFIFOCtl, adxl345.FIFOCollect)
+	c.add(5 * time.Second)
+	got = drain()
+	if len(got) != adxl345.FIFOSize || got[0] < 5998 || got[0] > 6005 {
+		t.Fatalf("FIFO mode: %d samples from %d ms; want the first 32 from 6001 ms", len(got), got[0])
+	}
+	c.add(time.Second)
+	write(t, s, adxl345.RegFIFOCtl, adxl345.FIFOBypass)
+	if n := entries(); n != 0 {
+		t.Errorf("bypass: %d entries, want 0", n)
+	}
+}

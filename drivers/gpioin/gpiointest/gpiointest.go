@@ -64,7 +64,17 @@ func NewPin(name string, initial gpio.Level) *Pin {
 
 // Set sets the pin's level. If it changed, every subscribed Input sees an
 // edge stamped with its loop's current time, before Set returns.
-func (p *Pin) Set(level gpio.Level) {
+func (p *Pin) Set(level gpio.Level) { p.SetAt(level, time.Time{}) }
+
+// SetAt sets the pin's level like Set, but stamps the edge with at, a time
+// on the watching loop's clock (the zero time: its time now): the change
+// happened at at and reaches the loop only now, as an edge from the
+// kernel's queue does when the loop is busy. Play stamps each step with
+// its scheduled time this way, so that on the real clock, where a sleep
+// ends late by a timer's granularity, the edges keep the script's exact
+// spacing — the 562.5 µs of an NEC bit — and drivers that decide by the
+// stamps see the script as written.
+func (p *Pin) SetAt(level gpio.Level, at time.Time) {
 	p.mu.Lock()
 	changed := p.level != level
 	p.level = level
@@ -73,7 +83,11 @@ func (p *Pin) Set(level gpio.Level) {
 		return
 	}
 	for _, s := range append([]*sub(nil), p.subs...) {
-		s.fn(gpioin.Edge{Level: level, Time: s.l.Now()})
+		stamp := at
+		if stamp.IsZero() {
+			stamp = s.l.Now()
+		}
+		s.fn(gpioin.Edge{Level: level, Time: stamp})
 	}
 }
 
@@ -87,8 +101,10 @@ type Step struct {
 // Play sets the levels of steps at their times on t's clock; steps must be
 // in time order. It first waits until something watches the pin (see
 // WaitWatched), so it may be called before the driver's task has started,
-// and measures the steps' times from then. It returns when the last step
-// is done, or t's interruption.
+// and measures the steps' times from then. Each edge is stamped with its
+// step's time, not the time the sleep before it ended (see SetAt): on the
+// real clock a step may be set late, never with a different stamp. It
+// returns when the last step is done, or t's interruption.
 func (p *Pin) Play(t *loop.Task, steps ...Step) error {
 	for i := 1; i < len(steps); i++ {
 		if steps[i].At < steps[i-1].At {
@@ -106,7 +122,7 @@ func (p *Pin) Play(t *loop.Task, steps ...Step) error {
 				return err
 			}
 		}
-		p.Set(s.Level)
+		p.SetAt(s.Level, start.Add(s.At))
 	}
 	return nil
 }

@@ -70,3 +70,77 @@ func TestNoEdgesPullAndPWM(t *testing.T) {
 		t.Error("a simulated pin has no PWM, no edges to wait for, no number, and is named sim:p")
 	}
 }
+
+// On the real clock, sleeps end late, but Play stamps each edge with its
+// step's time: an NEC-like script of 562.5 µs steps arrives with exactly
+// the script's spacing, however late each step was set.
+func TestPlayStampsScheduledTimesOnTheRealClock(t *testing.T) {
+	pin := gpiointest.NewPin("p", gpio.High)
+	in, err := gpioin.New(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bit = 562500 * time.Nanosecond
+	var steps []gpiointest.Step
+	for i := range 20 {
+		steps = append(steps, gpiointest.Step{At: time.Duration(i) * bit, Level: gpio.Level(i%2 == 1)})
+	}
+	var stamps []time.Time
+	l := loop.New()
+	err = l.Run(context.Background(), func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("input", func(tk *loop.Task) error {
+			return in.Run(tk, func(e gpioin.Edge) {
+				if !e.Initial {
+					stamps = append(stamps, e.Time)
+				}
+			})
+		})
+		if err := pin.Play(tk, steps...); err != nil {
+			return err
+		}
+		return g.Stop(tk)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stamps) != len(steps) {
+		t.Fatalf("%d edges, want %d", len(stamps), len(steps))
+	}
+	for i, s := range stamps {
+		if got := s.Sub(stamps[0]); got != steps[i].At {
+			t.Errorf("edge %d at %v after the first, want %v", i, got, steps[i].At)
+		}
+	}
+}
+
+// SetAt stamps the edge with the time given; the zero time is the loop's
+// time now, as Set.
+func TestSetAt(t *testing.T) {
+	pin := gpiointest.NewPin("p", gpio.High)
+	in, err := gpioin.New(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc := loop.NewVirtualClock()
+	l := loop.New(loop.WithClock(vc))
+	var got []string
+	err = l.Run(context.Background(), func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("input", func(tk *loop.Task) error {
+			return in.Run(tk, func(e gpioin.Edge) { got = append(got, fmt.Sprintf("%v@%v", e.Level, vc.Since(e.Time))) })
+		})
+		if err := pin.WaitWatched(tk); err != nil {
+			return err
+		}
+		if err := tk.Sleep(time.Second); err != nil {
+			return err
+		}
+		pin.SetAt(gpio.Low, vc.Start().Add(300*time.Millisecond))
+		pin.SetAt(gpio.High, time.Time{})
+		return g.Stop(tk)
+	})
+	if want := "[High@0s Low@300ms High@1s]"; err != nil || fmt.Sprint(got) != want {
+		t.Errorf("edges %v, %v; want %s", got, err, want)
+	}
+}

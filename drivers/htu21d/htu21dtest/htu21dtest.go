@@ -13,7 +13,12 @@
 //
 // Every transaction is logged with the time it happened, read from the
 // clock function given to New (a loop's VirtualClock.Now in tests, so the
-// log shows exact virtual times). Misuse of the chip — a command it does
+// log shows exact virtual times); the log keeps the latest
+// i2csim.DefaultLogLimit (4096) transactions unless SetLogLimit says
+// otherwise, and Transactions counts them all. ChargeBusTime makes each
+// transfer done on a loop advance its virtual clock by the transfer's bus
+// time at the speed SetSpeed sets (100 kHz by default), so that a driver
+// holding the loop through slow transfers shows in the loop's hog stats. Misuse of the chip — a command it does
 // not know, a changed reserved bit, a read with nothing to read — fails the
 // transaction and is listed by Violations.
 //
@@ -62,7 +67,8 @@ func FlipData(n int) Corruption {
 
 // Sensor is a simulated HTU21D: an i2c.Bus with the chip at htu21d.Address.
 // Besides its own methods it has the chip's common ones: Tx, SetSpeed,
-// FailNext, SetPresent, PowerCycle, Ops and Violations.
+// ChargeBusTime, FailNext, SetPresent, PowerCycle, SetLogLimit, Ops,
+// Transactions and Violations.
 type Sensor struct {
 	*i2csim.Chip
 

@@ -3,8 +3,9 @@
 // with a panicking bus turned into an error and an abandoned transfer never
 // overlapped by the next; the lock that serialises a device's
 // operations and the rule that a failed one makes the next initialise the
-// chip again; the back-off schedule and logging of a polling task after
-// failed readings; and the wrapping of failures as drivers.DeviceError.
+// chip again; a polling task's loop (Poller.Run) — its schedule, back-off
+// and logging after failed readings; and the wrapping of failures as
+// drivers.DeviceError. Inline transfers take a turn of the loop each.
 //
 // It must not know any chip: commands, timings and the sentinels users
 // match stay in the drivers.
@@ -56,6 +57,10 @@ func New(c conn.Conn, offload bool) *Dev { return &Dev{conn: c, offload: offload
 // Tx writes w and then reads n bytes in one bus transaction, inline or
 // through loop.Offload. The read buffer is fresh each time.
 //
+// Inline, each transfer starts a turn of its own (a Yield, which is also
+// the checkpoint): a chain of transfers — an initialisation, a FIFO read —
+// holds the loop one transfer at a time, never the whole chain.
+//
 // Offloaded, a task interrupted during the transfer returns at once, and
 // the transfer goes on to its end on its goroutine: it is abandoned, and
 // the next operation under Locked waits until it has ended, so the chip
@@ -64,6 +69,9 @@ func New(c conn.Conn, offload bool) *Dev { return &Dev{conn: c, offload: offload
 func (d *Dev) Tx(t *loop.Task, w []byte, n int) ([]byte, error) {
 	name := t.Name()
 	if !d.offload {
+		if err := t.Yield(); err != nil {
+			return nil, err
+		}
 		return doTransfer(d.conn, name, w, n)
 	}
 	// Past this checkpoint Offload starts the transfer: nothing on the
@@ -200,6 +208,35 @@ func (p *Poller) Succeed(t *loop.Task) (recovered bool) {
 	}
 	recovered, p.failures = p.failures > 0, 0
 	return recovered
+}
+
+// Run is a polling driver's Run loop: poll at once, then a period after
+// the previous poll started, so the schedule does not drift by the time a
+// poll takes. A failed poll is recorded (Fail), handed to failed with the
+// loop's time and the error state to publish, and the next poll waits the
+// back-off from then instead; a good one ends a run of failures
+// (Succeed). Run returns only t's interruption, from poll or a sleep.
+func (p *Poller) Run(t *loop.Task, period time.Duration, poll loop.TaskFunc, failed func(at time.Time, f drivers.Fault)) error {
+	l := t.Loop()
+	for {
+		start := l.Now()
+		err := poll(t)
+		if Interrupted(err) {
+			return err
+		}
+		next := start.Add(period)
+		if err != nil {
+			now := l.Now()
+			f := p.Fail(t, err)
+			failed(now, f)
+			next = now.Add(f.RetryIn)
+		} else {
+			p.Succeed(t)
+		}
+		if err := t.Sleep(next.Sub(l.Now())); err != nil {
+			return err
+		}
+	}
 }
 
 // Fail wraps a failure of operation op on device as a

@@ -14,9 +14,11 @@ import (
 	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
 
 	"github.com/edgeagent/edgeagent/drivers"
 	"github.com/edgeagent/edgeagent/drivers/internal/i2cdev"
+	"github.com/edgeagent/edgeagent/drivers/internal/i2csim"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -261,5 +263,95 @@ func TestAbandonedTransferWaitedFor(t *testing.T) {
 	}
 	if !needsInit || len(ended) != 1 {
 		t.Errorf("after the abandoned transfer: NeedsInit %v, AfterAbandoned called %d times; want true, once", needsInit, len(ended))
+	}
+}
+
+// Inline transfers each take a turn of their own: ten of them in a row on
+// a slow bus (3.8 ms each, charged to the virtual clock) hold the loop one
+// at a time, and no run of the task reaches the hog threshold — where the
+// same ten on the bus directly, in one turn, are a 38 ms hog.
+func TestInlineTransfersYield(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		vc := loop.NewVirtualClock()
+		l := loop.New(loop.WithClock(vc), loop.WithHogThreshold(20*time.Millisecond), loop.WithLogger(slog.New(slog.DiscardHandler)))
+		var mu sync.Mutex
+		nack := errors.New("NACK")
+		chip := i2csim.NewChip(&mu, 0x40, nil, nack, i2csim.NewRecorder(nack), func(time.Time, []byte, []byte) error { return nil }, func() {})
+		chip.ChargeBusTime(l, vc)
+		if err := chip.SetSpeed(10 * physic.KiloHertz); err != nil {
+			t.Fatal(err)
+		}
+		d := i2cdev.New(&i2c.Dev{Bus: namedChip{chip}, Addr: 0x40}, false)
+		var stats loop.Stats
+		err := l.Run(context.Background(), func(tk *loop.Task) error {
+			g := loop.NewGroup(tk)
+			g.Go("chain", func(tk *loop.Task) error {
+				for range 10 {
+					var err error
+					if direct {
+						err = chip.Tx(0x40, nil, make([]byte, 3))
+					} else {
+						_, err = d.Tx(tk, nil, 3)
+					}
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			err := g.Wait(tk)
+			stats = tk.Loop().Stats()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hogged := stats.Hogs > 0; hogged != direct || vc.Elapsed() != 38*time.Millisecond {
+			t.Errorf("direct %v: %d hogs (longest %v), %v elapsed; want hogs only directly, 38ms", direct, stats.Hogs, stats.MaxHog, vc.Elapsed())
+		}
+	}
+}
+
+// namedChip is a bare simulated chip as an i2c.Bus.
+type namedChip struct{ *i2csim.Chip }
+
+func (namedChip) String() string { return "sim" }
+
+// Poller.Run polls at once and then a period after each start; a failed
+// poll is handed over as an error state and the next waits the back-off
+// from the failure; it ends with the task's interruption only.
+func TestPollerRun(t *testing.T) {
+	vc := loop.NewVirtualClock()
+	l := loop.New(loop.WithClock(vc), loop.WithLogger(slog.New(slog.DiscardHandler)))
+	p := i2cdev.Poller{Name: "chip", First: time.Second, Max: time.Minute}
+	var got []string
+	var runErr error
+	err := l.Run(context.Background(), func(tk *loop.Task) error {
+		n := 0
+		task := tk.Loop().Go("poller", func(tk *loop.Task) error {
+			return p.Run(tk, time.Second, func(tk *loop.Task) error {
+				n++
+				got = append(got, fmt.Sprintf("poll@%v", vc.Elapsed()))
+				if err := tk.Sleep(30 * time.Millisecond); err != nil {
+					return err
+				}
+				if n == 2 || n == 3 {
+					return errors.New("NACK")
+				}
+				return nil
+			}, func(at time.Time, f drivers.Fault) {
+				got = append(got, fmt.Sprintf("fault@%v:%d:%v", vc.Since(at), f.Failures, f.RetryIn))
+			})
+		})
+		if err := tk.Sleep(5500 * time.Millisecond); err != nil {
+			return err
+		}
+		task.Cancel()
+		runErr = task.Wait(tk)
+		return nil
+	})
+	want := "[poll@0s poll@1s fault@1.03s:1:1s poll@2.03s fault@2.06s:2:2s poll@4.06s poll@5.06s]"
+	if err != nil || fmt.Sprint(got) != want || !errors.Is(runErr, loop.ErrCancelled) {
+		t.Errorf("got %v, %v, %v\nwant %s, ErrCancelled", got, err, runErr, want)
 	}
 }
