@@ -53,7 +53,7 @@ func TestDeviceFailureSeenAtOnce(t *testing.T) {
 			h := startHook(t, baseConfig, func(a *Agent) { a.devs["relay"].dev = c })
 			h.on(func(t *loop.Task) error {
 				r := h.a.devs["relay"]
-				before := h.a.l.Stats().ChildFailures
+				before := h.a.statusReport().Loop.ChildFailures
 				if err := t.Sleep(5500 * time.Millisecond); err != nil { // past the end, before the restart
 					return err
 				}
@@ -66,8 +66,11 @@ func TestDeviceFailureSeenAtOnce(t *testing.T) {
 				if !r.since.Equal(c.endedAt) || !r.retryAt.Equal(c.endedAt.Add(restartMin)) {
 					return fmt.Errorf("the failure at %v was seen at %v (restart at %v): not at once", c.endedAt, r.since, r.retryAt)
 				}
-				if got := h.a.l.Stats().ChildFailures - before; got != 1 {
-					return fmt.Errorf("the loop counted %d child failures, want 1", got)
+				if got := h.a.statusReport().Loop.ChildFailures - before; got != 1 {
+					return fmt.Errorf("the status counts %d child failures, want 1", got)
+				}
+				if st := h.a.statusReport().Devices["relay"]; st.State != StateRestarting || st.Error != wantErr || st.Failures != 1 {
+					return fmt.Errorf("the status shows the relay as %+v", st)
 				}
 				if !h.logs.has("device failed; restarting", "device=relay", wantErr) {
 					return fmt.Errorf("the failure was not logged by the device's name")
