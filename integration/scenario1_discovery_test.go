@@ -46,6 +46,10 @@ func TestScenario1Discovery(t *testing.T) {
 		ValueTpl     string   `json:"value_template"`
 		EventTypes   []string `json:"event_types"`
 		PayloadOn    string   `json:"payload_on"`
+		Availability []struct {
+			Topic string `json:"topic"`
+		} `json:"availability"`
+		AvailabilityMode string `json:"availability_mode"`
 	}
 	var doc struct {
 		Device struct {
@@ -55,8 +59,10 @@ func TestScenario1Discovery(t *testing.T) {
 		Origin struct {
 			Name string `json:"name"`
 		} `json:"origin"`
-		Availability string               `json:"availability_topic"`
-		Components   map[string]component `json:"components"`
+		Availability []struct {
+			Topic string `json:"topic"`
+		} `json:"availability"`
+		Components map[string]component `json:"components"`
 	}
 	if err := json.Unmarshal(first.Payload, &doc); err != nil {
 		t.Fatalf("discovery payload does not parse: %v\n%s", err, first.Payload)
@@ -69,11 +75,21 @@ func TestScenario1Discovery(t *testing.T) {
 	if got := slices.Sorted(maps.Keys(doc.Components)); !slices.Equal(got, wantIDs) {
 		t.Errorf("components %v, want %v", got, wantIDs)
 	}
-	if doc.Availability != a.Topic("availability") {
-		t.Errorf("availability_topic %q, want %q", doc.Availability, a.Topic("availability"))
+	if len(doc.Availability) != 1 || doc.Availability[0].Topic != a.Topic("availability") {
+		t.Errorf("availability %+v, want the node's %q alone", doc.Availability, a.Topic("availability"))
 	}
-	if m := a.Retained(t, doc.Availability); string(m.Payload) != "online" {
+	if m := a.Retained(t, a.Topic("availability")); string(m.Payload) != "online" {
 		t.Errorf("availability topic carries %v, want online", m)
+	}
+	// Each entity: the node's availability and its device's, all required.
+	for id, c := range doc.Components {
+		if len(c.Availability) != 2 || c.Availability[0].Topic != a.Topic("availability") || c.AvailabilityMode != "all" {
+			t.Errorf("component %s: availability %+v mode %q, want the node's and its device's, mode all", id, c.Availability, c.AvailabilityMode)
+			continue
+		}
+		if m := a.Retained(t, c.Availability[1].Topic); string(m.Payload) != "online" {
+			t.Errorf("component %s: its device's availability carries %v, want online", id, m)
+		}
 	}
 
 	// Every state topic carries a value in the form the config's template
