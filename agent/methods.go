@@ -33,6 +33,8 @@ func (a *Agent) methods() map[string]rpc.Handler {
 		MethodRead:   a.readMethod,
 		MethodReload: a.reloadMethod,
 		MethodAt:     a.atMethod,
+
+		MethodDebugHang: a.debugHang, // refused unless debug.allow_hang (agent/debug.go)
 	}
 }
 

@@ -62,8 +62,8 @@ func TestScenario3BrokerStopped(t *testing.T) {
 		n, n, got.dups, got.last.Sub(back).Round(time.Millisecond))
 }
 
-// producer writes numbered lines prefix00000… to a pty device at a pace,
-// from its own goroutine.
+// producer writes numbered lines prefix00000… to a pty device, one every
+// `every` (0: as fast as the pty takes them), from its own goroutine.
 type producer struct {
 	written atomic.Int64
 	done    chan error
@@ -80,16 +80,29 @@ func startProducer(t testing.TB, a *Agent, device, prefix string, n int, every t
 	t.Cleanup(func() { close(stop) })
 	go func() {
 		defer f.Close()
-		tick := time.NewTicker(every)
-		defer tick.Stop()
+		var tick <-chan time.Time
+		if every > 0 {
+			tk := time.NewTicker(every)
+			defer tk.Stop()
+			tick = tk.C
+		}
 		for i := range n {
 			if _, err := fmt.Fprintf(f, "%s%05d\n", prefix, i); err != nil {
 				p.done <- fmt.Errorf("line %d: %w", i, err)
 				return
 			}
 			p.written.Add(1)
+			if tick == nil {
+				select {
+				case <-stop:
+					p.done <- fmt.Errorf("stopped after %d lines", i+1)
+					return
+				default:
+				}
+				continue
+			}
 			select {
-			case <-tick.C:
+			case <-tick:
 			case <-stop:
 				p.done <- fmt.Errorf("stopped after %d lines", i+1)
 				return

@@ -113,8 +113,15 @@ func (p *parser) parse(root *obj) {
 	c.ShutdownTimeout = DefaultShutdownTimeout
 	root.duration("shutdown_timeout", &c.ShutdownTimeout, 100*time.Millisecond, 10*time.Minute)
 	p.devices(root)
+	p.debug(root.sub("debug"))
 	root.done()
 	p.crossCheck()
+}
+
+// debug reads the debug section: switches for testing, all off unless set.
+func (p *parser) debug(o *obj) {
+	o.boolean("allow_hang", &p.cfg.Debug.AllowHang)
+	o.done()
 }
 
 // path makes a relative path relative to the configuration's directory.
