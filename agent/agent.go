@@ -447,8 +447,10 @@ func (a *Agent) status(s string) {
 	if !n.Enabled() {
 		return
 	}
-	// A service manager that stopped reading must not block the loop.
-	a.l.Go("sd-status", func(t *loop.Task) error { return sdnotify.OffLoop(t, func() { n.Status(s) }) })
+	// A service manager that stopped reading must not block the loop. The
+	// sends race off the loop; OrderedStatus, called here, keeps their order.
+	send := n.OrderedStatus(s)
+	a.l.Go("sd-status", func(t *loop.Task) error { return sdnotify.OffLoop(t, send) })
 }
 
 // readyTask tells systemd the agent is ready once the first connection

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,11 @@ type Notifier struct {
 	sent    atomic.Uint64
 	failed  atomic.Uint64
 	failing atomic.Bool // the last send failed: later failures are logged quietly
+
+	// OrderedStatus's lines: how many were made, and the newest sent.
+	statusMade atomic.Uint64
+	statusMu   sync.Mutex
+	statusSent uint64
 }
 
 // An Option configures a Notifier.
@@ -106,6 +112,24 @@ func (n *Notifier) Status(text string) {
 		}
 		return r
 	}, text))
+}
+
+// OrderedStatus returns a function that sends STATUS=text, for callers
+// that send each line from a goroutine of its own (through OffLoop), where
+// the sends may overtake one another. The lines keep the order of the
+// OrderedStatus calls: a function whose line was overtaken by a newer one
+// sends nothing, so the line systemctl status shows is always the newest.
+func (n *Notifier) OrderedStatus(text string) func() {
+	seq := n.statusMade.Add(1)
+	return func() {
+		n.statusMu.Lock()
+		defer n.statusMu.Unlock()
+		if seq < n.statusSent {
+			return
+		}
+		n.statusSent = seq
+		n.Status(text)
+	}
 }
 
 func (n *Notifier) ping() { n.send(daemon.SdNotifyWatchdog) }

@@ -154,6 +154,30 @@ func TestNotifications(t *testing.T) {
 	}
 }
 
+// Status lines sent from goroutines of their own may overtake one another;
+// OrderedStatus keeps the order in which they were made, so the manager
+// never ends with an older line than the newest.
+func TestOrderedStatusKeepsTheNewest(t *testing.T) {
+	m := listenNotify(t)
+	n := New(WithLogger(slog.New(slog.DiscardHandler)))
+	starting := n.OrderedStatus("connected; 1 of 2 devices running")
+	running := n.OrderedStatus("connected; 2 of 2 devices running")
+	lost := n.OrderedStatus("not connected; 2 of 2 devices running")
+	running()
+	starting() // overtaken: dropped
+	lost()
+	want := []string{"STATUS=connected; 2 of 2 devices running", "STATUS=not connected; 2 of 2 devices running"}
+	if got := m.drain(t); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("datagrams %q, want %q", got, want)
+	}
+	// Outside systemd it sends nothing, as Status does.
+	var outside Notifier
+	outside.OrderedStatus("x")()
+	if s := outside.Stats(); s.Sent != 0 {
+		t.Fatalf("a Notifier outside systemd sent %d", s.Sent)
+	}
+}
+
 func monotonicUsec(t *testing.T) int64 {
 	t.Helper()
 	var ts unix.Timespec
