@@ -394,33 +394,34 @@ func TestReadUnderWaitForWhileRunning(t *testing.T) {
 // charges each inline transfer's bus time to the virtual clock and the
 // loop counts hogs by virtual time: the same verdict on every run.
 func TestNoHogs(t *testing.T) {
-	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload, 0) })
+	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) { return hogScenario(t, 100, offload, 0) })
 }
 
 // Reading the FIFO once a second is a transfer per sample, each in a turn
-// of its own: 13 transfers a poll at 12.5 Hz, and no hog.
+// of its own: about 14 transfers a poll at 12.5 Hz, over five virtual
+// minutes, and no hog.
 func TestNoHogsFIFO(t *testing.T) {
-	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) {
-		return hogScenario(t, offload, 0, adxl345.WithFIFO(), adxl345.WithPeriod(time.Second))
+	drivertest.NoHogs(t, 3000, func(offload bool) (loop.Stats, int) {
+		return hogScenario(t, 30, offload, 0, adxl345.WithFIFO(), adxl345.WithPeriod(time.Second))
 	})
 }
 
 // At 2 kHz a poll's transfer (84 bit times) holds the loop 42 ms: the
 // check reports the driver by name, every run; offloaded, no one.
 func TestSlowBusHogs(t *testing.T) {
-	stats, _ := hogScenario(t, false, 2*physic.KiloHertz)
+	stats, _ := hogScenario(t, 10, false, 2*physic.KiloHertz)
 	if stats.Hogs == 0 || stats.MaxHogTask != "adxl345" || stats.MaxHog != 42*ms {
 		t.Errorf("inline on a 2 kHz bus: %d hogs, longest %v in %q; want hogs of 42ms by adxl345", stats.Hogs, stats.MaxHog, stats.MaxHogTask)
 	}
-	if stats, _ := hogScenario(t, true, 2*physic.KiloHertz); stats.Hogs != 0 {
+	if stats, _ := hogScenario(t, 10, true, 2*physic.KiloHertz); stats.Hogs != 0 {
 		t.Errorf("offloaded on a 2 kHz bus: %d hogs, longest %v in %q", stats.Hogs, stats.MaxHog, stats.MaxHogTask)
 	}
 }
 
-// hogScenario runs the driver for a thousand virtual seconds with
+// hogScenario runs the driver for rounds of ten virtual seconds with
 // injected faults, its bus time charged to the virtual clock at speed (0:
 // the simulation's default, 100 kHz).
-func hogScenario(t *testing.T, offload bool, speed physic.Frequency, extra ...adxl345.Option) (stats loop.Stats, ops int) {
+func hogScenario(t *testing.T, rounds int, offload bool, speed physic.Frequency, extra ...adxl345.Option) (stats loop.Stats, ops int) {
 	w := drivertest.NewWorld(loop.WithHogThreshold(20 * ms))
 	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	w.ChargeBusTime(sim)
@@ -441,7 +442,7 @@ func hogScenario(t *testing.T, offload bool, speed physic.Frequency, extra ...ad
 	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("adxl345", d.Run)
-		for i := range 100 {
+		for i := range rounds {
 			if i%10 == 5 {
 				sim.FailNext(2)
 			}
