@@ -547,25 +547,44 @@ func TestBusPanicIsAnError(t *testing.T) {
 // sees the all-zero sample, finds POWER_CTL no longer measuring, publishes
 // the reset as an error state and initialises the chip again on the retry.
 func TestRunNoticesSilentPowerCycle(t *testing.T) {
+	want := `81.1ms 0.0000 0.0000 1.0000
+2.1s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
+3.1811s 0.0000 1.0000 0.0000
+`
+	silentPowerCycle(t, want, adxl345.FIFOBypass)
+}
+
+// With WithFIFO a chip that power-cycled silently leaves its FIFO
+// bypassed and empty: a poll that finds no sample checks POWER_CTL,
+// publishes the reset and initialises the chip again, FIFO and all.
+func TestFIFONoticesSilentPowerCycle(t *testing.T) {
+	want := `81.1ms 0.0000 0.0000 1.0000
+3s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
+4.0811s 0.0000 1.0000 0.0000
+`
+	silentPowerCycle(t, want, adxl345.FIFOStream, adxl345.WithFIFO(), adxl345.WithPeriod(time.Second))
+}
+
+// silentPowerCycle power-cycles the chip at 2.05 s, under Run with opts,
+// and checks what Run published until 5 s and that the chip measures
+// again with FIFO_CTL fifoCtl.
+func silentPowerCycle(t *testing.T, want string, fifoCtl byte, opts ...adxl345.Option) {
+	t.Helper()
 	w := drivertest.NewWorld()
 	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
-	d := mustNew(t, sim, adxl345.WithSmoothing(1), adxl345.WithQueueSize(64))
-	q := d.Events()
-	got := format(w, collect(t, w, sim, d, q, 4*time.Second, map[time.Duration]func(){
+	d := mustNew(t, sim, append([]adxl345.Option{adxl345.WithSmoothing(1), adxl345.WithQueueSize(64)}, opts...)...)
+	got := format(w, collect(t, w, sim, d, d.Events(), 5*time.Second, map[time.Duration]func(){
 		2*time.Second + 50*ms: func() {
 			sim.PowerCycle()
 			sim.SetAccel(adxl345.Vector{Y: 1})
 		},
 	}))
-	want := `81.1ms 0.0000 0.0000 1.0000
-2.1s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
-3.1811s 0.0000 1.0000 0.0000
-`
 	if got != want {
 		t.Errorf("published:\n%swant:\n%s", got, want)
 	}
-	if ctl := sim.Register(adxl345.RegPowerCtl); ctl&adxl345.PowerMeasure == 0 || len(sim.Violations()) != 0 {
-		t.Errorf("chip left with POWER_CTL %#02x; violations %q", ctl, sim.Violations())
+	ctl, fifo := sim.Register(adxl345.RegPowerCtl), sim.Register(adxl345.RegFIFOCtl)
+	if ctl&adxl345.PowerMeasure == 0 || fifo != fifoCtl || len(sim.Violations()) != 0 {
+		t.Errorf("chip left with POWER_CTL %#02x, FIFO_CTL %#02x; violations %q", ctl, fifo, sim.Violations())
 	}
 	if st := d.Stats(); st.Resets != 1 || st.Failures != 1 || st.Published != 3 {
 		t.Errorf("stats %+v, want 1 reset, 1 failure, 3 published", st)
@@ -666,30 +685,5 @@ func TestFIFOSeesWhatHappensBetweenPolls(t *testing.T) {
 	got, _, _ = fifoRun(t)
 	if s := format(w, got); s != "81.1ms 0.0000 0.0000 1.0000\n" {
 		t.Errorf("published without the FIFO:\n%swant the first sample only", s)
-	}
-}
-
-// A chip that power-cycled silently leaves its FIFO bypassed and empty: a
-// poll that finds no sample checks POWER_CTL, publishes the reset and
-// initialises the chip again, FIFO and all.
-func TestFIFONoticesSilentPowerCycle(t *testing.T) {
-	w := drivertest.NewWorld()
-	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
-	d := mustNew(t, sim, adxl345.WithFIFO(), adxl345.WithPeriod(time.Second), adxl345.WithSmoothing(1), adxl345.WithQueueSize(64))
-	got := format(w, collect(t, w, sim, d, d.Events(), 5*time.Second, map[time.Duration]func(){
-		2*time.Second + 50*ms: func() {
-			sim.PowerCycle()
-			sim.SetAccel(adxl345.Vector{Y: 1})
-		},
-	}))
-	want := `81.1ms 0.0000 0.0000 1.0000
-3s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
-4.0811s 0.0000 1.0000 0.0000
-`
-	if got != want {
-		t.Errorf("published:\n%swant:\n%s", got, want)
-	}
-	if ctl := sim.Register(adxl345.RegFIFOCtl); ctl != adxl345.FIFOStream || len(sim.Violations()) != 0 {
-		t.Errorf("chip left with FIFO_CTL %#02x; violations %q", ctl, sim.Violations())
 	}
 }
