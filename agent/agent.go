@@ -27,6 +27,7 @@ type Agent struct {
 	cfg     *config.Config
 	l       *loop.Loop
 	log     *slog.Logger
+	logh    *LogHandler // the logger's handler when a reload can change it
 	hw      Hardware
 	notify  *sdnotify.Notifier
 	version string
@@ -47,7 +48,8 @@ type Agent struct {
 	haConfig []byte // the announced discovery payload, to compare on reload
 
 	wdTask   *loop.Task   // the systemd watchdog: stopped last
-	aux      []*loop.Task // commands, reloads, status, readiness
+	aux      []*loop.Task // the devices group's owner, commands, reloads, status, readiness
+	devGroup *loop.Group  // every device's run is a child; nil until the devices task runs
 	devs     map[string]*devRun
 	order    []string
 	byEntity map[string]*devRun
@@ -88,7 +90,9 @@ type options struct {
 }
 
 // WithLogger sets the logger; the default writes to standard error as the
-// configuration's log section says.
+// configuration's log section says (NewLogger). The log section is applied
+// to a logger whose handler is a *LogHandler, at New and on every reload;
+// another logger is used as it is.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithClock sets the loop's clock (tests use loop.NewVirtualClock).
@@ -112,13 +116,10 @@ func WithLoader(load func() (*config.Config, error)) Option {
 }
 
 // NewLogger returns the logger the configuration's log section asks for,
-// writing to standard error.
+// writing to standard error. Its handler is a *LogHandler: an agent given
+// it (or building it itself) applies the log section of a reload to it.
 func NewLogger(c config.Log) *slog.Logger {
-	ho := &slog.HandlerOptions{Level: c.Level}
-	if c.Format == config.LogJSON {
-		return slog.New(slog.NewJSONHandler(os.Stderr, ho))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, ho))
+	return slog.New(NewLogHandler(os.Stderr, c))
 }
 
 // New builds the agent of cfg: the loop, the bridge (opening its outbox
@@ -131,6 +132,10 @@ func New(cfg *config.Config, opts ...Option) (*Agent, error) {
 	}
 	if o.log == nil {
 		o.log = NewLogger(cfg.Log)
+	}
+	logh, _ := o.log.Handler().(*LogHandler)
+	if logh != nil {
+		logh.Set(cfg.Log)
 	}
 	if o.hw == nil {
 		o.hw = NewHostHardware()
@@ -147,7 +152,7 @@ func New(cfg *config.Config, opts ...Option) (*Agent, error) {
 		lopts = append(lopts, loop.WithClock(o.clock))
 	}
 	a := &Agent{
-		cfg: cfg, l: loop.New(lopts...), log: o.log, hw: o.hw, notify: o.notify, version: o.version, load: o.load,
+		cfg: cfg, l: loop.New(lopts...), log: o.log, logh: logh, hw: o.hw, notify: o.notify, version: o.version, load: o.load,
 		devs: map[string]*devRun{}, byEntity: map[string]*devRun{},
 		commands: primitives.NewQueue[bridge.Message](64),
 		reloads:  primitives.NewQueue[*reloadJob](4),
@@ -240,8 +245,9 @@ func (a *Agent) main(t *loop.Task) error {
 	a.bTask = a.l.Go("bridge", a.b.Run)
 	a.rpcTask = a.l.Go("requests", a.rpc.Run)
 	a.wdTask = a.l.Go("watchdog", a.notify.Watchdog)
-	a.aux = []*loop.Task{a.l.Go("commands", a.routeCommands), a.l.Go("reload", a.reloadTask),
-		a.l.Go("status", a.statusTask), a.l.Go("ready", a.readyTask)}
+	// The devices first: their group exists before a reload can add one.
+	a.aux = []*loop.Task{a.l.Go("devices", a.devicesTask), a.l.Go("commands", a.routeCommands),
+		a.l.Go("reload", a.reloadTask), a.l.Go("status", a.statusTask), a.l.Go("ready", a.readyTask)}
 	for _, name := range a.order {
 		a.startDev(a.devs[name])
 	}
@@ -275,7 +281,7 @@ func (a *Agent) shutdown(t *loop.Task) error {
 		stage = "stopping the devices"
 		var devs []*loop.Task
 		for _, r := range a.devs {
-			devs = append(devs, r.task)
+			devs = append(devs, a.haltDev(r)...)
 		}
 		if err := stopTasks(t, devs...); err != nil {
 			return err
@@ -359,25 +365,40 @@ func (a *Agent) removeDev(name string) {
 	}
 }
 
-// startDev starts a device's supervisor and command task.
+// startDev starts a device: its command task, and its run under the
+// devices group (at once, or when the group starts).
 func (a *Agent) startDev(r *devRun) {
-	r.task = a.l.Go("supervise:"+r.cfg.Name, func(t *loop.Task) error {
-		cmds := a.l.Go("commands:"+r.cfg.Name, func(t *loop.Task) error { return a.commandTask(t, r) })
-		defer cmds.Cancel()
-		return a.supervise(t, r)
-	})
+	r.cmdTask = a.l.Go("commands:"+r.cfg.Name, func(t *loop.Task) error { return a.commandTask(t, r) })
+	a.startRun(r)
+}
+
+// haltDev stops a device's restarts and cancels its tasks, returning those
+// still to be awaited.
+func (a *Agent) haltDev(r *devRun) []*loop.Task {
+	r.stopped = true
+	if r.restart != nil {
+		r.restart.Stop()
+		r.restart = nil
+	}
+	var ts []*loop.Task
+	for _, c := range []*loop.Task{r.task, r.cmdTask} {
+		if c != nil && !c.Done() {
+			c.Cancel()
+			ts = append(ts, c)
+		}
+	}
+	return ts
 }
 
 // stopDev stops a device and waits for it.
 func (a *Agent) stopDev(t *loop.Task, r *devRun) {
-	if r.task == nil {
-		return
+	for _, c := range a.haltDev(r) {
+		if err := c.Wait(t); err != nil && !errors.Is(err, loop.ErrCancelled) {
+			a.log.Warn("device stopped with an error", "device", r.cfg.Name, "err", err)
+		}
 	}
-	r.task.Cancel()
-	if err := r.task.Wait(t); err != nil && !errors.Is(err, loop.ErrCancelled) {
-		a.log.Warn("device stopped with an error", "device", r.cfg.Name, "err", err)
-	}
-	r.task = nil
+	r.task, r.cmdTask = nil, nil
+	a.setState(r, StateStopped, nil)
 }
 
 // routeCommands hands each set command to its device's command task.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +14,6 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/i2c"
 
-	"github.com/edgeagent/edgeagent/agent/demobroker"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -244,6 +241,13 @@ func TestFailingDeviceRestartedWhileOthersGoOn(t *testing.T) {
 		if len(avail) == 0 || avail[0] != "offline" || avail[len(avail)-1] != "online" {
 			return fmt.Errorf("pump availability %v, want offline … online", avail)
 		}
+		// The node stayed online throughout: only the pump's entities (whose
+		// discovery lists both topics, availability_mode all) went unavailable.
+		for _, m := range h.messages("edgeagent/test/availability") {
+			if m.Payload != "online" {
+				return fmt.Errorf("the node's availability went %q while one device failed", m.Payload)
+			}
+		}
 		if !h.logs.has("device failed; restarting", "device=pump", "test: no such line") {
 			return fmt.Errorf("the failure was not logged by name")
 		}
@@ -254,7 +258,8 @@ func TestFailingDeviceRestartedWhileOthersGoOn(t *testing.T) {
 // A reload with a bad configuration is refused with every error and the
 // running configuration kept; a good one is applied: a new device starts,
 // the unchanged ones go on untouched, discovery is published again because
-// it changed — and not when it did not.
+// it changed — on the running connection, which a change of devices does not
+// restart — and not when it did not.
 func TestReloadGoodAndBad(t *testing.T) {
 	h := start(t, baseConfig)
 	bell := h.a.devs["bell"]
@@ -276,11 +281,13 @@ func TestReloadGoodAndBad(t *testing.T) {
 		}
 		announced := len(h.messages("homeassistant/device/test/config"))
 
+		b0 := h.a.b
 		h.writeConfig(baseConfig + "  - {name: lamp, type: relay, pin: GPIO24, simulate: true}\n")
 		if r, err = h.callOn(t, MethodReload, nil); err != nil {
 			return err
 		}
-		if r.Error != "" || !containsJSON(r.Result, "device lamp added") || !containsJSON(r.Result, "bridge restarted") {
+		if r.Error != "" || !containsJSON(r.Result, "device lamp added") || !containsJSON(r.Result, "discovery updated") ||
+			containsJSON(r.Result, "reconnected") {
 			return fmt.Errorf("good reload replied %+v %s", r, r.Result)
 		}
 		if err := h.waitPayload(t, "edgeagent/test/lamp/state", func(p string) bool { return value(p) == "OFF" }); err != nil {
@@ -294,6 +301,16 @@ func TestReloadGoodAndBad(t *testing.T) {
 		}
 		if h.a.devs["bell"] != bell || bell.restarts != 0 || bell.state != StateRunning {
 			return fmt.Errorf("an unchanged device was restarted")
+		}
+		// Devices only: the connection went on — no new bridge, no second
+		// connect, the node never offline.
+		if h.a.b != b0 || h.a.b.Stats().Connects != 1 {
+			return fmt.Errorf("adding a device replaced the bridge or reconnected (connects %d)", h.a.b.Stats().Connects)
+		}
+		for _, m := range h.messages("edgeagent/test/availability") {
+			if m.Payload != "online" {
+				return fmt.Errorf("the node went %q during a reload that only added a device", m.Payload)
+			}
 		}
 		b := h.a.b
 		announced = len(h.messages("homeassistant/device/test/config"))
@@ -363,22 +380,16 @@ func TestShutdownPastTheDeadline(t *testing.T) {
 // outbox for the old one: events published while the first broker was away
 // reach the second after the reload, in order.
 func TestReloadKeepsQueuedMessages(t *testing.T) {
-	h := start(t, baseConfig+`
+	// Held: the three knocks must come after the first broker is gone, so
+	// no timer may fire while the test starts the second broker.
+	h := startHeld(t, baseConfig+`
   - name: knock
     type: pushbutton
     pin: GPIO5
     publish: {delivery: all}
     simulate: {gestures: [single], every: 10s}
 `)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := demobroker.Serve(ln, demobroker.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { second.Close() })
+	second := serveBroker(t)
 	got := make(chan string, 16)
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(second.URL()).SetClientID("second-observer").SetAutoReconnect(false))
 	if tok := c.Connect(); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
@@ -392,13 +403,25 @@ func TestReloadKeepsQueuedMessages(t *testing.T) {
 		if err := h.waitPayload(t, "edgeagent/test/relay/state", func(p string) bool { return value(p) == "OFF" }); err != nil {
 			return err
 		}
-		if err := realWait(t, func(context.Context) error { return h.broker.Close() }); err != nil {
-			return err
-		}
-		for h.a.b.Connected() {
-			if err := t.Sleep(10 * time.Millisecond); err != nil {
+		// The clock stands still until the bridge has seen the broker go: a
+		// knock published while it still counted as connected could be
+		// acknowledged by the closing broker and never reach the second one.
+		gone := h.disconnected()
+		if err := realWait(t, func(ctx context.Context) error {
+			if err := h.broker.Close(); err != nil {
 				return err
 			}
+			select {
+			case <-gone:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("the bridge did not see the broker go: %w", ctx.Err())
+			}
+		}); err != nil {
+			return err
+		}
+		if now := t.Loop().Now(); now.After(loop.VirtualEpoch().Add(10 * time.Second)) {
+			return fmt.Errorf("the broker went away at %v, after the first knock", now)
 		}
 		if err := t.Sleep(31 * time.Second); err != nil { // three knocks, the broker away
 			return err

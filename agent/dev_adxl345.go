@@ -34,20 +34,16 @@ func newADXL345(s *config.ADXL345, hw Hardware) (device, error) {
 }
 
 func (d *adxl345Dev) run(t *loop.Task, env *devEnv) error {
-	var bus i2c.Bus
-	if d.spec.Simulate != nil {
+	bus, closeBus, err := openI2C(d.hw, d.spec.Bus, d.spec.Simulate != nil, func() i2c.Bus {
 		if d.sim == nil {
 			d.sim = adxl345test.New(d.spec.Address, env.l.Now)
 		}
-		bus = d.sim
-	} else {
-		b, err := d.hw.I2C(d.spec.Bus)
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		bus = b
+		return d.sim
+	})
+	if err != nil {
+		return err
 	}
+	defer closeBus()
 	dev, err := adxl345.New(bus, adxl345.WithAddress(d.spec.Address), adxl345.WithPeriod(d.spec.Interval),
 		adxl345.WithRange(d.spec.Range), adxl345.WithRate(d.spec.Rate), adxl345.WithSmoothing(d.spec.Smoothing),
 		adxl345.WithThreshold(d.spec.MotionThreshold, d.spec.MotionMode), adxl345.WithFIFO())
@@ -154,7 +150,7 @@ type accelReading struct {
 // read reads the acceleration now.
 func (d *adxl345Dev) read(t *loop.Task, _ *devEnv) (any, error) {
 	if d.dev == nil {
-		return nil, fmt.Errorf("not running")
+		return nil, errNotRunning
 	}
 	v, err := d.dev.Read(t)
 	if err != nil {

@@ -149,7 +149,7 @@ func (d *atModem) command(*loop.Task, *devEnv, *config.Value, []byte) error { re
 
 func (d *atModem) read(t *loop.Task, env *devEnv) (any, error) {
 	if d.modem == nil {
-		return nil, fmt.Errorf("not running")
+		return nil, errNotRunning
 	}
 	return d.modem.Stats(), nil
 }

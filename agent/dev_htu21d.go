@@ -29,20 +29,16 @@ func newHTU21D(s *config.HTU21D, hw Hardware) (device, error) {
 }
 
 func (d *htu21dDev) run(t *loop.Task, env *devEnv) error {
-	var bus i2c.Bus
-	if d.spec.Simulate != nil {
+	bus, closeBus, err := openI2C(d.hw, d.spec.Bus, d.spec.Simulate != nil, func() i2c.Bus {
 		if d.sim == nil {
 			d.sim = htu21dtest.New(env.l.Now)
 		}
-		bus = d.sim
-	} else {
-		b, err := d.hw.I2C(d.spec.Bus)
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		bus = b
+		return d.sim
+	})
+	if err != nil {
+		return err
 	}
+	defer closeBus()
 	dev, err := htu21d.New(bus, htu21d.WithPeriod(d.spec.Interval), htu21d.WithMeasurementResolution(d.spec.Resolution))
 	if err != nil {
 		return fmt.Errorf("htu21d: %w", err)
@@ -108,7 +104,7 @@ type climateReading struct {
 // read measures now.
 func (d *htu21dDev) read(t *loop.Task, _ *devEnv) (any, error) {
 	if d.dev == nil {
-		return nil, fmt.Errorf("not running")
+		return nil, errNotRunning
 	}
 	r, err := d.dev.Read(t)
 	if err != nil {

@@ -47,8 +47,7 @@ func (ledEntities) entities(d *config.Device, es []hass.Entity) []hass.Entity {
 			if s.PWM {
 				l.ColorModes = []string{hass.ColorModeBrightness}
 			}
-			// TODO(bridge/hass): announce effect_list (blink, heartbeat)
-			// once hass.Light has it; the effects work through commands.
+			l.Effects = s.Effects() // those configured: blink, heartbeat
 			es[i] = l
 		}
 	}

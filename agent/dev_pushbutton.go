@@ -158,7 +158,7 @@ type buttonReading struct {
 
 func (d *pushbutton) read(*loop.Task, *devEnv) (any, error) {
 	if d.btn == nil {
-		return nil, fmt.Errorf("not running")
+		return nil, errNotRunning
 	}
 	return buttonReading{Pressed: d.btn.Pressed(), Input: d.btn.Input().Mode().String()}, nil
 }

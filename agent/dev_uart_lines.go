@@ -255,6 +255,10 @@ func openSimPty(link string) (*simPty, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulate.pty: no pseudo-terminal: %w", err)
 	}
+	if master, err = pollable(master); err != nil {
+		slave.Close()
+		return nil, fmt.Errorf("simulate.pty: %w", err)
+	}
 	if err := os.Symlink(slave.Name(), link); err != nil {
 		master.Close()
 		slave.Close()

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"periph.io/x/conn/v3/i2c"
+
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/bridge/hass"
 	"github.com/edgeagent/edgeagent/loop"
@@ -45,6 +47,24 @@ type entityMaker interface {
 
 // errNoCommands is the error of command on a device that takes none.
 var errNoCommands = errors.New("takes no commands")
+
+// errNotRunning is the error of read on a device whose run has not opened
+// its hardware.
+var errNotRunning = errors.New("not running")
+
+// openI2C returns the bus of an I2C device and what closes it: the
+// simulated chip sim makes when simulated, else the machine's bus named
+// bus (from hw).
+func openI2C(hw Hardware, bus string, simulated bool, sim func() i2c.Bus) (i2c.Bus, func(), error) {
+	if simulated {
+		return sim(), func() {}, nil
+	}
+	b, err := hw.I2C(bus)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() { _ = b.Close() }, nil
+}
 
 // newDevice builds the device d configures, one case per type.
 func newDevice(d *config.Device, hw Hardware) (device, error) {

@@ -29,17 +29,27 @@ func homeAssistantNode(cfg *config.Config, version string) hass.Node {
 		Origin: hass.Origin{Name: "edgeagent", SWVersion: version},
 	}
 	for _, d := range cfg.Devices {
-		n.Entities = append(n.Entities, deviceEntities(d)...)
+		// Unavailable while the device fails or restarts, even with the
+		// node online: its own availability topic beside the node's.
+		avail := deviceAvailabilityTopic(cfg.MQTT.BaseTopic, cfg.MQTT.NodeID, d.Name)
+		n.Entities = append(n.Entities, deviceEntities(d, avail)...)
 	}
 	return n
 }
 
+// deviceAvailabilityTopic is a device's own availability topic,
+// <base>/<node>/<device>/availability.
+func deviceAvailabilityTopic(base, node, device string) string {
+	return base + "/" + node + "/" + device + "/availability"
+}
+
 // deviceEntities returns the Home Assistant entities of one device: one per
-// value, as the value describes it, unless the device type says more.
-func deviceEntities(d *config.Device) []hass.Entity {
+// value, as the value describes it, unless the device type says more; avail
+// is the device's availability topic.
+func deviceEntities(d *config.Device, avail string) []hass.Entity {
 	var es []hass.Entity
 	for i := range d.Values {
-		es = append(es, valueEntity(d, &d.Values[i]))
+		es = append(es, valueEntity(d, &d.Values[i], avail))
 	}
 	if m, ok := deviceTypeEntities(d); ok {
 		return m.entities(d, es)
@@ -57,9 +67,11 @@ func deviceTypeEntities(d *config.Device) (entityMaker, bool) {
 	return nil, false
 }
 
-// valueEntity is the Home Assistant entity of one value.
-func valueEntity(d *config.Device, v *config.Value) hass.Entity {
-	c := hass.Common{ID: v.Entity, Name: hass.Name(v.DisplayName), Icon: d.Icon, QoS: int(v.Publish.QoS)}
+// valueEntity is the Home Assistant entity of one value, available while
+// the node and the device's availability topic avail say so.
+func valueEntity(d *config.Device, v *config.Value, avail string) hass.Entity {
+	c := hass.Common{ID: v.Entity, Name: hass.Name(v.DisplayName), Icon: d.Icon, QoS: int(v.Publish.QoS),
+		AvailabilityTopics: []string{avail}}
 	if v.Diagnostic {
 		c.EntityCategory = hass.CategoryDiagnostic
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,8 @@ type harness struct {
 
 	done chan error
 	stop context.CancelFunc
+
+	release func() // lets the clock of startHeld go; nil otherwise
 }
 
 // logRecorder keeps the agent's log records for assertions.
@@ -119,18 +122,56 @@ func start(t *testing.T, yaml string, opts ...Option) *harness {
 	return startHook(t, yaml, nil, opts...)
 }
 
-// startHook is start with a hook that sees the agent before it runs.
-func startHook(t *testing.T, yaml string, hook func(*Agent), opts ...Option) *harness {
+// startHeld is start with the virtual clock held until the first on: the
+// agent connects and publishes its first states, but no timer fires while
+// the test prepares the outside world (a second broker, a client). Without
+// it the clock runs free from Run until the test's first task, which may be
+// minutes of virtual time.
+func startHeld(t *testing.T, yaml string, opts ...Option) *harness {
+	t.Helper()
+	release := make(chan struct{})
+	var once sync.Once
+	h := startHook(t, yaml, func(a *Agent) {
+		err := a.l.Post(func() {
+			a.l.Go("test-hold", func(t *loop.Task) error {
+				_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+					select {
+					case <-release:
+					case <-ctx.Done():
+					}
+					return struct{}{}, nil
+				})
+				return err
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}, opts...)
+	h.release = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(h.release) // before the shutdown, registered earlier
+	return h
+}
+
+// serveBroker starts an in-process broker for the test.
+func serveBroker(t *testing.T) *demobroker.Broker {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	broker, err := demobroker.Serve(ln, demobroker.WithLogger(slog.New(slog.DiscardHandler)))
+	b, err := demobroker.Serve(ln, demobroker.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { broker.Close() })
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// startHook is start with a hook that sees the agent before it runs.
+func startHook(t *testing.T, yaml string, hook func(*Agent), opts ...Option) *harness {
+	t.Helper()
+	broker := serveBroker(t)
 	h := &harness{t: t, broker: broker, dir: t.TempDir(), logs: &logRecorder{}, changed: make(chan struct{})}
 	h.client = h.connect("observer")
 	if tok := h.client.Subscribe("#", 1, func(_ mqtt.Client, m mqtt.Message) {
@@ -251,7 +292,21 @@ func (h *harness) on(fn func(t *loop.Task) error) {
 	res := make(chan error, 1)
 	err := h.a.l.Post(func() {
 		h.a.l.Go("test", func(t *loop.Task) error {
-			err := fn(t)
+			if h.release != nil {
+				// The clock goes on from here, with this task on the loop: its
+				// first await decides whether it moves.
+				h.release()
+			}
+			err := func() (err error) {
+				defer func() {
+					// A panic would end the task without an answer, and the
+					// test would wait for it until its timeout.
+					if r := recover(); r != nil {
+						err = fmt.Errorf("test task panicked: %v\n%s", r, debug.Stack())
+					}
+				}()
+				return fn(t)
+			}()
 			_, oerr := loop.Offload(t, func(context.Context) (struct{}, error) {
 				res <- err
 				return struct{}{}, nil
@@ -270,6 +325,24 @@ func (h *harness) on(fn func(t *loop.Task) error) {
 	case <-time.After(2 * waitLimit):
 		h.t.Fatal("the test task did not finish")
 	}
+}
+
+// disconnected returns a channel closed once the agent's bridge no longer
+// counts as connected. Call it on the loop and wait on it with realWait, so
+// the virtual clock stands still until the bridge has seen the loss.
+func (h *harness) disconnected() <-chan struct{} {
+	gone := make(chan struct{})
+	b := h.a.b
+	h.a.l.Go("test-disconnected", func(t *loop.Task) error {
+		for b.Connected() {
+			if err := b.WaitChange(t); err != nil {
+				return err
+			}
+		}
+		close(gone)
+		return nil
+	})
+	return gone
 }
 
 // realWait runs fn off the loop, in real time, with the virtual clock held.

@@ -33,6 +33,8 @@ func (a *Agent) methods() map[string]rpc.Handler {
 		MethodRead:   a.readMethod,
 		MethodReload: a.reloadMethod,
 		MethodAt:     a.atMethod,
+
+		MethodDebugHang: a.debugHang, // refused unless debug.allow_hang (agent/debug.go)
 	}
 }
 
@@ -198,6 +200,34 @@ type MQTTStatus struct {
 	Received        uint64 `json:"received"`
 	RequestsServed  uint64 `json:"requests_served"`
 	RequestErrors   uint64 `json:"request_errors"`
+	// Echo is "ok" when the broker delivered the node's own echo marker
+	// on this connection, "missing" when it did not (an ACL withholding
+	// what it granted), "" before the check or while disconnected.
+	Echo string `json:"echo,omitempty"`
+	// Refused lists the subscriptions the broker refuses (SUBACK 0x80):
+	// without it an operator would see only commands that never arrive.
+	Refused []RefusedSubscription `json:"refused,omitempty"`
+}
+
+// RefusedSubscription is one filter the broker refused, with how often.
+type RefusedSubscription struct {
+	Filter   string `json:"filter"`
+	Refusals uint64 `json:"refusals"`
+}
+
+// mqttStatus is the bridge's part of the status, from its stats.
+func mqttStatus(bs bridge.Stats) MQTTStatus {
+	s := MQTTStatus{Connects: bs.Connects, ConnectFailures: bs.ConnectFailures, Delivered: bs.Delivered,
+		DroppedQoS0: bs.DroppedQoS0, PublishErrors: bs.PublishErrors, Received: bs.Received, Echo: bs.Echo}
+	seen := map[string]bool{}
+	for _, b := range bs.Bindings {
+		// Several bindings may share a filter: one subscription.
+		if b.State == "refused" && !seen[b.Binding] {
+			seen[b.Binding] = true
+			s.Refused = append(s.Refused, RefusedSubscription{Filter: b.Binding, Refusals: b.Refusals})
+		}
+	}
+	return s
 }
 
 // statusReport gathers the status now.
@@ -219,8 +249,7 @@ func (a *Agent) statusReport() Status {
 	if a.b != nil {
 		bs := a.b.Stats()
 		s.Connected, s.Broker, s.Outbox = bs.Connected, bs.Broker, bs.Outbox.Pending
-		s.MQTT = MQTTStatus{Connects: bs.Connects, ConnectFailures: bs.ConnectFailures, Delivered: bs.Delivered,
-			DroppedQoS0: bs.DroppedQoS0, PublishErrors: bs.PublishErrors, Received: bs.Received}
+		s.MQTT = mqttStatus(bs)
 		if a.rpc != nil {
 			rs := a.rpc.Stats()
 			s.MQTT.RequestsServed, s.MQTT.RequestErrors = rs.Served, rs.ErrorReplies

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -143,7 +142,7 @@ func pubOf(p config.Publish) bridge.Pub {
 // availabilityTopic is a device's own availability topic,
 // <base>/<node>/<device>/availability.
 func (a *Agent) availabilityTopic(device string) string {
-	return a.topics.Base() + "/" + a.topics.Node() + "/" + device + "/availability"
+	return deviceAvailabilityTopic(a.topics.Base(), a.topics.Node(), device)
 }
 
 // publishAvailability publishes whether the device works (retained), when
@@ -163,8 +162,12 @@ func (a *Agent) publishAvailability(r *devRun) {
 // bridgeKey is what of a configuration makes a bridge: a reload that
 // changes it needs a new one.
 func bridgeKey(cfg *config.Config) string {
-	m := cfg.MQTT
-	return fmt.Sprintf("%#v|%#v|%#v|%s|%v", m.Brokers, m, m.TLS, cfg.StateDir, cfg.ShutdownTimeout)
+	m, h := cfg.MQTT, cfg.HomeAssistant
+	// Home Assistant's prefix and birth topic are the bridge's
+	// subscriptions and discovery topic; the rest of its section (device
+	// name, area) is the payload, which the running bridge can change.
+	return fmt.Sprintf("%#v|%#v|%#v|%s|%v|%v|%s|%s", m.Brokers, m, m.TLS, cfg.StateDir, cfg.ShutdownTimeout,
+		h.Enabled, h.DiscoveryPrefix, h.BirthTopic)
 }
 
 // replaceBridge stops the running bridge and starts one for cfg. The
@@ -202,22 +205,12 @@ func (a *Agent) replaceBridge(t *loop.Task, cfg *config.Config) error {
 	return nil
 }
 
-// discoveryChanged reports whether cfg announces anything else to Home
-// Assistant than the running configuration does.
-func (a *Agent) discoveryChanged(cfg *config.Config) (bool, error) {
-	next, err := currentDiscovery(cfg, a.version)
-	if err != nil {
-		return false, err
-	}
-	cur, err := currentDiscovery(a.cfg, a.version)
-	if err != nil {
-		return true, nil
-	}
-	return !bytes.Equal(next, cur), nil
-}
-
-// currentDiscovery is the payload Discovery gives for cfg.
+// currentDiscovery is the payload Discovery gives for cfg, nil when there
+// is none.
 func currentDiscovery(cfg *config.Config, version string) ([]byte, error) {
+	if len(homeAssistantNode(cfg, version).Entities) == 0 {
+		return nil, nil // nothing announced: the device is removed
+	}
 	c, err := Discovery(cfg, version)
 	if err != nil || c == nil {
 		return nil, err

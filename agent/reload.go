@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/agent/config"
 	"github.com/edgeagent/edgeagent/agent/sdnotify"
+	"github.com/edgeagent/edgeagent/bridge/hass"
 	"github.com/edgeagent/edgeagent/bridge/rpc"
 	"github.com/edgeagent/edgeagent/loop"
 )
@@ -73,8 +75,8 @@ func (a *Agent) reloadMethod(t *loop.Task, _ *rpc.Request) (any, error) {
 // with errors is refused as a whole, the running one kept. A good one is
 // applied device by device: unchanged devices go on untouched, changed ones
 // are stopped and started again, removed ones stopped, new ones started;
-// the bridge is replaced only when the MQTT settings or the Home Assistant
-// discovery payload changed (so discovery is published again only then).
+// the bridge is replaced only when the MQTT settings changed, and discovery
+// is published again only when its payload changed.
 // Queued messages are kept: the outbox stays on disk, and what devices
 // publish while the bridge is replaced waits in memory.
 func (a *Agent) reload(t *loop.Task, j *reloadJob) reloadResult {
@@ -126,22 +128,32 @@ func sameDevice(x, y *config.Device) bool {
 	return reflect.DeepEqual(xc, yc)
 }
 
-// apply makes cfg the running configuration.
+// apply makes cfg the running configuration. Only a change of the MQTT
+// connection's settings (the mqtt section, the state directory, the shutdown
+// timeout, Home Assistant's prefix and birth topic, discovery on or off)
+// replaces the bridge — a new connection, "offline" and "online" on the way.
+// Devices added, changed or removed update the discovery config on the
+// running connection; the log section changes the running logger.
 func (a *Agent) apply(t *loop.Task, cfg *config.Config, j *reloadJob) (reloadResult, error) {
 	var res reloadResult
 	newBridge := bridgeKey(cfg) != bridgeKey(a.cfg)
-	if !newBridge {
-		changed, err := a.discoveryChanged(cfg)
+	var discovery *hass.Node // set on the running bridge when it changed
+	if !newBridge && cfg.HomeAssistant.Enabled {
+		next, err := currentDiscovery(cfg, a.version)
 		if err != nil {
 			return res, err
 		}
-		newBridge = changed
+		cur, err := currentDiscovery(a.cfg, a.version)
+		if err != nil || !bytes.Equal(next, cur) {
+			n := homeAssistantNode(cfg, a.version)
+			discovery = &n
+		}
 	}
 	topicsMove := cfg.MQTT.BaseTopic != a.cfg.MQTT.BaseTopic || cfg.MQTT.NodeID != a.cfg.MQTT.NodeID
 
 	// Build the new and changed devices first: one that cannot be built
 	// refuses the reload before anything stopped.
-	var stop []string
+	var stop, removed []string
 	built := map[string]device{}
 	for _, d := range cfg.Devices {
 		old := a.devs[d.Name]
@@ -163,6 +175,7 @@ func (a *Agent) apply(t *loop.Task, cfg *config.Config, j *reloadJob) (reloadRes
 	for _, name := range a.order {
 		if _, ok := cfg.Device(name); !ok {
 			stop = append(stop, name)
+			removed = append(removed, name)
 			res.Changes = append(res.Changes, "device "+name+" removed")
 		}
 	}
@@ -172,21 +185,31 @@ func (a *Agent) apply(t *loop.Task, cfg *config.Config, j *reloadJob) (reloadRes
 		r.state = StateStopped
 		a.removeDev(name)
 	}
+	for _, name := range removed {
+		// Its retained availability would outlive it.
+		_ = a.publish(a.availabilityTopic(name), []byte{}, config.Publish{QoS: 1, Retain: true, Delivery: config.DeliveryLatest})
+	}
+	if cfg.Log != a.cfg.Log {
+		if a.logh != nil {
+			a.logh.Set(cfg.Log)
+			res.Changes = append(res.Changes, fmt.Sprintf("log: level %s, format %s", cfg.Log.Level, cfg.Log.Format))
+		} else {
+			res.Changes = append(res.Changes, "log: changed, but the logger was given by the caller: not applied")
+		}
+	}
 	if newBridge {
-		res.Changes = append(res.Changes, "MQTT settings or Home Assistant discovery changed: bridge restarted")
+		res.Changes = append(res.Changes, "MQTT settings changed: reconnected")
 		if j.fromRequest {
-			// Answer now, through the bridge being replaced: its handlers
-			// end with it. The old bridge sends the reply before its
-			// "offline" and disconnect.
+			// Answer now, through the connection the request came by: the
+			// old bridge's handlers end with it. A handler's reply is handed
+			// to its connection in the same step as the handler returns
+			// (rpc serves and replies without an await between), so once no
+			// request is in flight the reply is on its way, ahead of the old
+			// bridge's "offline" and disconnect.
 			j.res, j.done = res, true
 			j.wq.WakeAll()
 			for a.inflight > 0 {
 				if err := a.idleWQ.Wait(t); err != nil {
-					return res, err
-				}
-			}
-			for range 3 { // the method's task publishes the reply
-				if err := t.Yield(); err != nil {
 					return res, err
 				}
 			}
@@ -216,6 +239,17 @@ func (a *Agent) apply(t *loop.Task, cfg *config.Config, j *reloadJob) (reloadRes
 		a.startDev(r)
 	}
 	a.order = order
+	if discovery != nil && a.b != nil {
+		if err := a.b.SetHomeAssistant(*discovery); err != nil {
+			a.log.Error("reload: Home Assistant discovery not updated", "err", err)
+		} else {
+			a.haConfig = nil
+			if hc := a.b.HomeAssistant(); hc != nil {
+				a.haConfig = hc.Payload()
+			}
+			res.Changes = append(res.Changes, "Home Assistant discovery updated")
+		}
+	}
 	if !newBridge && old.MQTT.StatusInterval != cfg.MQTT.StatusInterval {
 		res.Changes = append(res.Changes, "status_interval changed")
 	}

@@ -21,8 +21,8 @@ const (
 )
 
 // Restart back-off of a failed device: the first restart after
-// restartMin, doubling up to restartMax; a run that stayed ready for
-// restartMax starts the schedule afresh.
+// restartMin, doubling up to restartMax; a failure of a run that had been
+// ready for restartMax starts the schedule afresh.
 const (
 	restartMin = time.Second
 	restartMax = time.Minute
@@ -42,8 +42,13 @@ type devRun struct {
 	since    time.Time // when state was entered
 	retryAt  time.Time // when restarting: the next attempt
 
-	task      *loop.Task // the supervisor task
-	availSent string     // the availability last published
+	task      *loop.Task  // the run, a child of the devices group; nil while none runs
+	cmdTask   *loop.Task  // the command task
+	restart   *loop.Timer // while restarting: the next attempt
+	delay     time.Duration
+	started   time.Time // when the current run started
+	stopped   bool      // stopDev was called: no restart
+	availSent string    // the availability last published
 }
 
 // DeviceStatus is one device in the status publication and the status
@@ -90,50 +95,83 @@ func (a *Agent) setState(r *devRun, state string, err error) {
 	a.deviceChanged()
 }
 
-// supervise is the device's supervisor task: it runs the device's run as a
-// child task, and when that fails — an error, a panic, or an end nobody
-// asked for — logs it by the device's name, shows it, and runs it again
-// after a back-off. Only cancellation ends it.
-func (a *Agent) supervise(t *loop.Task, r *devRun) error {
-	delay := restartMin
-	for {
-		r.env.isReady, r.env.fault = false, nil
-		a.setState(r, StateStarting, nil)
-		started := a.l.Now()
-		// Not a group's child: a run whose cleanup never ends must not hold
-		// its supervisor beyond the agent's shutdown timeout.
-		child := a.l.Go("device:"+r.cfg.Name, func(t *loop.Task) error { return r.dev.run(t, r.env) })
-		err := child.Wait(t)
-		if t.Cancelled() {
-			child.Cancel()
-			// The run's cleanup finishes first; the caller bounds the wait.
-			err := loop.Shield(t, child.Wait)
-			a.setState(r, StateStopped, nil)
-			return errors.Join(loop.ErrCancelled, ignoreCancel(err))
-		}
-		if err == nil {
+// devicesTask owns the group every device's run is a child of. The group's
+// OnChildFailure hook sees a run fail the moment it ends — an error, a
+// panic, or an end nobody asked for — and deviceFailed logs it by the
+// device's name, counts it, shows it (status, availability) and schedules
+// the restart with back-off. The devices are started here, so the group
+// exists before any of them runs.
+func (a *Agent) devicesTask(t *loop.Task) error {
+	a.devGroup = loop.NewGroup(t, loop.OnChildFailure(a.deviceFailed))
+	for _, name := range a.order {
+		a.startRun(a.devs[name])
+	}
+	// Shutdown and reload stop the runs themselves, within their deadline;
+	// what is still running when this task is cancelled is cancelled and
+	// awaited by the group.
+	var never loop.WaitQueue
+	return never.Wait(t)
+}
+
+// startRun starts the device's run as a child of the devices group (later,
+// from devicesTask, when the group does not exist yet).
+func (a *Agent) startRun(r *devRun) {
+	g := a.devGroup
+	if g == nil || g.Closed() || r.stopped {
+		return
+	}
+	r.restart = nil
+	r.env.isReady, r.env.fault = false, nil
+	a.setState(r, StateStarting, nil)
+	r.started = a.l.Now()
+	r.task = g.Go("device:"+r.cfg.Name, func(t *loop.Task) error {
+		err := r.dev.run(t, r.env)
+		if err == nil && !t.Cancelled() {
 			err = errors.New("its task ended")
 		}
-		var pe *loop.PanicError
-		if errors.As(err, &pe) {
-			err = fmt.Errorf("panic: %v", pe.Value)
+		return err
+	})
+}
+
+// deviceFailed is the devices group's OnChildFailure hook: it runs on the
+// loop as soon as a device's run has ended with an error.
+func (a *Agent) deviceFailed(child *loop.Task, err error) {
+	var r *devRun
+	for _, x := range a.devs {
+		if x.task == child {
+			r = x
+			break
 		}
-		if r.env.isReady && a.l.Now().Sub(started) >= restartMax {
-			delay = restartMin // it worked for a while: a fresh failure
-		}
-		r.failures++
-		r.retryAt = a.l.Now().Add(delay)
-		// The loop has logged the failure of task device:<name>; this says
-		// what happens next.
-		a.log.Warn("device failed; restarting", "device", r.cfg.Name, "type", r.cfg.Type, "in", delay, "err", err)
-		a.setState(r, StateRestarting, err)
-		if err := t.Sleep(delay); err != nil {
-			a.setState(r, StateStopped, nil)
-			return err
+	}
+	if r == nil {
+		return // a run of a device that was stopped or replaced meanwhile
+	}
+	r.task = nil
+	var pe *loop.PanicError
+	if errors.As(err, &pe) {
+		err = fmt.Errorf("panic: %v", pe.Value)
+	}
+	if r.delay == 0 || r.env.isReady && a.l.Now().Sub(r.started) >= restartMax {
+		r.delay = restartMin // the first failure, or it worked for a while: a fresh one
+	}
+	delay := r.delay
+	r.delay = min(2*r.delay, restartMax)
+	r.failures++
+	r.retryAt = a.l.Now().Add(delay)
+	// The group has logged the failure of task device:<name>; this says
+	// what happens next.
+	a.log.Warn("device failed; restarting", "device", r.cfg.Name, "type", r.cfg.Type, "in", delay, "err", err)
+	a.setState(r, StateRestarting, err)
+	if r.stopped {
+		return
+	}
+	r.restart = a.l.CallLater(delay, func() {
+		if r.stopped || a.devs[r.cfg.Name] != r {
+			return
 		}
 		r.restarts++
-		delay = min(2*delay, restartMax)
-	}
+		a.startRun(r)
+	})
 }
 
 // envChanged follows the device's own reports (ready, failing).
@@ -179,12 +217,4 @@ func (r *devRun) valueByEntity(entity string) *config.Value {
 		}
 	}
 	return nil
-}
-
-// ignoreCancel drops a cancellation, keeping any other error.
-func ignoreCancel(err error) error {
-	if errors.Is(err, loop.ErrCancelled) {
-		return nil
-	}
-	return err
 }

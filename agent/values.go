@@ -75,29 +75,11 @@ func (o *output) observe(v any, at time.Time) {
 	o.latest, o.latestAt, o.have = v, at, true
 	switch o.v.Kind {
 	case config.Numeric:
-		f, ok := v.(float64)
-		if !ok {
-			o.fail(fmt.Errorf("value %s: observation %v is not a number", o.v.Entity, v))
-			return
-		}
-		out := o.num.Observe(at, f)
-		o.handle(out.Publish, out.Next, func() (any, time.Time) { return out.Value, out.Observed })
+		observeChain(o, &o.num, v, at, "a number", ident[float64])
 	case config.Binary:
-		b, ok := v.(bool)
-		if !ok {
-			o.fail(fmt.Errorf("value %s: observation %v is not on/off", o.v.Entity, v))
-			return
-		}
-		out := o.bin.Observe(at, b)
-		o.handle(out.Publish, out.Next, func() (any, time.Time) { return onOff(out.Value), out.Observed })
+		observeChain(o, &o.bin, v, at, "on/off", onOffAny)
 	case config.Text:
-		s, ok := v.(string)
-		if !ok {
-			o.fail(fmt.Errorf("value %s: observation %v is not a text", o.v.Entity, v))
-			return
-		}
-		out := o.txt.Observe(at, s)
-		o.handle(out.Publish, out.Next, func() (any, time.Time) { return out.Value, out.Observed })
+		observeChain(o, &o.txt, v, at, "a text", ident[string])
 	case config.Light:
 		ls, ok := v.(lightState)
 		if !ok {
@@ -111,15 +93,29 @@ func (o *output) observe(v any, at time.Time) {
 	}
 }
 
+// observeChain passes an observation of the value's type T (what names it
+// in the error otherwise) through the chain c; show is how its value is
+// published.
+func observeChain[T comparable](o *output, c *filter.Chain[T], v any, at time.Time, what string, show func(T) any) {
+	x, ok := v.(T)
+	if !ok {
+		o.fail(fmt.Errorf("value %s: observation %v is not %s", o.v.Entity, v, what))
+		return
+	}
+	handle(o, c.Observe(at, x), show)
+}
+
 // handle publishes what the chain let through and arms the timer for the
 // chain's next tick.
-func (o *output) handle(publish bool, next time.Time, latest func() (any, time.Time)) {
-	if publish {
-		v, at := latest()
-		o.send(statePayload{Value: v, Time: at.UTC().Format(TimeFormat)})
+func handle[T comparable](o *output, out filter.Output[T], show func(T) any) {
+	if out.Publish {
+		o.send(statePayload{Value: show(out.Value), Time: out.Observed.UTC().Format(TimeFormat)})
 	}
-	o.arm(next)
+	o.arm(out.Next)
 }
+
+func ident[T any](v T) any { return v }
+func onOffAny(b bool) any  { return onOff(b) }
 
 func (o *output) arm(next time.Time) {
 	if next.IsZero() {
@@ -142,14 +138,11 @@ func (o *output) tick() {
 	now := o.l.Now()
 	switch o.v.Kind {
 	case config.Numeric:
-		out := o.num.Tick(now)
-		o.handle(out.Publish, out.Next, func() (any, time.Time) { return out.Value, out.Observed })
+		handle(o, o.num.Tick(now), ident[float64])
 	case config.Binary:
-		out := o.bin.Tick(now)
-		o.handle(out.Publish, out.Next, func() (any, time.Time) { return onOff(out.Value), out.Observed })
+		handle(o, o.bin.Tick(now), onOffAny)
 	case config.Text:
-		out := o.txt.Tick(now)
-		o.handle(out.Publish, out.Next, func() (any, time.Time) { return out.Value, out.Observed })
+		handle(o, o.txt.Tick(now), ident[string])
 	}
 }
 

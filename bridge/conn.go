@@ -3,10 +3,12 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -71,12 +73,18 @@ func (b *Bridge) newConn(i int) *conn {
 	}
 	o.SetCustomOpenConnectionFn(func(*url.URL, mqtt.ClientOptions) (net.Conn, error) {
 		nc, err := b.dialer.Dial(context.Background(), br.host, br.tls, br.url)
-		if err == nil {
-			c.netMu.Lock()
-			c.nc = nc
-			c.netMu.Unlock()
+		if err != nil {
+			return nil, err
 		}
-		return nc, err
+		ac := newAliveConn(nc)
+		go ac.watch(b.s.keepAlive, c.connDone, func(silence time.Duration) {
+			c.fail(fmt.Errorf("no packet from the broker for %v (keepalive %v): connection dead", silence.Round(time.Millisecond), b.s.keepAlive))
+			_ = ac.Close()
+		})
+		c.netMu.Lock()
+		c.nc = ac
+		c.netMu.Unlock()
+		return ac, nil
 	})
 	o.SetDefaultPublishHandler(c.onMessage)
 	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.fail(err) })

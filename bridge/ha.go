@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"strings"
@@ -23,14 +24,17 @@ const readbackTimeout = 5 * time.Second
 
 // haState is the bridge's side of Home Assistant discovery.
 type haState struct {
-	cfg       *hass.Config
-	stateOf   map[string]bool // state topics whose last payload is kept
-	noRetain  map[string]string
-	cache     map[string]cachedPub
-	order     []string // cache keys in first-publication order
-	readback  *readback
-	birthTask *job
-	syncTask  *job
+	cfg      *hass.Config    // nil for a node without entities: its device is removed
+	topic    string          // the discovery topic
+	stateOf  map[string]bool // state topics whose last payload is kept
+	noRetain map[string]string
+	cache    map[string]cachedPub
+	order    []string // cache keys in first-publication order
+	readback *readback
+	// removeSeen: the last read-back found a retained config.
+	removeSeen bool
+	birthTask  *job
+	syncTask   *job
 }
 
 type cachedPub struct {
@@ -83,11 +87,22 @@ func (b *Bridge) buildHA(n hass.Node) (*haState, error) {
 	default:
 		return nil, fmt.Errorf("AvailabilityTopic %q: must be the bridge's %q, which carries its will", n.AvailabilityTopic, b.topics.Availability())
 	}
+	h := &haState{stateOf: map[string]bool{}, noRetain: map[string]string{}, cache: map[string]cachedPub{}}
+	if len(n.Entities) == 0 {
+		// Nothing to announce: what a previous run announced is removed
+		// (haSync), and nothing is announced until entities come.
+		t, err := hass.DeviceTopic(n.Prefix, n.ID)
+		if err != nil {
+			return nil, err
+		}
+		h.topic = t
+		return h, nil
+	}
 	cfg, err := n.Build()
 	if err != nil {
 		return nil, err
 	}
-	h := &haState{cfg: cfg, stateOf: map[string]bool{}, noRetain: map[string]string{}, cache: map[string]cachedPub{}}
+	h.cfg, h.topic = cfg, cfg.Topic()
 	for _, bd := range cfg.Bindings() {
 		if topic.Reserved(bd.Entity) {
 			return nil, fmt.Errorf("entity %q: the id is a level of the bridge's own topics (%s)", bd.Entity, topic.ReservedLevels)
@@ -110,12 +125,50 @@ func (b *Bridge) buildHA(n hass.Node) (*haState, error) {
 }
 
 // HomeAssistant returns the discovery config the bridge announces, nil
-// without WithHomeAssistant. Its Bindings give each entity's topics.
+// without WithHomeAssistant or for a node without entities. Its Bindings
+// give each entity's topics.
 func (b *Bridge) HomeAssistant() *hass.Config {
 	if b.ha == nil {
 		return nil
 	}
 	return b.ha.cfg
+}
+
+// SetHomeAssistant replaces the node the bridge announces while it runs,
+// without a new connection (a reload that adds or removes devices): with a
+// connection up, the retained config is read back and what takes Home
+// Assistant from it to n is published at once — vanished entities removed
+// first — followed by the cached states of the entities that stay;
+// otherwise the next connect does it. A node without entities removes the
+// device: an empty retained config. The discovery topic (prefix and node
+// id) cannot change this way, nor can a bridge built without
+// WithHomeAssistant start announcing. Call it on the loop.
+func (b *Bridge) SetHomeAssistant(n hass.Node) error {
+	if b.ha == nil {
+		return errors.New("bridge: SetHomeAssistant: the bridge was built without WithHomeAssistant")
+	}
+	ha, err := b.buildHA(n)
+	if err != nil {
+		return fmt.Errorf("bridge: SetHomeAssistant: %w", err)
+	}
+	if ha.topic != b.ha.topic {
+		return fmt.Errorf("bridge: SetHomeAssistant: the discovery topic would move from %s to %s; that needs a new bridge", b.ha.topic, ha.topic)
+	}
+	for _, name := range b.ha.order {
+		if ha.stateOf[name] {
+			ha.order = append(ha.order, name)
+			ha.cache[name] = b.ha.cache[name]
+		}
+	}
+	ha.birthTask = b.ha.birthTask // it reads b.ha when it publishes
+	if j := b.ha.syncTask; j != nil {
+		j.stop()
+	}
+	b.ha = ha
+	if c := b.conn; c != nil && c.ready && !c.down {
+		b.haOnConnect(c)
+	}
+	return nil
 }
 
 // checkRetain refuses a retained publication where Home Assistant forbids
@@ -171,21 +224,49 @@ func (b *Bridge) haOnConnect(c *conn) {
 // Home Assistant from it to the current one (removing vanished entities),
 // then the cached states.
 func (b *Bridge) haSync(t *loop.Task, c *conn) error {
-	msgs := []hass.Message{b.ha.cfg.Announce()}
+	cfg := b.ha.cfg
+	if cfg == nil {
+		return b.haRemove(t, c)
+	}
+	msgs := []hass.Message{cfg.Announce()}
 	prev, err := b.haReadBack(t, c)
 	switch {
 	case err != nil && isInterrupt(err) && t.Cancelled():
 		return err
 	case err != nil:
-		b.log.Warn("bridge: retained discovery config unusable; announcing over it", "topic", b.ha.cfg.Topic(), "err", err)
+		b.log.Warn("bridge: retained discovery config unusable; announcing over it", "topic", cfg.Topic(), "err", err)
 	default:
-		if m, err := b.ha.cfg.Update(prev); err == nil {
+		if m, err := cfg.Update(prev); err == nil {
 			msgs = m
 		} else {
 			b.log.Warn("bridge: discovery update", "err", err)
 		}
 	}
 	return b.haPublish(t, c, msgs)
+}
+
+// haRemove removes the node's device from Home Assistant when a config of
+// it is retained: an empty retained payload on the discovery topic, which
+// deletes the device and its entities and the retained message.
+func (b *Bridge) haRemove(t *loop.Task, c *conn) error {
+	_, err := b.haReadBack(t, c)
+	if err != nil && isInterrupt(err) && t.Cancelled() {
+		return err
+	}
+	if err == nil && !b.ha.removeSeen {
+		return nil // nothing retained: nothing to remove
+	}
+	if err := b.publishAwait(t, c, directPub{b.ha.topic, []byte{}, 1, true}); err != nil {
+		if isInterrupt(err) {
+			return err
+		}
+		b.log.Warn("bridge: discovery config not removed", "topic", b.ha.topic, "err", err)
+		return nil
+	}
+	b.log.Info("bridge: no entities; Home Assistant device removed", "topic", b.ha.topic)
+	b.st.haAnnouncements++
+	b.notify()
+	return nil
 }
 
 // haPublish publishes discovery messages in order, each acknowledged before
@@ -217,7 +298,7 @@ func (b *Bridge) haPublish(t *loop.Task, c *conn, msgs []hass.Message) error {
 // after the SUBACK, before anything this client publishes later, so an
 // echo marker ends the wait without a guessed delay.
 func (b *Bridge) haReadBack(t *loop.Task, c *conn) (hass.Components, error) {
-	rb := &readback{topic: b.ha.cfg.Topic()}
+	rb := &readback{topic: b.ha.topic}
 	b.ha.readback = rb
 	defer func() {
 		if b.ha.readback == rb {
@@ -238,8 +319,12 @@ func (b *Bridge) haReadBack(t *loop.Task, c *conn) (hass.Components, error) {
 	}); err != nil && t.Cancelled() {
 		return nil, err
 	}
+	b.ha.removeSeen = rb.got && len(rb.payload) > 0
 	if !rb.got {
 		return hass.Components{}, nil
+	}
+	if b.ha.cfg == nil {
+		return nil, nil // only whether something is retained matters
 	}
 	return hass.ParseRetained(rb.payload)
 }
@@ -259,8 +344,8 @@ func (b *Bridge) routeBirth(d *delivery) {
 			}
 		}
 		c := b.conn
-		if c == nil || c.down {
-			return nil // the next connect announces
+		if c == nil || c.down || b.ha.cfg == nil {
+			return nil // the next connect announces; nothing to announce
 		}
 		return b.haPublish(t, c, []hass.Message{b.ha.cfg.Announce()})
 	})

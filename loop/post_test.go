@@ -455,3 +455,45 @@ func TestShutdownTimeoutCancelsKilledOffload(t *testing.T) {
 		t.Fatalf("stuck task ended with %v, want ErrKilled", stuck.Err())
 	}
 }
+
+// A task killed at shutdown whose deferred cleanup awaits again — parks in
+// a WaitQueue — leaves the queue as it unwinds: a
+// later WakeAll on that queue (here from another killed task's cleanup)
+// must not find it there. It used to stay linked, finished, at the head of
+// the queue, and WakeAll spun for ever on a task it could not wake.
+func TestKilledTaskLeavesWaitQueue(t *testing.T) {
+	l := New(WithShutdownTimeout(20*time.Millisecond), WithLogger(slog.New(slog.DiscardHandler)))
+	var q WaitQueue
+	woken := -1
+	var first, second *Task
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run(t, l, func(t *Task) error {
+			var never WaitQueue
+			first = l.Go("first", func(t *Task) error {
+				defer func() {
+					//loopvet:ok the task is being killed: this await only has to unwind
+					_ = Shield(t, q.Wait)
+				}()
+				return Shield(t, never.Wait)
+			})
+			second = l.Go("second", func(t *Task) error {
+				defer func() { woken = q.WakeAll() }()
+				return Shield(t, never.Wait)
+			})
+			return t.Yield()
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return: a killed task stayed in a wait queue")
+	}
+	if !errors.Is(first.Err(), ErrKilled) || !errors.Is(second.Err(), ErrKilled) {
+		t.Fatalf("tasks ended with %v and %v, want ErrKilled", first.Err(), second.Err())
+	}
+	if woken != 0 || q.Len() != 0 {
+		t.Fatalf("WakeAll woke %d, %d left in the queue; want 0 and 0", woken, q.Len())
+	}
+}

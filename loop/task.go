@@ -310,6 +310,11 @@ type killSignal struct{}
 
 func (t *Task) switchOut() {
 	if t.killed || !t.yield(struct{}{}) {
+		// Killed: a deferred cleanup that awaits again has just linked t
+		// into a wait queue or the timers, and will never be woken. Unlink
+		// it, or a later WakeAll would find a finished task at the head of
+		// its queue that it cannot remove.
+		t.unwait()
 		panic(killSignal{})
 	}
 }

@@ -50,6 +50,16 @@ type Config struct {
 	// the devices that are not simulated; "" when only their form was
 	// checked (no Board was given).
 	Board string
+	// Debug holds switches that let tests break the agent on purpose.
+	Debug Debug
+}
+
+// Debug holds switches for testing the agent's supervision from outside
+// (key debug). Each is off by default and has no use in production.
+type Debug struct {
+	// AllowHang lets the debug.hang request method hang the agent's loop,
+	// so a test can watch systemd's watchdog restart the service.
+	AllowHang bool
 }
 
 // MQTT is the broker connection and the node's topics (key mqtt).
@@ -61,7 +71,8 @@ type MQTT struct {
 	NodeID string
 	// BaseTopic is the first level or levels of every topic.
 	BaseTopic string
-	// ClientID is the MQTT client id, unique on the broker.
+	// ClientID is the MQTT client id, unique on the broker; by default the
+	// node id.
 	ClientID string
 	// KeepAlive is the MQTT keep-alive interval.
 	KeepAlive time.Duration

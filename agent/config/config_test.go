@@ -136,7 +136,7 @@ func TestTopLevelDefaults(t *testing.T) {
 	want := &Config{
 		File: "test.yaml",
 		MQTT: MQTT{
-			Brokers: []string{"tcp://localhost:1883"}, NodeID: "porch-pi", BaseTopic: "edgeagent", ClientID: "edgeagent-porch-pi",
+			Brokers: []string{"tcp://localhost:1883"}, NodeID: "porch-pi", BaseTopic: "edgeagent", ClientID: "porch-pi",
 			KeepAlive: 30 * time.Second, ConnectTimeout: 10 * time.Second,
 			Backoff:        Backoff{Min: 500 * time.Millisecond, Max: 4 * time.Second},
 			ReturnInterval: time.Minute, StatusInterval: time.Minute,
@@ -151,6 +151,27 @@ func TestTopLevelDefaults(t *testing.T) {
 	}
 	if cfg.HardwareChecked() {
 		t.Error("HardwareChecked without a board")
+	}
+}
+
+// The debug section is off unless set, and as strict as the rest: a
+// misspelt switch or a value that is not a boolean is an error with its
+// place, never silently off.
+func TestDebugSection(t *testing.T) {
+	if mustParse(t, "devices: []\n").Debug.AllowHang {
+		t.Error("debug.allow_hang is on by default")
+	}
+	if mustParse(t, "debug: {allow_hang: false}\ndevices: []\n").Debug.AllowHang {
+		t.Error("debug.allow_hang: false turned it on")
+	}
+	for src, want := range map[string]string{
+		"debug:\n  allow_hangs: true\ndevices: []\n": `test.yaml:2:3: debug.allow_hangs: unknown key (did you mean "allow_hang"?)`,
+		"debug:\n  allow_hang: yes\ndevices: []\n":   "test.yaml:2:15: debug.allow_hang: expected true or false",
+		"debug: true\ndevices: []\n":                 "test.yaml:1:8: debug: expected a mapping",
+	} {
+		if got := parseErr(t, src); !strings.Contains(got, want) {
+			t.Errorf("%q:\n got %s\nwant %s…", src, got, want)
+		}
 	}
 }
 
@@ -345,6 +366,9 @@ func TestEveryKey(t *testing.T) {
 		cfg.Log != (Log{Level: slog.LevelDebug, Format: LogJSON}) || cfg.ShutdownTimeout != 3*time.Second {
 		t.Errorf("top level: %+v %q %+v %v", cfg.HomeAssistant, cfg.StateDir, cfg.Log, cfg.ShutdownTimeout)
 	}
+	if !cfg.Debug.AllowHang {
+		t.Error("debug.allow_hang: true was not read")
+	}
 	b, _ := cfg.Device("button")
 	if b.DisplayName != "Front button" || b.Icon != "mdi:gesture-tap-button" {
 		t.Errorf("button: %+v", b)
@@ -461,6 +485,7 @@ homeassistant: {enabled: false, discovery_prefix: ha, birth_topic: ha/status, de
 state_dir: state
 log: {level: debug, format: json}
 shutdown_timeout: 3s
+debug: {allow_hang: true}
 devices:
   - name: button
     type: pushbutton

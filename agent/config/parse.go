@@ -113,8 +113,15 @@ func (p *parser) parse(root *obj) {
 	c.ShutdownTimeout = DefaultShutdownTimeout
 	root.duration("shutdown_timeout", &c.ShutdownTimeout, 100*time.Millisecond, 10*time.Minute)
 	p.devices(root)
+	p.debug(root.sub("debug"))
 	root.done()
 	p.crossCheck()
+}
+
+// debug reads the debug section: switches for testing, all off unless set.
+func (p *parser) debug(o *obj) {
+	o.boolean("allow_hang", &p.cfg.Debug.AllowHang)
+	o.done()
 }
 
 // path makes a relative path relative to the configuration's directory.
@@ -229,13 +236,14 @@ func (p *parser) mqtt(o *obj) {
 		_, at, _ := o.get("client_id")
 		switch {
 		case m.ClientID == "":
-			o.errorf("client_id", at, "empty: leave the key out for the default <base_topic>-<node_id>")
+			o.errorf("client_id", at, "empty: leave the key out for the default, the node id")
 		case strings.ContainsRune(m.ClientID, 0) || len(m.ClientID) > 65535:
 			o.errorf("client_id", at, "must be at most 65535 bytes without NUL")
 		}
 	}
 	if m.ClientID == "" {
-		m.ClientID = strings.ReplaceAll(m.BaseTopic, "/", "-") + "-" + m.NodeID
+		// The node id, so a broker ACL can use %c as well as %u (docs/mqtt.md).
+		m.ClientID = m.NodeID
 	}
 	if o.duration("keepalive", &m.KeepAlive, time.Second, 65535*time.Second) && m.KeepAlive%time.Second != 0 {
 		_, at, _ := o.get("keepalive")

@@ -41,6 +41,11 @@ type Common struct {
 	DisabledByDefault bool
 	// QoS for Home Assistant's subscriptions and publications, 0 to 2.
 	QoS int
+	// AvailabilityTopics are the entity's own availability topics beside
+	// the node's (a device that can fail while the node runs): the entity
+	// is available only while the node's topic and every one of these say
+	// PayloadAvailable (availability_mode all).
+	AvailabilityTopics []string
 }
 
 func (c Common) base() Common { return c }
@@ -162,7 +167,10 @@ type Light struct {
 	// BrightnessScale is the brightness value of full brightness; 0 means
 	// 255. Only with a mode that has brightness.
 	BrightnessScale int
-	Optimistic      bool
+	// Effects is the effect_list: the effects a command may ask for
+	// ({"effect": "blink"}); none when empty.
+	Effects    []string
+	Optimistic bool
 	// StateTopic and CommandTopic override Topics.State and Topics.Command.
 	StateTopic, CommandTopic string
 }
@@ -189,6 +197,7 @@ func (Light) Platform() string { return PlatformLight }
 type buildCtx struct {
 	node   string
 	topics Topics
+	avail  string // the node's availability topic
 	p      *problems
 }
 
@@ -249,6 +258,22 @@ func (x *buildCtx) tail(o *object, c Common, platform string) {
 		x.p.add("qos", "%d is not 0, 1 or 2", c.QoS)
 	case c.QoS > 0:
 		o.add("qos", c.QoS)
+	}
+	if len(c.AvailabilityTopics) > 0 {
+		topics := []string{x.avail}
+		for i, t := range c.AvailabilityTopics {
+			switch {
+			case checkTopic(t) != "":
+				x.p.add(fmt.Sprintf("availability[%d]", i+1), "%s", checkTopic(t))
+			case slices.Contains(topics, t):
+				x.p.add(fmt.Sprintf("availability[%d]", i+1), "%q is listed twice", t)
+			}
+			topics = append(topics, t)
+		}
+		// The node's list replaced by the entity's: the node's topic and
+		// the entity's, all of which must say available.
+		o.add("availability", availabilityList(topics...))
+		o.add("availability_mode", "all")
 	}
 }
 
@@ -528,6 +553,11 @@ func (l Light) build(x *buildCtx) (object, Binding) {
 			scale = 255
 		}
 		o.add("brightness_scale", scale)
+	}
+	if len(l.Effects) > 0 {
+		// The flag and the list: Home Assistant offers effects only with both.
+		o.add("effect", true)
+		x.distinctTexts(&o, "effect_list", "effect", l.Effects)
 	}
 	if l.Optimistic {
 		o.add("optimistic", true)

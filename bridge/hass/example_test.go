@@ -46,7 +46,7 @@ func ExampleNode_Build() {
 	press, _ := node.Entities[1].(hass.Event).Payload("press", nil)
 	fmt.Printf("event payload %s\n", press)
 	// Output:
-	// publish homeassistant/device/porch/config retain=true (995 bytes)
+	// publish homeassistant/device/porch/config retain=true (1001 bytes)
 	// sensor porch.temperature state="edgeagent/porch/temperature/state" command="" retain=true
 	// event porch.button state="edgeagent/porch/button/event" command="" retain=false
 	// switch porch.relay state="edgeagent/porch/relay/state" command="edgeagent/porch/relay/set" retain=true

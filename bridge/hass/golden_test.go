@@ -72,12 +72,14 @@ func fullNode() Node {
 				DeviceClass: "restart",
 			},
 			Switch{
-				Common:      Common{ID: "relay", Name: Name("Relay"), QoS: 1},
+				Common: Common{ID: "relay", Name: Name("Relay"), QoS: 1,
+					AvailabilityTopics: []string{"edgeagent/kitchen/relay/availability"}},
 				DeviceClass: "outlet",
 			},
 			Light{
 				Common:     Common{ID: "led"}, // nil name: the node's main feature
 				ColorModes: []string{ColorModeBrightness},
+				Effects:    []string{"blink", "heartbeat"},
 			},
 		},
 	}
@@ -173,12 +175,16 @@ func TestPayloadShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Device-based discovery is strict about root keys: only these.
-	allowed := map[string]bool{"device": true, "origin": true, "components": true,
-		"availability_topic": true, "payload_available": true, "payload_not_available": true}
+	allowed := map[string]bool{"device": true, "origin": true, "components": true, "availability": true}
 	for k := range root {
 		if !allowed[k] {
 			t.Errorf("unexpected root key %q", k)
 		}
+	}
+	// The node's availability, in the list form every component inherits.
+	checkAvailability(t, "root", root, "edgeagent/kitchen/availability")
+	if _, ok := root["availability_mode"]; ok {
+		t.Error("root sets availability_mode; with one topic it means nothing")
 	}
 	dev := root["device"].(map[string]any)
 	deviceKeys := map[string]bool{"identifiers": true, "name": true, "manufacturer": true, "model": true,
@@ -205,11 +211,62 @@ func TestPayloadShape(t *testing.T) {
 			t.Errorf("component %q uses the deprecated object_id", id)
 		}
 	}
-	if got := comps["led"].(map[string]any)["name"]; got != nil {
+	led := comps["led"].(map[string]any)
+	if got := led["name"]; got != nil {
 		t.Errorf("led name = %v, want null", got)
+	}
+	// Effects need the flag and the list.
+	if led["effect"] != true || fmt.Sprint(led["effect_list"]) != "[blink heartbeat]" {
+		t.Errorf("led effect = %v, effect_list = %v; want true, [blink heartbeat]", led["effect"], led["effect_list"])
+	}
+	for id, raw := range comps {
+		comp := raw.(map[string]any)
+		if _, ok := comp["availability_topic"]; ok {
+			t.Errorf("component %q sets availability_topic: Home Assistant refuses it beside the inherited availability", id)
+		}
+		if id == "relay" {
+			continue
+		}
+		if _, ok := comp["availability"]; ok {
+			t.Errorf("component %q sets availability of its own; it has no topic of its own", id)
+		}
+	}
+	// The relay: unavailable while its device fails, whatever the node.
+	relay := comps["relay"].(map[string]any)
+	checkAvailability(t, "relay", relay, "edgeagent/kitchen/availability", "edgeagent/kitchen/relay/availability")
+	if relay["availability_mode"] != "all" {
+		t.Errorf("relay availability_mode = %v, want all", relay["availability_mode"])
 	}
 	if c.Topic() != "homeassistant/device/kitchen/config" || !c.Announce().Retain {
 		t.Errorf("announce topic %q retain %v", c.Topic(), c.Announce().Retain)
+	}
+}
+
+// checkAvailability checks that obj's availability list has exactly
+// topics, in order, each with the payloads the agent publishes.
+func checkAvailability(t *testing.T, what string, obj map[string]any, topics ...string) {
+	t.Helper()
+	list, ok := obj["availability"].([]any)
+	if !ok || len(list) != len(topics) {
+		t.Errorf("%s: availability = %v, want %d entries for %v", what, obj["availability"], len(topics), topics)
+		return
+	}
+	for i, e := range list {
+		m := e.(map[string]any)
+		if m["topic"] != topics[i] || m["payload_available"] != PayloadAvailable || m["payload_not_available"] != PayloadNotAvailable {
+			t.Errorf("%s: availability[%d] = %v, want topic %q with online/offline", what, i, m, topics[i])
+		}
+	}
+}
+
+func TestAvailabilityTopicsChecked(t *testing.T) {
+	n := fullNode()
+	n.Entities = []Entity{Switch{Common: Common{ID: "relay", AvailabilityTopics: []string{"a/+/b", "edgeagent/kitchen/availability"}}}}
+	_, err := n.Build()
+	for _, want := range []string{"availability[1]", "availability[2]", "listed twice"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Build: %v; want an error naming %s", err, want)
+		}
 	}
 }
 

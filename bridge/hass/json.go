@@ -99,6 +99,17 @@ func (w *writer) value(v any) error {
 			}
 		}
 		buf.WriteByte(']')
+	case []object:
+		buf.WriteByte('[')
+		for i, o := range v {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := w.value(o); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
 	case string:
 		return w.str(v)
 	case int:

@@ -111,6 +111,20 @@ type Node struct {
 	Entities []Entity
 }
 
+// availabilityList is the availability option for topics: each carries
+// PayloadAvailable / PayloadNotAvailable.
+func availabilityList(topics ...string) []object {
+	list := make([]object, 0, len(topics))
+	for _, t := range topics {
+		o := object{}
+		o.add("topic", t)
+		o.add("payload_available", PayloadAvailable)
+		o.add("payload_not_available", PayloadNotAvailable)
+		list = append(list, o)
+	}
+	return list
+}
+
 // Message is one MQTT publication for the bridge to make.
 type Message struct {
 	Topic   string
@@ -204,10 +218,12 @@ func (n Node) Build() (*Config, error) {
 	if r := checkTopic(avail); r != "" {
 		p.add("availability_topic", "%s (set Node.Topics or Node.AvailabilityTopic)", r)
 	}
-	// Shared options at the root are inherited by every component.
-	root.add("availability_topic", avail)
-	root.add("payload_available", PayloadAvailable)
-	root.add("payload_not_available", PayloadNotAvailable)
+	// Shared options at the root are inherited by every component that does
+	// not set its own. The list form, not availability_topic: Home Assistant
+	// refuses a component holding both, and a component with a topic of its
+	// own (Common.AvailabilityTopics) sets availability, which replaces the
+	// root's.
+	root.add("availability", availabilityList(avail))
 
 	if len(n.Entities) == 0 {
 		p.add("Entities", "a node needs at least one entity (use DeleteDevice to remove a device)")
@@ -228,7 +244,7 @@ func (n Node) Build() (*Config, error) {
 		if _, dup := comps[id]; dup {
 			ep.add("unique_id", "%q is announced twice in node %q (entity ids must be unique)", UniqueID(n.ID, id), n.ID)
 		}
-		ctx := buildCtx{node: n.ID, topics: n.Topics, p: &ep}
+		ctx := buildCtx{node: n.ID, topics: n.Topics, avail: avail, p: &ep}
 		obj, b := e.build(&ctx)
 		p.errs = append(p.errs, ep.errs...)
 		if len(ep.errs) == 0 {

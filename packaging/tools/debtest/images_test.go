@@ -77,7 +77,21 @@ func (s *suite) systemdImage(t *testing.T) string {
 	t.Helper()
 	base := s.baseImage(t)
 	tag := recipeTag("systemd", append([]string{base}, systemdPackages...)...)
-	return s.image(t, "systemd", tag, func() error { return buildSystemd(base, tag) })
+	return s.image(t, "systemd", tag, func() error { return buildLayer(base, tag, systemdPackages) })
+}
+
+// brokerPackages add Debian's Mosquitto to the systemd root: a board whose
+// agent reports to a broker on the same board, which is what the shipped
+// configuration's tcp://localhost:1883 expects.
+var brokerPackages = []string{"mosquitto", "mosquitto-clients"}
+
+// brokerImage returns the tag of the systemd image with Mosquitto
+// installed as a service (enabled: it starts when the container boots).
+func (s *suite) brokerImage(t *testing.T) string {
+	t.Helper()
+	base := s.systemdImage(t)
+	tag := recipeTag("mosquitto", append([]string{base}, brokerPackages...)...)
+	return s.image(t, "mosquitto", tag, func() error { return buildLayer(base, tag, brokerPackages) })
 }
 
 // image finds tag or builds it, holding a machine-wide lock so two test
@@ -189,21 +203,22 @@ func buildBase(tag string, recipe []string) error {
 	return nil
 }
 
-// buildSystemd installs systemd into a container of the base image (apt
-// reaches Debian's archive through the host's network) and commits it.
-func buildSystemd(base, tag string) error {
+// buildLayer installs packages into a container of the base image (apt
+// reaches Debian's archive through the host's network) and commits it as
+// an image that boots systemd.
+func buildLayer(base, tag string, packages []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	name := fmt.Sprintf("edgeagent-debtest-imagebuild-%d", os.Getpid())
 	script := "set -e; apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends " +
-		strings.Join(systemdPackages, " ") + "; apt-get clean; rm -rf /var/lib/apt/lists/*"
+		strings.Join(packages, " ") + "; apt-get clean; rm -rf /var/lib/apt/lists/*"
 	res, err := runCmd(ctx, "docker", "run", "--name", name, "--label", fmt.Sprintf("%s=%d", pidLabel, os.Getpid()),
 		"--network", "host", base, "sh", "-c", script)
 	// Removed however the build ends; a killed run's container is left
 	// to the sweep.
 	defer func() { _, _ = runCmd(context.Background(), "docker", "rm", "-f", name) }()
 	if err != nil || res.code != 0 {
-		return fmt.Errorf("installing systemd: %v\n%s", err, tail(res.out, 30))
+		return fmt.Errorf("installing %s: %v\n%s", strings.Join(packages, " "), err, tail(res.out, 30))
 	}
 	if res, err := runCmd(ctx, "docker", "commit", "--change", `CMD ["/sbin/init"]`, name, tag); err != nil || res.code != 0 {
 		return fmt.Errorf("docker commit: %v %s", err, res.out)

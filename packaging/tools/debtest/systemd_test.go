@@ -12,28 +12,29 @@ import (
 // --privileged does not work on this machine; systemd runs with the
 // host's cgroup tree mounted read-only and tmpfs on /run and /run/lock.
 //
-// A check of the running service reads like this:
+// TestServiceUnderSystemd is the check of the running service; it boots
+// the image with Debian's Mosquitto beside systemd (brokerImage), so the
+// shipped configuration's localhost broker is there without a network:
 //
-//	s := bootSystemd(t, bootOptions{network: "container:" + brokerName})
+//	s := bootSystemd(t, bootOptions{image: env.brokerImage(t), hostname: node})
 //	s.install(t, env.debs["amd64"])  // postinst enables and starts it
-//	s.waitFor(t, time.Minute, "systemctl show -P ActiveState edgeagent", "active") // Type=notify: READY=1 came
+//	s.waitFor(t, time.Minute, "systemctl is-active edgeagent", "active") // Type=notify: READY=1 came
 //	s.sh(t, "systemctl reload edgeagent")
 //	s.journal(t, "edgeagent")          // what this invocation logged
 //	s.show(t, "edgeagent", "NRestarts") // restarts, by the watchdog among others
-//
-// where brokerName is a broker container started first: sharing its
-// network namespace makes the default configuration's localhost broker
-// that broker.
 type systemdContainer struct {
 	*container
 }
 
 // bootOptions adjust a boot.
 type bootOptions struct {
-	// network is docker's --network: "none" by default; "container:NAME"
-	// shares the network (and loopback) of a broker container, so the
-	// shipped configuration's localhost broker is that broker.
+	// network is docker's --network: "none" by default (loopback only).
 	network string
+	// image is the image to boot; the systemd image by default.
+	image string
+	// hostname is the container's host name, and so the agent's default
+	// node id; docker's (the container id) by default.
+	hostname string
 }
 
 // bootSystemd starts a systemd container and waits until systemd reports
@@ -43,15 +44,22 @@ func bootSystemd(t *testing.T, opts bootOptions) *systemdContainer {
 	if opts.network == "" {
 		opts.network = "none"
 	}
-	image := env.systemdImage(t)
+	image := opts.image
+	if image == "" {
+		image = env.systemdImage(t)
+	}
+	var extra []string
+	if opts.hostname != "" {
+		extra = append(extra, "--hostname", opts.hostname)
+	}
 	start := time.Now()
-	c := startContainer(t, "systemd",
+	c := startContainer(t, "systemd", append(extra,
 		"--network", opts.network,
 		"--tmpfs", "/run", "--tmpfs", "/run/lock",
 		"--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
 		"--env", "container=docker",
 		"--stop-signal", "SIGRTMIN+3",
-		image, "/sbin/init")
+		image, "/sbin/init")...)
 	s := &systemdContainer{c}
 	state := s.waitFor(t, time.Minute, "systemctl is-system-running", "running", "degraded")
 	if state == "degraded" {
