@@ -18,9 +18,10 @@ import (
 )
 
 // DefaultLogLimit is how many transactions a Recorder keeps by default:
-// the latest ones, so a simulator in a long demo holds about 90 KB of log (measured: 1024 six-byte reads)
-// instead of growing without bound, while a test sees all of a short
-// scenario (Transactions counts beyond it).
+// the latest ones, so a simulator in a long demo holds about 90 KB of log
+// (1024 six-byte register reads, measured) instead of growing without
+// bound, while a test sees all of a short scenario (Transactions counts
+// beyond it).
 const DefaultLogLimit = 1024
 
 // DefaultSpeed is the bus speed the simulation assumes until SetSpeed: the
