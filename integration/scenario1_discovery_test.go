@@ -35,17 +35,27 @@ func TestScenario1Discovery(t *testing.T) {
 		return strings.HasSuffix(m.Topic, "/config")
 	})
 	const topic = "homeassistant/device/it-s1/config"
-	if first.Topic != topic || !first.Retained {
-		t.Fatalf("discovery: %v, want a retained config on %s", first, topic)
+	if first.Topic != topic {
+		t.Fatalf("discovery: %v, want a config on %s", first, topic)
+	}
+	// The announcement may have come after the subscription: read back
+	// what the broker retained.
+	if kept := a.Retained(t, topic); string(kept.Payload) != string(first.Payload) {
+		t.Fatalf("retained discovery config differs from the announced one:\n%s\nvs\n%s", kept.Payload, first.Payload)
+	}
+	type availability struct {
+		Topic     string `json:"topic"`
+		Available string `json:"payload_available"`
 	}
 	type component struct {
-		Platform     string   `json:"platform"`
-		UniqueID     string   `json:"unique_id"`
-		StateTopic   string   `json:"state_topic"`
-		CommandTopic string   `json:"command_topic"`
-		ValueTpl     string   `json:"value_template"`
-		EventTypes   []string `json:"event_types"`
-		PayloadOn    string   `json:"payload_on"`
+		Availability []availability `json:"availability"`
+		Platform     string         `json:"platform"`
+		UniqueID     string         `json:"unique_id"`
+		StateTopic   string         `json:"state_topic"`
+		CommandTopic string         `json:"command_topic"`
+		ValueTpl     string         `json:"value_template"`
+		EventTypes   []string       `json:"event_types"`
+		PayloadOn    string         `json:"payload_on"`
 	}
 	var doc struct {
 		Device struct {
@@ -55,7 +65,7 @@ func TestScenario1Discovery(t *testing.T) {
 		Origin struct {
 			Name string `json:"name"`
 		} `json:"origin"`
-		Availability string               `json:"availability_topic"`
+		Availability []availability       `json:"availability"`
 		Components   map[string]component `json:"components"`
 	}
 	if err := json.Unmarshal(first.Payload, &doc); err != nil {
@@ -69,11 +79,24 @@ func TestScenario1Discovery(t *testing.T) {
 	if got := slices.Sorted(maps.Keys(doc.Components)); !slices.Equal(got, wantIDs) {
 		t.Errorf("components %v, want %v", got, wantIDs)
 	}
-	if doc.Availability != a.Topic("availability") {
-		t.Errorf("availability_topic %q, want %q", doc.Availability, a.Topic("availability"))
+	// Every availability topic, the node's and each component's, carries
+	// its "available" payload.
+	avail := map[string]string{}
+	for _, av := range doc.Availability {
+		avail[av.Topic] = av.Available
 	}
-	if m := a.Retained(t, doc.Availability); string(m.Payload) != "online" {
-		t.Errorf("availability topic carries %v, want online", m)
+	if _, ok := avail[a.Topic("availability")]; !ok {
+		t.Errorf("availability %+v does not name the node's %s", doc.Availability, a.Topic("availability"))
+	}
+	for _, c := range doc.Components {
+		for _, av := range c.Availability {
+			avail[av.Topic] = av.Available
+		}
+	}
+	for _, topic := range slices.Sorted(maps.Keys(avail)) {
+		if m := a.Retained(t, topic); string(m.Payload) != avail[topic] {
+			t.Errorf("availability topic %s carries %v, want %q", topic, m, avail[topic])
+		}
 	}
 
 	// Every state topic carries a value in the form the config's template
@@ -139,8 +162,8 @@ func TestScenario1Discovery(t *testing.T) {
 			return strings.Contains(string(m.Payload), cmd.want)
 		})
 	}
-	t.Logf("figure: S1 discovery: %d components (%d states carrying values, %d event entities firing, %d command topics acting), %d bytes, retained",
-		len(doc.Components), states, events, commands, len(first.Payload))
+	t.Logf("figure: S1 discovery: %d components (%d states carrying values, %d event entities firing, %d command topics acting), %d availability topics online, %d bytes, retained",
+		len(doc.Components), states, events, commands, len(avail), len(first.Payload))
 
 	// Home Assistant's birth, from mosquitto_pub in the broker's container:
 	// the config comes again, live (not retained) on a standing subscription.

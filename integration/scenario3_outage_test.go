@@ -42,8 +42,8 @@ func TestScenario3BrokerStopped(t *testing.T) {
 	<-time.After(time.Until(stopAt.Add(outage)))
 	written := prod.written.Load()
 	mark = a.Proc().LineCount()
-	start := b.Start(t)
 	back := time.Now()
+	start := b.Start(t)
 	a.WaitOnline(t, mark, 30*time.Second)
 	reconnected := a.Proc().Lines()[mark:]
 	var connAt time.Time
@@ -55,10 +55,10 @@ func TestScenario3BrokerStopped(t *testing.T) {
 	}
 	prod.wait(t, time.Minute)
 	got := distinctInOrder(t, events, "s3-", n, 60*time.Second)
-	t.Logf("figure: S3 broker stopped %v (stop took %v, the agent noticed %v after the stop began), %d of %d events produced meanwhile; broker start %v, agent reconnected %v after the broker was ready",
+	t.Logf("figure: S3 broker stopped %v (stop took %v, the agent noticed %v after the stop began), %d of %d events produced meanwhile; broker start (until ready) %v, agent reconnected %v after the start began",
 		back.Sub(stopAt).Round(time.Millisecond), stop.Round(time.Millisecond), lost.At.Sub(stopAt).Round(time.Millisecond),
 		written-100, n, start.Round(time.Millisecond), connAt.Sub(back).Round(time.Millisecond))
-	t.Logf("figure: S3 delivered %d/%d in order to the persistent QoS 1 subscriber, %d duplicates, the last %v after the broker was back",
+	t.Logf("figure: S3 delivered %d/%d in order to the persistent QoS 1 subscriber, %d duplicates, the last %v after the start began",
 		n, n, got.dups, got.last.Sub(back).Round(time.Millisecond))
 }
 

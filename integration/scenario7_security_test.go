@@ -92,6 +92,27 @@ func TestScenario7Security(t *testing.T) {
 		waitState(t, watch, "edgeagent/"+node+"/lamp/state", "ON", 10*time.Second)
 	})
 
+	t.Run("TLS with a CA: the node checks the broker's certificate", func(t *testing.T) {
+		t.Parallel()
+		const node = "s7-tls"
+		b := env.Start(t, mosquitto.Config{Name: "s7-tls", TLS: &mosquitto.TLS{CA: ca.PEM, Cert: server.CertPEM, Key: server.KeyPEM}})
+		_, watch := adminSub(t, b, "edgeagent/"+node+"/#")
+		a := NewAgent(t, AgentConfig{NodeID: node, Brokers: []string{b.TLSURL()}, CAFile: ca.File, NoHomeAssistant: true})
+		a.Start(t)
+		a.Proc().WaitLine(t, 0, connectedLine, 30*time.Second)
+		watch.WaitPayload(t, "edgeagent/"+node+"/availability", "online", 10*time.Second)
+		a.Kill(t)
+
+		// A node that trusts another authority refuses this broker.
+		distrust := NewAgent(t, AgentConfig{NodeID: node, Brokers: []string{b.TLSURL()}, CAFile: rogueCA.File, NoHomeAssistant: true})
+		distrust.Start(t)
+		line := distrust.Proc().WaitLine(t, 0, regexp.MustCompile(`msg="bridge: connection attempt failed".*certificate`), 30*time.Second)
+		t.Logf("a node trusting another CA: %s", line.Text)
+		if _, err := distrust.Proc().AwaitLine(0, connectedLine, 0); err == nil {
+			t.Error("a node trusting another CA connected")
+		}
+	})
+
 	t.Run("wrong certificate or password: refused, logged without the secret", func(t *testing.T) {
 		t.Parallel()
 		const node, pw, wrong = "s7-node", "correct horse battery staple", "Tr0ub4dor&3-wrong"

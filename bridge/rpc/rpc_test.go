@@ -395,6 +395,79 @@ func TestBusyMethodAnswers(t *testing.T) {
 	})
 }
 
+// Malformed requests are answered at once and never take a place in the
+// method's queue: a flood of them cannot make the method busy for valid
+// callers.
+func TestMalformedRequestsDoNotFillTheQueue(t *testing.T) {
+	br := bridgetest.StartBroker(t, bridgetest.BrokerOptions{})
+	ext := bridgetest.NewClient(t, br.URL(), "ext")
+	res := ext.Sub(t, "edgeagent/n1/res/block", 1)
+	log := testLog(t)
+	l := loop.New(loop.WithLogger(log))
+	b, err := bridge.New(l, bridge.WithBrokers(br.URL()), bridge.WithNode("n1"), bridge.WithStateDir(t.TempDir()), bridge.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(b, WithQueue(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	if err := srv.Handle("block", func(tk *loop.Task, r *Request) (any, error) {
+		return loop.Offload(tk, func(ctx context.Context) (string, error) { <-release; return "done", nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{b: b, srv: srv}
+	malformed := []string{`{"id":`, `{"params":1}`, `{"id":7,"reply_to":"edgeagent/n2/lamp/set"}`, `[]`, `{"id":null}`}
+	run(t, l, []*node{n}, func(tk *loop.Task) error {
+		// The first valid request holds the handler; then, while it is
+		// held, more malformed requests than the queue's places, then two
+		// valid ones, which must find room.
+		pub := func(p string) error {
+			return offload(tk, func() { ext.Pub(t, "edgeagent/n1/req/block", 1, false, p) })
+		}
+		if err := pub(`{"id":"v0"}`); err != nil {
+			return err
+		}
+		for _, p := range malformed {
+			if err := pub(p); err != nil {
+				return err
+			}
+		}
+		for _, p := range []string{`{"id":"v1"}`, `{"id":"v2"}`} {
+			if err := pub(p); err != nil {
+				return err
+			}
+		}
+		// Every malformed one is answered with an error before any valid
+		// one is served (the handler is still held).
+		for range malformed {
+			m, err := recv(tk, res)
+			if err != nil {
+				return err
+			}
+			if p := string(m.Payload()); !strings.Contains(p, `"error":`) || strings.Contains(p, "busy") {
+				return fmt.Errorf("malformed request answered %s, want its own error", p)
+			}
+		}
+		close(release)
+		for _, id := range []string{"v0", "v1", "v2"} {
+			m, err := recv(tk, res)
+			if err != nil {
+				return err
+			}
+			if want := fmt.Sprintf(`{"id":%q,"result":"done"}`, id); string(m.Payload()) != want {
+				return fmt.Errorf("got %s, want %s", m.Payload(), want)
+			}
+		}
+		if st := srv.Stats(); st.Busy != 0 || st.Served != 3 {
+			return fmt.Errorf("stats %+v, want none busy and 3 served", st)
+		}
+		return nil
+	})
+}
+
 func TestServerOptions(t *testing.T) {
 	l := loop.New()
 	b, err := bridge.New(l, bridge.WithBrokers("tcp://127.0.0.1:1"), bridge.WithNode("n1"), bridge.WithStateDir(t.TempDir()))

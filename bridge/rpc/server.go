@@ -139,7 +139,7 @@ type Server struct {
 type method struct {
 	name string
 	h    Handler
-	q    *primitives.Queue[bridge.Message]
+	q    *primitives.Queue[Request] // decoded: a malformed request never takes a place
 }
 
 // NewServer returns a server of b's node: it subscribes to
@@ -179,7 +179,7 @@ func (s *Server) Handle(name string, h Handler) error {
 	if _, dup := s.methods[name]; dup {
 		return fmt.Errorf("%w: Handle %q: method already handled", ErrInvalid, name)
 	}
-	m := &method{name: name, h: h, q: primitives.NewQueue[bridge.Message](s.s.queue)}
+	m := &method{name: name, h: h, q: primitives.NewQueue[Request](s.s.queue)}
 	s.methods[name] = m
 	s.order = append(s.order, m)
 	if s.running {
@@ -211,11 +211,11 @@ func (s *Server) Run(t *loop.Task) error {
 func (s *Server) startMethod(m *method) {
 	s.group.Go("rpc/"+m.name, func(t *loop.Task) error {
 		for {
-			msg, err := m.q.Get(t)
+			req, err := m.q.Get(t)
 			if err != nil {
 				return err
 			}
-			if err := s.serve(t, m, msg); err != nil {
+			if err := s.serve(t, m, req); err != nil {
 				return err
 			}
 		}
@@ -226,8 +226,10 @@ func (s *Server) startMethod(m *method) {
 func (s *Server) Stats() ServerStats { return s.st }
 
 // route is the subscription's function (on the loop): it queues a request
-// for its method, or answers it at once when no handler serves the method
-// or its queue is full.
+// for its method, or answers it at once when it is malformed, no handler
+// serves the method or its queue is full. Malformed requests are answered
+// here, not queued: a flood of them must not fill a method's queue and
+// turn its valid callers away as busy.
 func (s *Server) route(msg bridge.Message) {
 	name, ok := s.l.MethodOf(msg.Topic)
 	if !ok {
@@ -235,10 +237,10 @@ func (s *Server) route(msg bridge.Message) {
 	}
 	s.st.Received++
 	m := s.methods[name]
-	if m != nil && m.q.TryPut(msg) == nil {
+	req, err := s.decode(msg, name)
+	if err == nil && m != nil && m.q.TryPut(req) == nil {
 		return
 	}
-	req, err := s.decode(msg, name)
 	why := ""
 	switch {
 	case err != nil:
@@ -268,12 +270,9 @@ func (s *Server) decode(msg bridge.Message, name string) (Request, error) {
 	return req, err
 }
 
-// serve decodes, handles and answers one request.
-func (s *Server) serve(t *loop.Task, m *method, msg bridge.Message) error {
-	req, err := s.decode(msg, m.name)
-	if err != nil {
-		return s.reply(t, req.ReplyTo, msg.QoS, s.errorReply(req.ID, err.Error()))
-	}
+// serve handles and answers one (decoded) request.
+func (s *Server) serve(t *loop.Task, m *method, req Request) error {
+	msg := req.Message
 	result, herr := callHandler(t, s.log, m.h, &req)
 	if herr != nil && isInterrupt(herr) && t.Cancelled() {
 		return herr
