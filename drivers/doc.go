@@ -86,6 +86,15 @@
 // if the task is interrupted, the next operation on that device waits until
 // the abandoned call has returned.
 //
+// Turns. Work on the loop comes in bounded pieces: a blocking call done
+// inline (an I2C transfer) takes a turn of its own, and a driver taking a
+// burst that is already buffered (uart.Records) yields after a fixed
+// number of items, so that no run of a task grows with its input. Tests
+// hold drivers to it on a virtual clock, where the loop counts hogs by
+// virtual time: the chip simulators charge each inline transfer's bus time
+// to it (ChargeBusTime), and a driver holding the loop is reported the same
+// way on every run.
+//
 // Test doubles. Each driver's double lives in a …test package beside what
 // it fakes, for users' tests and the agent's demo as much as ours:
 // gpiointest (a pin played by a script), buttontest (gestures: "click,
@@ -94,5 +103,7 @@
 // uarttest (a scripted serial peer). They run on the loop with no
 // goroutine, exactly on a virtual clock, and are safe to use before the
 // driver listens: a played script waits until the pin is watched, a peer
-// keeps what it says until the stream has opened it.
+// keeps what it says until the stream has opened it. On the real clock (the
+// agent's demo) a played script's edges carry their scheduled times, so
+// what decides by the stamps sees the script as written.
 package drivers

@@ -394,33 +394,34 @@ func TestReadUnderWaitForWhileRunning(t *testing.T) {
 // charges each inline transfer's bus time to the virtual clock and the
 // loop counts hogs by virtual time: the same verdict on every run.
 func TestNoHogs(t *testing.T) {
-	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload, 0) })
+	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) { return hogScenario(t, 100, offload, 0) })
 }
 
 // Reading the FIFO once a second is a transfer per sample, each in a turn
-// of its own: 13 transfers a poll at 12.5 Hz, and no hog.
+// of its own: about 14 transfers a poll at 12.5 Hz, over five virtual
+// minutes, and no hog.
 func TestNoHogsFIFO(t *testing.T) {
-	drivertest.NoHogs(t, 9000, func(offload bool) (loop.Stats, int) {
-		return hogScenario(t, offload, 0, adxl345.WithFIFO(), adxl345.WithPeriod(time.Second))
+	drivertest.NoHogs(t, 3000, func(offload bool) (loop.Stats, int) {
+		return hogScenario(t, 30, offload, 0, adxl345.WithFIFO(), adxl345.WithPeriod(time.Second))
 	})
 }
 
 // At 2 kHz a poll's transfer (84 bit times) holds the loop 42 ms: the
 // check reports the driver by name, every run; offloaded, no one.
 func TestSlowBusHogs(t *testing.T) {
-	stats, _ := hogScenario(t, false, 2*physic.KiloHertz)
+	stats, _ := hogScenario(t, 10, false, 2*physic.KiloHertz)
 	if stats.Hogs == 0 || stats.MaxHogTask != "adxl345" || stats.MaxHog != 42*ms {
 		t.Errorf("inline on a 2 kHz bus: %d hogs, longest %v in %q; want hogs of 42ms by adxl345", stats.Hogs, stats.MaxHog, stats.MaxHogTask)
 	}
-	if stats, _ := hogScenario(t, true, 2*physic.KiloHertz); stats.Hogs != 0 {
+	if stats, _ := hogScenario(t, 10, true, 2*physic.KiloHertz); stats.Hogs != 0 {
 		t.Errorf("offloaded on a 2 kHz bus: %d hogs, longest %v in %q", stats.Hogs, stats.MaxHog, stats.MaxHogTask)
 	}
 }
 
-// hogScenario runs the driver for a thousand virtual seconds with
+// hogScenario runs the driver for rounds of ten virtual seconds with
 // injected faults, its bus time charged to the virtual clock at speed (0:
 // the simulation's default, 100 kHz).
-func hogScenario(t *testing.T, offload bool, speed physic.Frequency, extra ...adxl345.Option) (stats loop.Stats, ops int) {
+func hogScenario(t *testing.T, rounds int, offload bool, speed physic.Frequency, extra ...adxl345.Option) (stats loop.Stats, ops int) {
 	w := drivertest.NewWorld(loop.WithHogThreshold(20 * ms))
 	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
 	w.ChargeBusTime(sim)
@@ -441,7 +442,7 @@ func hogScenario(t *testing.T, offload bool, speed physic.Frequency, extra ...ad
 	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("adxl345", d.Run)
-		for i := range 100 {
+		for i := range rounds {
 			if i%10 == 5 {
 				sim.FailNext(2)
 			}
@@ -546,25 +547,44 @@ func TestBusPanicIsAnError(t *testing.T) {
 // sees the all-zero sample, finds POWER_CTL no longer measuring, publishes
 // the reset as an error state and initialises the chip again on the retry.
 func TestRunNoticesSilentPowerCycle(t *testing.T) {
+	want := `81.1ms 0.0000 0.0000 1.0000
+2.1s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
+3.1811s 0.0000 1.0000 0.0000
+`
+	silentPowerCycle(t, want, adxl345.FIFOBypass)
+}
+
+// With WithFIFO a chip that power-cycled silently leaves its FIFO
+// bypassed and empty: a poll that finds no sample checks POWER_CTL,
+// publishes the reset and initialises the chip again, FIFO and all.
+func TestFIFONoticesSilentPowerCycle(t *testing.T) {
+	want := `81.1ms 0.0000 0.0000 1.0000
+3s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
+4.0811s 0.0000 1.0000 0.0000
+`
+	silentPowerCycle(t, want, adxl345.FIFOStream, adxl345.WithFIFO(), adxl345.WithPeriod(time.Second))
+}
+
+// silentPowerCycle power-cycles the chip at 2.05 s, under Run with opts,
+// and checks what Run published until 5 s and that the chip measures
+// again with FIFO_CTL fifoCtl.
+func silentPowerCycle(t *testing.T, want string, fifoCtl byte, opts ...adxl345.Option) {
+	t.Helper()
 	w := drivertest.NewWorld()
 	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
-	d := mustNew(t, sim, adxl345.WithSmoothing(1), adxl345.WithQueueSize(64))
-	q := d.Events()
-	got := format(w, collect(t, w, sim, d, q, 4*time.Second, map[time.Duration]func(){
+	d := mustNew(t, sim, append([]adxl345.Option{adxl345.WithSmoothing(1), adxl345.WithQueueSize(64)}, opts...)...)
+	got := format(w, collect(t, w, sim, d, d.Events(), 5*time.Second, map[time.Duration]func(){
 		2*time.Second + 50*ms: func() {
 			sim.PowerCycle()
 			sim.SetAccel(adxl345.Vector{Y: 1})
 		},
 	}))
-	want := `81.1ms 0.0000 0.0000 1.0000
-2.1s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
-3.1811s 0.0000 1.0000 0.0000
-`
 	if got != want {
 		t.Errorf("published:\n%swant:\n%s", got, want)
 	}
-	if ctl := sim.Register(adxl345.RegPowerCtl); ctl&adxl345.PowerMeasure == 0 || len(sim.Violations()) != 0 {
-		t.Errorf("chip left with POWER_CTL %#02x; violations %q", ctl, sim.Violations())
+	ctl, fifo := sim.Register(adxl345.RegPowerCtl), sim.Register(adxl345.RegFIFOCtl)
+	if ctl&adxl345.PowerMeasure == 0 || fifo != fifoCtl || len(sim.Violations()) != 0 {
+		t.Errorf("chip left with POWER_CTL %#02x, FIFO_CTL %#02x; violations %q", ctl, fifo, sim.Violations())
 	}
 	if st := d.Stats(); st.Resets != 1 || st.Failures != 1 || st.Published != 3 {
 		t.Errorf("stats %+v, want 1 reset, 1 failure, 3 published", st)
@@ -665,30 +685,5 @@ func TestFIFOSeesWhatHappensBetweenPolls(t *testing.T) {
 	got, _, _ = fifoRun(t)
 	if s := format(w, got); s != "81.1ms 0.0000 0.0000 1.0000\n" {
 		t.Errorf("published without the FIFO:\n%swant the first sample only", s)
-	}
-}
-
-// A chip that power-cycled silently leaves its FIFO bypassed and empty: a
-// poll that finds no sample checks POWER_CTL, publishes the reset and
-// initialises the chip again, FIFO and all.
-func TestFIFONoticesSilentPowerCycle(t *testing.T) {
-	w := drivertest.NewWorld()
-	sim := adxl345test.New(adxl345.AddressAltLow, w.VC.Now)
-	d := mustNew(t, sim, adxl345.WithFIFO(), adxl345.WithPeriod(time.Second), adxl345.WithSmoothing(1), adxl345.WithQueueSize(64))
-	got := format(w, collect(t, w, sim, d, d.Events(), 5*time.Second, map[time.Duration]func(){
-		2*time.Second + 50*ms: func() {
-			sim.PowerCycle()
-			sim.SetAccel(adxl345.Vector{Y: 1})
-		},
-	}))
-	want := `81.1ms 0.0000 0.0000 1.0000
-3s 0.0000 0.0000 0.0000 failures=1 retry=1s adxl345 0x53 on adxl345test: check POWER_CTL after an all-zero sample: adxl345: chip reset (it is in standby with its power-up settings)
-4.0811s 0.0000 1.0000 0.0000
-`
-	if got != want {
-		t.Errorf("published:\n%swant:\n%s", got, want)
-	}
-	if ctl := sim.Register(adxl345.RegFIFOCtl); ctl != adxl345.FIFOStream || len(sim.Violations()) != 0 {
-		t.Errorf("chip left with FIFO_CTL %#02x; violations %q", ctl, sim.Violations())
 	}
 }

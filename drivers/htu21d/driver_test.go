@@ -418,26 +418,26 @@ func TestReadWhileRunning(t *testing.T) {
 // each inline transfer's bus time to the virtual clock, and the loop counts
 // hogs by virtual time, so the verdict is the same on every run.
 func TestNoHogs(t *testing.T) {
-	drivertest.NoHogs(t, 3000, func(offload bool) (loop.Stats, int) { return hogScenario(t, offload, 0) })
+	drivertest.NoHogs(t, 3000, func(offload bool) (loop.Stats, int) { return hogScenario(t, 100, offload, 0) })
 }
 
 // The check sees a bus too slow to use inline: at 1 kHz a transfer holds
 // the loop for 11 to 45 ms, and the driver is reported — by name, every
 // run. Offloaded, the same bus holds no one.
 func TestSlowBusHogs(t *testing.T) {
-	stats, _ := hogScenario(t, false, physic.KiloHertz)
+	stats, _ := hogScenario(t, 10, false, physic.KiloHertz)
 	if stats.Hogs == 0 || stats.MaxHogTask != "htu21d" || stats.MaxHog < 20*ms {
 		t.Errorf("inline on a 1 kHz bus: %d hogs, longest %v in %q; want hogs by htu21d", stats.Hogs, stats.MaxHog, stats.MaxHogTask)
 	}
-	if stats, _ := hogScenario(t, true, physic.KiloHertz); stats.Hogs != 0 {
+	if stats, _ := hogScenario(t, 10, true, physic.KiloHertz); stats.Hogs != 0 {
 		t.Errorf("offloaded on a 1 kHz bus: %d hogs, longest %v in %q", stats.Hogs, stats.MaxHog, stats.MaxHogTask)
 	}
 }
 
-// hogScenario runs the driver for a thousand virtual seconds with
+// hogScenario runs the driver for rounds of ten virtual seconds with
 // injected faults, its bus time charged to the virtual clock at speed (0:
 // the simulation's default, 100 kHz).
-func hogScenario(t *testing.T, offload bool, speed physic.Frequency) (stats loop.Stats, ops int) {
+func hogScenario(t *testing.T, rounds int, offload bool, speed physic.Frequency) (stats loop.Stats, ops int) {
 	w := drivertest.NewWorld(loop.WithHogThreshold(20 * ms))
 	sim := htu21dtest.New(w.VC.Now)
 	w.ChargeBusTime(sim)
@@ -454,7 +454,7 @@ func hogScenario(t *testing.T, offload bool, speed physic.Frequency) (stats loop
 	w.Run(t, func(tk *loop.Task) error {
 		g := loop.NewGroup(tk)
 		g.Go("htu21d", d.Run)
-		for i := range 100 {
+		for i := range rounds {
 			if i%10 == 5 {
 				sim.CorruptNext(htu21dtest.FlipCRC(0))
 			}

@@ -18,7 +18,7 @@
 //
 // Every transaction is logged with the time it happened, read from the
 // clock function given to New (a loop's VirtualClock.Now in tests); the
-// log keeps the latest i2csim.DefaultLogLimit (4096) transactions unless
+// log keeps the latest i2csim.DefaultLogLimit (1024) transactions unless
 // SetLogLimit says otherwise, and Transactions counts them all.
 // ChargeBusTime makes each transfer done on a loop advance its virtual
 // clock by the transfer's bus time at the speed SetSpeed sets (100 kHz by

@@ -14,7 +14,7 @@
 // Every transaction is logged with the time it happened, read from the
 // clock function given to New (a loop's VirtualClock.Now in tests, so the
 // log shows exact virtual times); the log keeps the latest
-// i2csim.DefaultLogLimit (4096) transactions unless SetLogLimit says
+// i2csim.DefaultLogLimit (1024) transactions unless SetLogLimit says
 // otherwise, and Transactions counts them all. ChargeBusTime makes each
 // transfer done on a loop advance its virtual clock by the transfer's bus
 // time at the speed SetSpeed sets (100 kHz by default), so that a driver

@@ -5,7 +5,9 @@
 //
 // The pin is a gpiointest.Pin standing for the output of an IR receiver
 // module: idle high, low during each mark. Bursts are timed on the loop's
-// clock, exactly on a virtual one. It must not be used with real
+// clock, exactly on a virtual one; on the real clock each edge is stamped
+// with its scheduled time (gpiointest.Pin.Play), so a burst decodes
+// however late the sleeps between its edges end. It must not be used with real
 // hardware, and it keeps no package-level state.
 package nectest
 
