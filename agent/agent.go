@@ -34,18 +34,17 @@ type Agent struct {
 	load    func() (*config.Config, error)
 	started time.Time
 
-	// The bridge, replaced when a reload changes the MQTT settings or the
-	// discovery payload. While it is being replaced (b nil) publications
-	// wait in pending.
-	b        *bridge.Bridge
-	bTask    *loop.Task
-	topics   topic.Layout
-	rpc      *rpc.Server
-	rpcTask  *loop.Task
-	pending  []pendingMsg
-	dropped  uint64 // publications lost while the bridge was replaced
-	pubErrs  uint64
-	haConfig []byte // the announced discovery payload, to compare on reload
+	// The bridge, replaced when a reload changes the MQTT connection's
+	// settings (a discovery change is applied to the running one). While it
+	// is being replaced (b nil) publications wait in pending.
+	b       *bridge.Bridge
+	bTask   *loop.Task
+	topics  topic.Layout
+	rpc     *rpc.Server
+	rpcTask *loop.Task
+	pending []pendingMsg
+	dropped uint64 // publications lost while the bridge was replaced
+	pubErrs uint64
 
 	wdTask   *loop.Task   // the systemd watchdog: stopped last
 	aux      []*loop.Task // the devices group's owner, commands, reloads, status, readiness

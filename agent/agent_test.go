@@ -380,9 +380,9 @@ func TestShutdownPastTheDeadline(t *testing.T) {
 // outbox for the old one: events published while the first broker was away
 // reach the second after the reload, in order.
 func TestReloadKeepsQueuedMessages(t *testing.T) {
-	// Held: the three knocks must come after the first broker is gone, so
-	// no timer may fire while the test starts the second broker.
-	h := startHeld(t, baseConfig+`
+	// The clock is held until h.on (holdClock): the three knocks come after
+	// the first broker is gone.
+	h := start(t, baseConfig+`
   - name: knock
     type: pushbutton
     pin: GPIO5

@@ -13,6 +13,8 @@ import (
 // FIFO_STATUS and the samples kept since the last poll — and a shake
 // between two polls still turns motion on.
 func TestADXL345ReadsTheFIFOOnceASecond(t *testing.T) {
+	// The 25 s below count from the first poll: the clock is held until
+	// h.on (holdClock).
 	h := start(t, `
 mqtt:
   brokers: [BROKER]

@@ -95,7 +95,7 @@ func (d *atModem) signal(t *loop.Task, env *devEnv, s *uart.Stream) error {
 				}
 			}
 		}
-		if err := t.Sleep(d.spec.SignalInterval); err != nil {
+		if err := sleepAligned(t, d.spec.SignalInterval); err != nil {
 			return err
 		}
 	}

@@ -66,7 +66,7 @@ func (s *system) run(t *loop.Task, env *devEnv) error {
 			}
 		}
 		env.ready()
-		if err := t.Sleep(s.spec.Interval); err != nil {
+		if err := sleepAligned(t, s.spec.Interval); err != nil {
 			return err
 		}
 	}

@@ -149,6 +149,16 @@ func (e *devEnv) failing(err error) {
 	e.changed()
 }
 
+// sleepAligned sleeps until the next instant that is a whole multiple of
+// every on the loop's clock (every 10 s: at :00, :10, :20 …), so periodic
+// work — the system readings, the modem's signal, the status — falls on
+// shared instants and the process wakes once for all of it rather than once
+// for each at its own phase. The first sleep may be shorter than every.
+func sleepAligned(t *loop.Task, every time.Duration) error {
+	now := t.Loop().Now()
+	return t.Sleep(now.Truncate(every).Add(every).Sub(now))
+}
+
 // now is the loop's time.
 func (e *devEnv) now() time.Time { return e.l.Now() }
 

@@ -53,7 +53,7 @@ type harness struct {
 	done chan error
 	stop context.CancelFunc
 
-	release func() // lets the clock of startHeld go; nil otherwise
+	release func() // lets the held clock go (holdClock)
 }
 
 // logRecorder keeps the agent's log records for assertions.
@@ -122,37 +122,6 @@ func start(t *testing.T, yaml string, opts ...Option) *harness {
 	return startHook(t, yaml, nil, opts...)
 }
 
-// startHeld is start with the virtual clock held until the first on: the
-// agent connects and publishes its first states, but no timer fires while
-// the test prepares the outside world (a second broker, a client). Without
-// it the clock runs free from Run until the test's first task, which may be
-// minutes of virtual time.
-func startHeld(t *testing.T, yaml string, opts ...Option) *harness {
-	t.Helper()
-	release := make(chan struct{})
-	var once sync.Once
-	h := startHook(t, yaml, func(a *Agent) {
-		err := a.l.Post(func() {
-			a.l.Go("test-hold", func(t *loop.Task) error {
-				_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-					select {
-					case <-release:
-					case <-ctx.Done():
-					}
-					return struct{}{}, nil
-				})
-				return err
-			})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}, opts...)
-	h.release = func() { once.Do(func() { close(release) }) }
-	t.Cleanup(h.release) // before the shutdown, registered earlier
-	return h
-}
-
 // serveBroker starts an in-process broker for the test.
 func serveBroker(t *testing.T) *demobroker.Broker {
 	t.Helper()
@@ -166,6 +135,34 @@ func serveBroker(t *testing.T) *demobroker.Broker {
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
+}
+
+// holdClock holds the virtual clock from Run until the test's first on
+// (or the shutdown): the agent connects and publishes its first states, but
+// no timer fires while the test prepares the outside world (a second
+// broker, a client) — else the clock runs free until the test's first task,
+// which may be minutes of virtual time, and what the test expects at a
+// given time has already happened.
+func (h *harness) holdClock() {
+	release := make(chan struct{})
+	var once sync.Once
+	h.release = func() { once.Do(func() { close(release) }) }
+	h.t.Cleanup(h.release) // before the shutdown, registered earlier
+	err := h.a.l.Post(func() {
+		h.a.l.Go("test-hold", func(t *loop.Task) error {
+			_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return struct{}{}, nil
+			})
+			return err
+		})
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // startHook is start with a hook that sees the agent before it runs.
@@ -198,6 +195,7 @@ func startHook(t *testing.T, yaml string, hook func(*Agent), opts ...Option) *ha
 	if hook != nil {
 		hook(a)
 	}
+	h.holdClock()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
 	h.done = make(chan error, 1)
@@ -223,6 +221,7 @@ func (h *harness) writeConfig(yaml string) string {
 
 // shutdown stops the agent as SIGTERM does and returns Run's result.
 func (h *harness) shutdown() error {
+	h.release()
 	h.stop()
 	h.stop = nil
 	select {
@@ -292,11 +291,9 @@ func (h *harness) on(fn func(t *loop.Task) error) {
 	res := make(chan error, 1)
 	err := h.a.l.Post(func() {
 		h.a.l.Go("test", func(t *loop.Task) error {
-			if h.release != nil {
-				// The clock goes on from here, with this task on the loop: its
-				// first await decides whether it moves.
-				h.release()
-			}
+			// The clock goes on from here, with this task on the loop: its
+			// first await decides whether it moves.
+			h.release()
 			err := func() (err error) {
 				defer func() {
 					// A panic would end the task without an answer, and the

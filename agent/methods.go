@@ -182,12 +182,15 @@ type Status struct {
 
 // LoopStatus is the loop's part of the status.
 type LoopStatus struct {
-	Tasks      int     `json:"tasks"`
-	Switches   uint64  `json:"switches"`
-	Hogs       uint64  `json:"hogs"`
-	MaxRunMS   float64 `json:"max_run_ms"`
-	Inbox      int     `json:"inbox"`
-	Goroutines int     `json:"goroutines"`
+	Tasks    int    `json:"tasks"`
+	Switches uint64 `json:"switches"`
+	Hogs     uint64 `json:"hogs"`
+	// ChildFailures counts group children that failed: every device run
+	// that ended with an error is one.
+	ChildFailures uint64  `json:"child_failures"`
+	MaxRunMS      float64 `json:"max_run_ms"`
+	Inbox         int     `json:"inbox"`
+	Goroutines    int     `json:"goroutines"`
 }
 
 // MQTTStatus is the bridge's part of the status.
@@ -236,7 +239,7 @@ func (a *Agent) statusReport() Status {
 	s := Status{Node: a.cfg.MQTT.NodeID, Version: a.version, Time: a.l.Now().UTC().Format(TimeFormat),
 		Uptime:  a.l.Now().Sub(a.started).Seconds(),
 		Devices: map[string]DeviceStatus{}, Reloads: a.reloadsN,
-		Loop: LoopStatus{Tasks: ls.Tasks, Switches: ls.Switches, Hogs: ls.Hogs,
+		Loop: LoopStatus{Tasks: ls.Tasks, Switches: ls.Switches, Hogs: ls.Hogs, ChildFailures: ls.ChildFailures,
 			MaxRunMS: float64(ls.MaxRun) / float64(time.Millisecond), Inbox: ls.Inbox, Goroutines: runtime.NumGoroutine()},
 	}
 	for _, name := range a.order {
@@ -295,7 +298,10 @@ func (a *Agent) statusTask(t *loop.Task) error {
 		var never loop.WaitQueue
 		return never.Wait(t)
 	}
-	next := a.l.Now().Add(every)
+	// On a grid of the interval (sleepAligned), shared with the other
+	// periodic work.
+	aligned := func(every time.Duration) time.Time { return a.l.Now().Truncate(every).Add(every) }
+	next := aligned(every)
 	for {
 		for !a.statusDirty && a.l.Now().Before(next) {
 			err := loop.WaitFor(t, next.Sub(a.l.Now()), a.statusWQ.Wait)
@@ -315,14 +321,14 @@ func (a *Agent) statusTask(t *loop.Task) error {
 			}
 		}
 		if !a.l.Now().Before(next) {
-			next = a.l.Now().Add(every)
+			next = aligned(every)
 		}
 		if err := t.Sleep(time.Second); err != nil {
 			return err
 		}
 		if every != a.cfg.MQTT.StatusInterval {
 			every = a.cfg.MQTT.StatusInterval
-			next = a.l.Now().Add(every)
+			next = aligned(every)
 		}
 	}
 }

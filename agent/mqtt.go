@@ -73,11 +73,6 @@ func (a *Agent) newBridge(cfg *config.Config) (*bridge.Bridge, error) {
 // command subscription and sends what waited for it.
 func (a *Agent) setBridge(b *bridge.Bridge) {
 	a.b, a.topics = b, b.Topics()
-	if hc := b.HomeAssistant(); hc != nil {
-		a.haConfig = hc.Payload()
-	} else {
-		a.haConfig = nil
-	}
 	s, err := rpc.NewServer(b)
 	if err != nil {
 		a.log.Error("cannot serve requests", "err", err)

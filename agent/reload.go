@@ -243,10 +243,6 @@ func (a *Agent) apply(t *loop.Task, cfg *config.Config, j *reloadJob) (reloadRes
 		if err := a.b.SetHomeAssistant(*discovery); err != nil {
 			a.log.Error("reload: Home Assistant discovery not updated", "err", err)
 		} else {
-			a.haConfig = nil
-			if hc := a.b.HomeAssistant(); hc != nil {
-				a.haConfig = hc.Payload()
-			}
 			res.Changes = append(res.Changes, "Home Assistant discovery updated")
 		}
 	}

@@ -117,8 +117,8 @@ func (a *Agent) devicesTask(t *loop.Task) error {
 // from devicesTask, when the group does not exist yet).
 func (a *Agent) startRun(r *devRun) {
 	g := a.devGroup
-	if g == nil || g.Closed() || r.stopped {
-		return
+	if g == nil || g.Closed() || r.stopped || r.task != nil && !r.task.Done() {
+		return // no group yet, stopping, or running already
 	}
 	r.restart = nil
 	r.env.isReady, r.env.fault = false, nil

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -52,7 +53,7 @@ func TestDeviceFailureSeenAtOnce(t *testing.T) {
 			h := startHook(t, baseConfig, func(a *Agent) { a.devs["relay"].dev = c })
 			h.on(func(t *loop.Task) error {
 				r := h.a.devs["relay"]
-				before := h.a.l.Stats().ChildFailures
+				before := h.a.statusReport().Loop.ChildFailures
 				if err := t.Sleep(5500 * time.Millisecond); err != nil { // past the end, before the restart
 					return err
 				}
@@ -65,8 +66,11 @@ func TestDeviceFailureSeenAtOnce(t *testing.T) {
 				if !r.since.Equal(c.endedAt) || !r.retryAt.Equal(c.endedAt.Add(restartMin)) {
 					return fmt.Errorf("the failure at %v was seen at %v (restart at %v): not at once", c.endedAt, r.since, r.retryAt)
 				}
-				if got := h.a.l.Stats().ChildFailures - before; got != 1 {
-					return fmt.Errorf("the loop counted %d child failures, want 1", got)
+				if got := h.a.statusReport().Loop.ChildFailures - before; got != 1 {
+					return fmt.Errorf("the status counts %d child failures, want 1", got)
+				}
+				if st := h.a.statusReport().Devices["relay"]; st.State != StateRestarting || st.Error != wantErr || st.Failures != 1 {
+					return fmt.Errorf("the status shows the relay as %+v", st)
 				}
 				if !h.logs.has("device failed; restarting", "device=relay", wantErr) {
 					return fmt.Errorf("the failure was not logged by the device's name")
@@ -83,5 +87,38 @@ func TestDeviceFailureSeenAtOnce(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// Periodic work sleeps to the grid of its interval, whatever its phase:
+// devices started at different moments wake at the same instants.
+func TestSleepAligned(t *testing.T) {
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
+	var got []time.Duration
+	err := l.Run(context.Background(), func(t *loop.Task) error {
+		epoch := loop.VirtualEpoch()
+		g := loop.NewGroup(t)
+		for _, start := range []time.Duration{0, 3700 * time.Millisecond, 9999 * time.Millisecond} {
+			g.Go("", func(t *loop.Task) error {
+				if err := t.Sleep(start); err != nil {
+					return err
+				}
+				for range 2 {
+					if err := sleepAligned(t, 10*time.Second); err != nil {
+						return err
+					}
+					got = append(got, t.Loop().Now().Sub(epoch))
+				}
+				return nil
+			})
+		}
+		return g.Wait(t)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second, 20 * time.Second, 20 * time.Second, 20 * time.Second}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("woke at %v, want %v", got, want)
 	}
 }

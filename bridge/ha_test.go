@@ -273,3 +273,67 @@ func TestHAValidation(t *testing.T) {
 		t.Errorf("state topic %s", bd.StateTopic)
 	}
 }
+
+// SetHomeAssistant changes the announced node on the running connection —
+// no reconnect: an entity dropped is removed (reduced to its platform, then
+// the final config), and a node with no entities removes the device (an
+// empty retained config).
+func TestSetHomeAssistantOnTheRunningConnection(t *testing.T) {
+	br := startBroker(t, brokerOpts{})
+	ext := newTestClient(t, br.URL(), "ext")
+	disc := make(chan mqtt.Message, 64)
+	for _, f := range []string{"homeassistant/device/n1/config", "test/marker"} {
+		if tok := ext.C.Subscribe(f, 1, func(_ mqtt.Client, m mqtt.Message) { disc <- m }); !tok.WaitTimeout(testTimeout) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	scenario(t, append(fastOpts(t, "n1", br.URL()), WithHomeAssistant(haNode(true))), nil,
+		func(tk *loop.Task, b *Bridge) error {
+			if err := waitStats(tk, b, func(s Stats) bool { return s.HAAnnouncements >= 1 }); err != nil {
+				return err
+			}
+			if _, err := until(tk, b, disc, "first"); err != nil {
+				return err
+			}
+			if err := b.SetHomeAssistant(haNode(false)); err != nil {
+				return err
+			}
+			if err := waitStats(tk, b, func(s Stats) bool { return s.HAAnnouncements >= 3 }); err != nil {
+				return err
+			}
+			msgs, err := until(tk, b, disc, "second")
+			if err != nil {
+				return err
+			}
+			if len(msgs) != 2 || !strings.Contains(string(msgs[0].Payload()), `"humidity":{"platform":"sensor"}`) ||
+				strings.Contains(string(msgs[1].Payload()), `"humidity"`) {
+				return fmt.Errorf("dropping an entity published %d messages: %s", len(msgs), msgs)
+			}
+			empty := haNode(false)
+			empty.Entities = nil
+			if err := b.SetHomeAssistant(empty); err != nil {
+				return err
+			}
+			if err := waitStats(tk, b, func(s Stats) bool { return s.HAAnnouncements >= 4 }); err != nil {
+				return err
+			}
+			if msgs, err = until(tk, b, disc, "third"); err != nil {
+				return err
+			}
+			if len(msgs) != 1 || len(msgs[0].Payload()) != 0 || b.HomeAssistant() != nil {
+				return fmt.Errorf("no entities: %d messages, want one empty payload", len(msgs))
+			}
+			if s := b.Stats(); s.Connects != 1 {
+				return fmt.Errorf("%d connects: SetHomeAssistant reconnected", s.Connects)
+			}
+			other := haNode(false)
+			other.Prefix = "elsewhere"
+			if err := b.SetHomeAssistant(other); err == nil || !strings.Contains(err.Error(), "needs a new bridge") {
+				return fmt.Errorf("moving the discovery topic: %v, want a refusal", err)
+			}
+			return nil
+		})
+	if _, ok := br.Retained("homeassistant/device/n1/config"); ok {
+		t.Fatal("a config is still retained after the node lost its entities")
+	}
+}

@@ -59,7 +59,7 @@ type AgentConfig struct {
 	Brokers []string
 	// NodeID; default "it-node".
 	NodeID string
-	// ClientID; default the agent's (<base>-<node>).
+	// ClientID; default the agent's (the node id).
 	ClientID string
 	// Username and Password: the password goes to a password_file.
 	Username, Password string

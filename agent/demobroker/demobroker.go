@@ -118,6 +118,10 @@ func listenFrom(first, span int) (net.Listener, error) {
 	return nil, fmt.Errorf("no free port in 127.0.0.1:%d-%d: %w", first, min(first+span-1, 65535), err)
 }
 
+// sysInterval is how often, in seconds, the broker publishes its $SYS
+// topics.
+const sysInterval = 60
+
 func serve(ln net.Listener, s *settings) (*Broker, error) {
 	caps := mochi.NewDefaultServerCapabilities()
 	// mochi drops every retained message a day after it was published
@@ -125,7 +129,11 @@ func serve(ln net.Listener, s *settings) (*Broker, error) {
 	// outlive that. Messages that carry their own MQTT 5 expiry still expire.
 	caps.MaximumMessageExpiryInterval = 0
 	quiet := slog.New(quietHandler{s.log.Handler()}).With("component", "mqtt-broker")
-	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: quiet})
+	// $SYS statistics once a minute, not every second (mochi's default):
+	// nothing here reads them, and each round wakes the process. mochi's
+	// other housekeeping tickers (client, inflight, retained and will
+	// expiry) run every second and cannot be set.
+	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: quiet, SysTopicResendInterval: sysInterval})
 	b := &Broker{srv: srv, log: s.log}
 	if err := srv.AddHook(&loopbackOnly{}, nil); err != nil {
 		ln.Close()

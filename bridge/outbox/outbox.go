@@ -100,6 +100,7 @@ type Outbox struct {
 	serr    error
 
 	notify chan struct{}
+	dirty  chan struct{} // a write since the background sync last looked (SyncInterval)
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -152,7 +153,7 @@ func Open(dir string, opts ...Option) (*Outbox, error) {
 	}
 	ob.mu.Unlock()
 	if o.sync > 0 {
-		ob.stop, ob.done = make(chan struct{}), make(chan struct{})
+		ob.stop, ob.done, ob.dirty = make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
 		go ob.syncLoop(time.Duration(o.sync))
 	}
 	if ob.pending > 0 {
@@ -636,6 +637,12 @@ func (o *Outbox) writeLocked(b []byte) (int64, error) {
 	act.size += int64(n)
 	o.diskBytes += int64(n)
 	o.gen++
+	if o.dirty != nil {
+		select {
+		case o.dirty <- struct{}{}:
+		default: // already told
+		}
+	}
 	return off, nil
 }
 
@@ -960,11 +967,22 @@ func (o *Outbox) failSync(err error) error {
 	return o.serr
 }
 
+// syncLoop fsyncs at most d after a write, and only after one: an idle
+// outbox costs no wake-ups (a ticker would wake the process every d for
+// nothing). The wait after the first write gathers those that follow into
+// one fsync.
 func (o *Outbox) syncLoop(d time.Duration) {
 	defer close(o.done)
-	t := time.NewTicker(d)
+	t := time.NewTimer(d)
+	t.Stop()
 	defer t.Stop()
 	for {
+		select {
+		case <-o.stop:
+			return
+		case <-o.dirty:
+		}
+		t.Reset(d)
 		select {
 		case <-o.stop:
 			return

@@ -402,4 +402,13 @@ func TestBinaryValidate(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "homeassistant/device/porch/config  (retained)\n{") || !strings.Contains(out, `"r": {`) {
 		t.Fatalf("discovery: %d %s", code, out)
 	}
+	// No devices: what run publishes is the removal of the node's device.
+	none := filepath.Join(dir, "none.yaml")
+	if err := os.WriteFile(none, []byte("mqtt: {node_id: porch}\ndevices: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = run(t, "discovery", "--config", none)
+	if code != 0 || !strings.HasPrefix(out, "homeassistant/device/porch/config  (an empty retained payload") {
+		t.Fatalf("discovery without devices: %d %s", code, out)
+	}
 }

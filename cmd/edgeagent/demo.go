@@ -49,7 +49,9 @@ editing that file and sending SIGHUP reloads it. Stop it with Ctrl-C.`,
 }
 
 func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The agent's own kind of logger: the demo configuration's log section,
+	// and a reload's, apply to it (and to the embedded broker's lines).
+	log := agent.NewLogger(config.Log{Level: slog.LevelInfo, Format: config.LogText})
 	broker := o.broker
 	if broker == "" {
 		b, err := demobroker.Start(o.port, demobroker.WithLogger(log))

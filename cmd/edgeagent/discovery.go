@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgeagent/edgeagent/agent"
 	"github.com/edgeagent/edgeagent/agent/config"
+	"github.com/edgeagent/edgeagent/bridge/hass"
 )
 
 func newDiscoveryCommand() *cobra.Command {
@@ -25,6 +26,14 @@ for the configuration: one device for the node, one entity per value.`,
 			cfg, err := config.Load(path)
 			if err != nil {
 				return configErrors(cmd.ErrOrStderr(), err)
+			}
+			if cfg.HomeAssistant.Enabled && len(cfg.Devices) == 0 {
+				t, err := hass.DeviceTopic(cfg.HomeAssistant.DiscoveryPrefix, cfg.MQTT.NodeID)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s  (an empty retained payload: no devices, so the node's device is removed)\n", t)
+				return nil
 			}
 			c, err := agent.Discovery(cfg, versionNumber())
 			if err != nil {
