@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 
 	"github.com/edgeagent/edgeagent/agent/config"
@@ -121,7 +122,8 @@ func (s *system) readHost(t *loop.Task) (hostReading, error) {
 		lo, hi := sim.CPUTemperature[0], sim.CPUTemperature[1]
 		s.temp += (s.rnd.Float64() - 0.5) * (hi - lo) / 10
 		s.temp = min(max(s.temp, lo), hi)
-		r.values[config.SystemCPUTemperature] = s.temp
+		// A real thermal zone reads in millidegrees; so does the simulation.
+		r.values[config.SystemCPUTemperature] = math.Round(s.temp*1000) / 1000
 	}
 	if a := s.agent; a != nil {
 		if a.b != nil {
