@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeagent/edgeagent/drivers/uart"
+	"github.com/edgeagent/edgeagent/drivers/uart/uarttest"
 	"github.com/edgeagent/edgeagent/loop"
 	"github.com/edgeagent/edgeagent/primitives"
 )
@@ -255,5 +257,56 @@ func BenchmarkRunLines(b *testing.B) {
 				b.Fatalf("%d URCs, want %d", st.URCs, b.N)
 			}
 		})
+	}
+}
+
+// Over a real uart.Stream, whose reads take buffered lines without
+// yielding, a 45 KB burst of URCs is still taken LinesPerTurn lines a
+// turn, every line in order.
+func TestBurstOverStream(t *testing.T) {
+	peer := uarttest.NewPeer()
+	var burst strings.Builder
+	n := 0
+	for ; burst.Len() < 45*1024; n++ {
+		fmt.Fprintf(&burst, "+CMTI: \"SM\",%d\r\n", n)
+	}
+	s, err := uart.New("/dev/sim", uart.WithOpener(peer.Opener()), uart.WithLineEnding(uart.AnyEOL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	inOrder := true
+	m, err := New(s, OnEvent(func(u URC) {
+		inOrder = inOrder && u.String() == fmt.Sprintf(`+CMTI: "SM",%d`, got)
+		got++
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	most := 0
+	l := loop.New(loop.WithClock(loop.NewVirtualClock()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // safety bound
+	defer cancel()
+	err = l.Run(ctx, func(tk *loop.Task) error {
+		g := loop.NewGroup(tk)
+		g.Go("uart", s.Run)
+		g.Go("modem", m.Run)
+		if _, err := s.WaitState(tk, func(st uart.State) bool { return st.Status == uart.Connected }); err != nil {
+			return err
+		}
+		peer.SayRaw([]byte(burst.String()))
+		for last, turns := 0, 0; got < n && turns < 100_000; turns++ {
+			if err := tk.Yield(); err != nil {
+				return err
+			}
+			most, last = max(most, got-last), got
+		}
+		return g.Stop(tk)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != n || !inOrder || most != LinesPerTurn {
+		t.Errorf("%d URCs of %d (in order: %v), at most %d between two turns; want all, in order, %d a turn", got, n, inOrder, most, LinesPerTurn)
 	}
 }
