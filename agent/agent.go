@@ -457,6 +457,7 @@ func (a *Agent) status(s string) {
 // attempt is over, whatever its outcome (a broker that is away must not
 // keep the service "activating": the agent works offline too), and then
 // keeps the status line up to date with the connection.
+//
 // A reload may replace the bridge at any await: a.b is read afresh after
 // each, and is nil while the replacement lasts.
 func (a *Agent) readyTask(t *loop.Task) error {

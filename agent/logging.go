@@ -74,9 +74,8 @@ func (r *logRoot) set(c config.Log) {
 	r.base.Store(&builtHandler{gen: g, h: base})
 }
 
-// dropTime leaves the record's own time out (a ReplaceAttr): only the
-// built-in one comes with no groups under that key — the agent logs no
-// attribute named "time".
+// dropTime, a ReplaceAttr, leaves out the record's time. A caller's own
+// top-level attribute named "time" would go too; the agent logs none.
 func dropTime(groups []string, a slog.Attr) slog.Attr {
 	if len(groups) == 0 && a.Key == slog.TimeKey {
 		return slog.Attr{}
