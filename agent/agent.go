@@ -457,13 +457,23 @@ func (a *Agent) status(s string) {
 // attempt is over, whatever its outcome (a broker that is away must not
 // keep the service "activating": the agent works offline too), and then
 // keeps the status line up to date with the connection.
+//
+// A reload may replace the bridge at any await: a.b is read afresh after
+// each, and is nil while the replacement lasts.
 func (a *Agent) readyTask(t *loop.Task) error {
 	for !a.firstTry {
-		s := a.b.Stats()
+		b := a.b
+		if b == nil {
+			if err := t.Sleep(100 * time.Millisecond); err != nil {
+				return err
+			}
+			continue
+		}
+		s := b.Stats()
 		if s.Connected || s.ConnectFailures > 0 {
 			break
 		}
-		if err := a.b.WaitChange(t); err != nil {
+		if err := b.WaitChange(t); err != nil {
 			return err
 		}
 	}
@@ -471,11 +481,14 @@ func (a *Agent) readyTask(t *loop.Task) error {
 	if err := sdnotify.OffLoop(t, a.notify.Ready); err != nil {
 		return err
 	}
-	a.log.Info("ready", "node", a.cfg.MQTT.NodeID, "devices", len(a.devs), "connected", a.b.Connected(),
+	a.log.Info("ready", "node", a.cfg.MQTT.NodeID, "devices", len(a.devs), "connected", a.b != nil && a.b.Connected(),
 		"took", a.l.Now().Sub(a.started).Round(time.Millisecond))
 	a.deviceChanged()
-	// From now on the line systemd shows follows the connection too.
-	connected := a.b.Connected()
+	// From now on the line systemd shows follows the connection too — of
+	// the current bridge: a reload may replace it, and the new one may
+	// have connected before this task looks at it, so the check comes
+	// before each wait, against the bridge it was made for.
+	seen, connected := a.b, a.b != nil && a.b.Connected()
 	for {
 		b := a.b
 		if b == nil { // being replaced by a reload
@@ -484,6 +497,10 @@ func (a *Agent) readyTask(t *loop.Task) error {
 			}
 			continue
 		}
+		if c := b.Connected(); b != seen || c != connected {
+			seen, connected = b, c
+			a.summary()
+		}
 		if err := b.WaitChange(t); err != nil {
 			if t.Cancelled() {
 				return err
@@ -491,11 +508,6 @@ func (a *Agent) readyTask(t *loop.Task) error {
 			if err := t.Sleep(time.Second); err != nil { // a bridge that ended: its successor comes
 				return err
 			}
-			continue
-		}
-		if c := b.Connected(); c != connected {
-			connected = c
-			a.summary()
 		}
 	}
 }

@@ -22,11 +22,12 @@ type LogHandler struct {
 
 // logRoot is what all handlers derived from one NewLogHandler share.
 type logRoot struct {
-	w     io.Writer
-	level slog.LevelVar
-	mu    sync.Mutex // serialises set
-	base  atomic.Pointer[builtHandler]
-	gen   atomic.Uint64
+	w       io.Writer
+	journal bool // w is the journal's stream, which stamps each line itself
+	level   slog.LevelVar
+	mu      sync.Mutex // serialises set
+	base    atomic.Pointer[builtHandler]
+	gen     atomic.Uint64
 }
 
 // logOp is one derivation step: WithAttrs or WithGroup.
@@ -41,9 +42,11 @@ type builtHandler struct {
 	h   slog.Handler
 }
 
-// NewLogHandler returns a handler writing to w as c says.
+// NewLogHandler returns a handler writing to w as c says. When w is the
+// systemd journal's stream (see toJournal), the text format leaves out the
+// time: the journal records it for every line already.
 func NewLogHandler(w io.Writer, c config.Log) *LogHandler {
-	r := &logRoot{w: w}
+	r := &logRoot{w: w, journal: toJournal(w)}
 	r.set(c)
 	return &LogHandler{root: r}
 }
@@ -56,13 +59,28 @@ func (r *logRoot) set(c config.Log) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.level.Set(c.Level)
-	ho := &slog.HandlerOptions{Level: &r.level}
-	var base slog.Handler = slog.NewTextHandler(r.w, ho)
+	var base slog.Handler
 	if c.Format == config.LogJSON {
-		base = slog.NewJSONHandler(r.w, ho)
+		// JSON is for machines, which want the time in the record.
+		base = slog.NewJSONHandler(r.w, &slog.HandlerOptions{Level: &r.level})
+	} else {
+		ho := &slog.HandlerOptions{Level: &r.level}
+		if r.journal {
+			ho.ReplaceAttr = dropTime
+		}
+		base = slog.NewTextHandler(r.w, ho)
 	}
 	g := r.gen.Add(1)
 	r.base.Store(&builtHandler{gen: g, h: base})
+}
+
+// dropTime, a ReplaceAttr, leaves out the record's time. A caller's own
+// top-level attribute named "time" would go too; the agent logs none.
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
 }
 
 // Enabled reports whether the level is written now.

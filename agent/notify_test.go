@@ -1,13 +1,17 @@
 package agent
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgeagent/edgeagent/agent/sdnotify"
+	"github.com/edgeagent/edgeagent/bridge"
 	"github.com/edgeagent/edgeagent/loop"
 )
 
@@ -87,4 +91,143 @@ func TestNotifyProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	next("STOPPING=1", func(s string) bool { return s == "STOPPING=1" })
+}
+
+// relayConfig is one simulated relay: nothing publishes on its own, so a
+// bridge that has connected goes quiet.
+const relayConfig = `
+mqtt:
+  brokers: [BROKER]
+  node_id: test
+  keepalive: 5s
+  backoff: {min: 100ms, max: 1s}
+  status_interval: 0s
+homeassistant: {device_name: Test}
+state_dir: STATE_DIR
+devices:
+  - name: relay
+    type: relay
+    pin: GPIO23
+    simulate: true
+`
+
+// settled reports whether a bridge is connected and has nothing more on
+// its way: the echo back, every subscription granted, nothing unacknowledged.
+func settled(s bridge.Stats) bool {
+	if !s.Connected || s.Echo != "ok" || s.Outbox.Pending != 0 || s.Inflow.QoS0Queued != 0 || s.Inflow.QoS1Queued != 0 {
+		return false
+	}
+	for _, b := range s.Bindings {
+		if b.State != "subscribed" {
+			return false
+		}
+	}
+	return true
+}
+
+// After a reload that renews the MQTT connection, the status line follows
+// the new bridge: it says connected once that bridge is, even when the
+// bridge connected (and went quiet) before the status watcher looked at it.
+func TestStatusFollowsRenewedConnection(t *testing.T) {
+	sockPath := filepath.Join(t.TempDir(), "notify.sock")
+	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sock.Close() }) // after the agent's shutdown, registered later
+	notes := make(chan string, 1024)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := sock.Read(buf)
+			if err != nil {
+				return
+			}
+			notes <- string(buf[:n])
+		}
+	}()
+	t.Setenv("NOTIFY_SOCKET", sockPath)
+	n := sdnotify.New()
+	h := start(t, relayConfig, WithNotifier(n))
+	h.on(func(t *loop.Task) error {
+		// Ready, and then connected: the status watcher, past its first
+		// phase, now waits for the first bridge to change.
+		read := uint64(0) // notifications taken from notes
+		var last string   // the newest STATUS= line since READY=1
+		var all []string
+		ready := false
+		take := func(until func() bool) error {
+			return realWait(t, func(ctx context.Context) error {
+				for !until() {
+					select {
+					case s := <-notes:
+						read++
+						all = append(all, s)
+						if s == "READY=1" {
+							ready, last = true, ""
+						}
+						if strings.HasPrefix(s, "STATUS=") {
+							last = s
+						}
+					case <-ctx.Done():
+						return fmt.Errorf("%w; notifications: %q", ctx.Err(), all)
+					}
+				}
+				return nil
+			})
+		}
+		if err := take(func() bool { return ready && strings.HasPrefix(last, "STATUS=connected to ") }); err != nil {
+			return err
+		}
+		old := h.a.b
+		// The clock stands still until the new bridge has settled, so the
+		// status watcher, sleeping while the bridge is replaced, wakes only
+		// after the new bridge's last change.
+		hold := make(chan struct{})
+		release := sync.OnceFunc(func() { close(hold) })
+		defer release()
+		h.a.l.Go("test-hold-clock", func(t *loop.Task) error {
+			_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+				select {
+				case <-hold:
+				case <-ctx.Done():
+				}
+				return struct{}{}, nil
+			})
+			return err
+		})
+		h.writeConfig(strings.Replace(relayConfig, "keepalive: 5s", "keepalive: 6s", 1))
+		if _, err := h.a.reloadMethod(t, nil); err != nil {
+			return err
+		}
+		for {
+			b := h.a.b
+			if b != nil && b != old && settled(b.Stats()) {
+				break
+			}
+			var err error
+			if b == nil {
+				err = h.a.statusWQ.Wait(t) // woken at the reload's end
+			} else {
+				err = b.WaitChange(t)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		release()
+		// The clock moves on only once every task waits and every
+		// notification sent: the status line is final.
+		if err := t.Sleep(time.Second); err != nil {
+			return err
+		}
+		sent := n.Stats().Sent
+		if err := take(func() bool { return read == sent }); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(last, "STATUS=connected to ") {
+			return fmt.Errorf("the last status line after the reload is %q, want connected; all: %q", last, all)
+		}
+		return nil
+	})
 }

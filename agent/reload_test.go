@@ -3,8 +3,10 @@ package agent
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -211,4 +213,68 @@ func TestLogHandlerDerivedFollow(t *testing.T) {
 	if got := out.String(); !strings.Contains(got, `"level":"DEBUG"`) || !strings.Contains(got, `"device":"relay"`) || !strings.Contains(got, `"g":{"k":2}`) {
 		t.Fatalf("JSON at debug: %q", got)
 	}
+}
+
+// A reload that renews the MQTT connection while the first connection
+// attempt is still going on leaves the agent to become ready on the new
+// connection: the readiness watcher follows the bridge the reload put in
+// place (it is nil in between).
+func TestReloadDuringFirstConnectionAttempt(t *testing.T) {
+	// A broker that takes the TCP connection and never answers: the first
+	// attempt lasts until the reload ends it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	h := start(t, strings.Replace(relayConfig, "BROKER", "tcp://"+ln.Addr().String(), 1))
+	h.on(func(t *loop.Task) error {
+		if h.a.firstTry {
+			return errors.New("ready before the first connection attempt ended")
+		}
+		old := h.a.b
+		h.writeConfig(relayConfig)
+		if _, err := h.a.reloadMethod(t, nil); err != nil {
+			return err
+		}
+		for h.a.b == nil || h.a.b == old {
+			if err := t.Sleep(10 * time.Millisecond); err != nil {
+				return err
+			}
+		}
+		if err := h.a.b.WaitConnected(t); err != nil {
+			return err
+		}
+		// The watcher looks at the bridge again within 100 ms of virtual
+		// time, which moves only once every task waits.
+		if err := t.Sleep(time.Second); err != nil {
+			return err
+		}
+		if !h.a.firstTry || !h.logs.has("INFO ready", "connected=true") {
+			return fmt.Errorf("not ready on the new connection; log:\n%s", h.logs.dump())
+		}
+		return nil
+	})
+}
+
+// dump returns the records so far, one a line.
+func (r *logRecorder) dump() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.records, "\n")
 }
