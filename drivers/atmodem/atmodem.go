@@ -18,6 +18,11 @@
 // carries lines after its first (+CMT: and the text of the SMS) takes
 // them along, even when they look like a result code.
 //
+// Run takes at most LinesPerTurn lines in one turn of the loop, then
+// yields: a burst of URCs or a reply of thousands of lines does not hold
+// the loop. A command is not sent while lines received before it are
+// still unread, so the yields do not change which lines belong to it.
+//
 // The package talks to a LineIO — *uart.Stream in production — and must
 // not block the loop or import bridge. Failures are *Error values naming
 // the command and what was received.
@@ -57,6 +62,10 @@ const (
 	DefaultQueueSize = 32
 	DefaultPrompt    = "> "
 )
+
+// LinesPerTurn is how many lines Run takes from the stream in one turn of
+// the loop before it lets the other tasks run, as uart.RecordsPerTurn.
+const LinesPerTurn = 64
 
 // Bytes that end a command's body.
 const (
@@ -272,6 +281,10 @@ type Modem struct {
 	running bool
 	closed  bool
 	stats   Stats
+
+	perTurn int  // lines a turn (LinesPerTurn; tests vary it)
+	reading bool // Run waits in a read: it has taken every line received
+	readq   loop.WaitQueue
 }
 
 // exchange is one command in progress.
@@ -279,7 +292,8 @@ type exchange struct {
 	cmd      string
 	quiet    time.Duration
 	body     []byte // with Body: the body, Ctrl-Z included
-	started  bool   // sent: the modem's lock was held
+	locked   bool   // the modem's lock was held
+	started  bool   // sent: Run had read the lines before it
 	sawLine  bool   // a non-blank line came (the echo can only be the first)
 	prompted bool   // the body's prompt came
 	bodySent bool
@@ -307,7 +321,7 @@ func New(io LineIO, opts ...Option) (*Modem, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Modem{io: io, cfg: cfg, out: outlet.New(cfg.queueSize, cfg.onEvent)}, nil
+	return &Modem{io: io, cfg: cfg, out: outlet.New(cfg.queueSize, cfg.onEvent), perTurn: LinesPerTurn}, nil
 }
 
 // Events returns the queue of unsolicited result codes. One consumer takes
@@ -330,7 +344,8 @@ func (m *Modem) Stats() Stats {
 // it returns nil). Lost lines (*uart.LossError) fail the command in
 // progress, with ErrBroken, and reading goes on. Run it as a task, next to
 // the stream's: g.Go("modem", m.Run). It may run again after it has
-// returned, on the same loop, never twice at once (ErrRunning).
+// returned, on the same loop, never twice at once (ErrRunning). It takes
+// at most LinesPerTurn lines a turn.
 func (m *Modem) Run(t *loop.Task) error {
 	if m.running {
 		return ErrRunning
@@ -342,13 +357,27 @@ func (m *Modem) Run(t *loop.Task) error {
 	}
 	m.running, m.closed = true, false
 	defer func() {
-		m.running, m.closed = false, true
+		m.running, m.closed, m.reading = false, true, false
+		m.readq.WakeAll()
 		m.flushURC()
 		m.fail(ErrClosed, "")
 	}()
 	prompt := []byte(m.cfg.prompt)
-	for {
+	for n := 0; ; n++ {
+		if n == m.perTurn {
+			n = 0
+			if err := t.Yield(); err != nil {
+				return err
+			}
+		}
+		// A command waiting to be sent may go once Run suspends in the read
+		// (it has taken every line received), not while it yields.
+		m.reading = true
+		if m.readq.Len() > 0 {
+			m.readq.WakeAll()
+		}
 		line, prompted, err := m.io.ReadLineOrPrompt(t, prompt)
+		m.reading = false
 		var le *uart.LossError
 		switch {
 		case err == nil && prompted:
@@ -567,6 +596,8 @@ func (m *Modem) Command(t *loop.Task, cmd string, opts ...CommandOption) (Reply,
 		err = nil // the reply was complete: it wins, the next await reports the interruption
 	}
 	switch {
+	case errors.Is(err, loop.ErrTimeout) && ex.locked && !ex.started:
+		return fail(err, fmt.Sprintf("waited %v for the modem to read the lines received before the command", o.timeout))
 	case errors.Is(err, loop.ErrTimeout) && !ex.started:
 		return fail(err, fmt.Sprintf("waited %v for the modem, busy with %s", o.timeout, m.busyWith()))
 	case errors.Is(err, loop.ErrTimeout):
@@ -598,8 +629,24 @@ func (m *Modem) busyWith() string {
 	return "another command"
 }
 
+// caughtUp waits until Run has taken every line received so far: it
+// suspends in a read, not in a yield between batches. Lines received
+// before a command was sent are then never taken for its reply.
+func (m *Modem) caughtUp(t *loop.Task) error {
+	for m.running && !m.reading {
+		if err := m.readq.Wait(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // exchange sends ex's command and waits for its reply, holding the lock.
 func (m *Modem) exchange(t *loop.Task, ex *exchange) error {
+	ex.locked = true
+	if err := m.caughtUp(t); err != nil {
+		return err
+	}
 	if !m.running {
 		ex.kind = ErrClosed
 		return nil
@@ -620,6 +667,9 @@ func (m *Modem) exchange(t *loop.Task, ex *exchange) error {
 	m.silence.Trigger(ex.quiet)
 	if ex.body != nil {
 		if err := m.wait(t, ex, func() bool { return ex.prompted }); err != nil || ex.done {
+			return err
+		}
+		if err := m.caughtUp(t); err != nil || ex.done {
 			return err
 		}
 		ex.bodySent = true
