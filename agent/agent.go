@@ -327,7 +327,7 @@ func (a *Agent) newDevRun(d *config.Device, dev device) (*devRun, error) {
 	}
 	r := &devRun{cfg: d, dev: dev, cmds: primitives.NewQueue[bridge.Message](16), state: StateStopped, since: a.l.Now()}
 	r.env = &devEnv{dev: d, l: a.l, log: a.log.With("device", d.Name), hw: a.hw, outs: map[string]*output{},
-		changed: func() { a.envChanged(r) }}
+		changed: func() { a.envChanged(r) }, room: a.waitRoom}
 	for i := range d.Values {
 		v := &d.Values[i]
 		o, err := newOutput(a.l, v, a.topics, a, func(err error) { a.log.Warn("publication failed", "device", d.Name, "err", err) })

@@ -74,7 +74,7 @@ func (d *uartLines) run(t *loop.Task, env *devEnv) error {
 	g.Go("uart", s.Run)
 	g.Go("health", func(t *loop.Task) error { return followStream(t, s, env) })
 	g.Go("lines", func(t *loop.Task) error {
-		return readLines(t, s, linesPerTurn, env.log, func(line string) { d.take(env, line, env.now()) })
+		return readLines(t, s, linesPerTurn, env.room, env.log, func(line string) { d.take(env, line, env.now()) })
 	})
 	return g.Wait(t)
 }
@@ -89,12 +89,20 @@ const linesPerTurn = 64
 // readLines takes the stream's lines one by one, batch of them at most
 // without letting the loop run other tasks, and returns the task's
 // interruption or the stream's end. Lost lines are logged, not taken.
-func readLines(t *loop.Task, s *uart.Stream, batch int, log *slog.Logger, take func(line string)) error {
+// Between batches it also waits for room (when room is set), so a burst
+// goes at the pace the outbox takes it, the rest waiting in the stream's
+// receive buffer, instead of being dropped before it reaches the disk.
+func readLines(t *loop.Task, s *uart.Stream, batch int, room func(*loop.Task) error, log *slog.Logger, take func(line string)) error {
 	for n := 0; ; n++ {
 		if n == batch {
 			n = 0
 			if err := t.Yield(); err != nil {
 				return err
+			}
+			if room != nil {
+				if err := room(t); err != nil {
+					return err
+				}
 			}
 		}
 		line, err := s.ReadLine(t)

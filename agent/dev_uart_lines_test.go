@@ -44,7 +44,7 @@ func TestUARTLinesBurstIsBatched(t *testing.T) {
 			g.Go("uart", s.Run)
 			done := make(chan struct{})
 			g.Go("lines", func(tk *loop.Task) error {
-				return readLines(tk, s, c.batch, slog.New(slog.DiscardHandler), func(line string) {
+				return readLines(tk, s, c.batch, nil, slog.New(slog.DiscardHandler), func(line string) {
 					vc.Advance(time.Duration(len(line)+1) * 2200 * time.Nanosecond)
 					if got = append(got, line); len(got) == want {
 						close(done)

@@ -104,6 +104,10 @@ type devEnv struct {
 	isReady bool
 	fault   error
 	changed func() // the device's state changed (ready, fault)
+	// room waits while the bridge's memory for publications on their way to
+	// the outbox is half full: a device that can hold back (a serial
+	// reader, whose receive buffer holds the rest) calls it between batches.
+	room func(t *loop.Task) error
 }
 
 // state reports an observation of the state value name ("" for a device

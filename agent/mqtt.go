@@ -117,6 +117,18 @@ func (a *Agent) publish(topic string, payload []byte, p config.Publish) error {
 	return err
 }
 
+// waitRoom implements devEnv.room with bridge.WaitRoom. While the bridge
+// is being replaced there is nothing to wait for: the new one starts empty.
+func (a *Agent) waitRoom(t *loop.Task) error {
+	if a.b == nil {
+		return t.Checkpoint()
+	}
+	if err := a.b.WaitRoom(t); err != nil && !errors.Is(err, bridge.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
 // pubOf is how the bridge publishes a value: its delivery across an
 // outage becomes the outbox's policy — latest keeps only the newest
 // undelivered message of the topic, max_age drops what is too old when it

@@ -50,6 +50,7 @@ type Bridge struct {
 	writer     *mailbox[appendReq]
 	writerDone chan struct{}
 	tryQueued  atomic.Int64 // TryPublish appends waiting for the writer
+	roomWanted atomic.Bool  // a task waits in WaitRoom: the writer posts when room is made
 	io         *mailbox[ioOp]
 	ioQueued   atomic.Int64
 	ioDone     chan struct{}
@@ -73,6 +74,7 @@ type Bridge struct {
 	conn     *conn // the connection in use; nil while down
 	connWQ   loop.WaitQueue
 	changed  loop.WaitQueue // woken when Stats may have changed
+	roomWQ   loop.WaitQueue // WaitRoom's waiters
 	subWQ    loop.WaitQueue // woken when subscriptions need work
 	st       loopStats
 	ha       *haState
@@ -318,6 +320,7 @@ func (b *Bridge) Run(t *loop.Task) error {
 		b.log.Warn("bridge: shutdown", "err", serr)
 	}
 	b.state = ended
+	b.roomWQ.WakeAll() // WaitRoom reports ErrClosed
 	// Whatever the shutdown got through, nothing stays open (after a clean
 	// DISCONNECT this does nothing).
 	if last != nil {

@@ -152,6 +152,48 @@ func (b *Bridge) makeRoomForTry(m *outbox.Message) error {
 	return nil
 }
 
+// roomMark is where WaitRoom lets a producer go on: half of maxTryQueue,
+// so a producer that waits for room never meets the bound.
+const roomMark = maxTryQueue / 2
+
+// appended counts n TryPublish messages as stored and wakes WaitRoom's
+// waiters when that made room. Sequentially consistent atomics: WaitRoom
+// stores roomWanted before it loads tryQueued, this stores tryQueued before
+// it loads roomWanted, so one of the two sees the other and no wake is lost.
+func (b *Bridge) appended(n int64) {
+	b.tryQueued.Add(-n)
+	if n > 0 && b.roomWanted.Load() && b.tryQueued.Load() < roomMark {
+		b.roomWanted.Store(false)
+		_ = b.l.Post(func() { b.roomWQ.WakeAll() })
+	}
+}
+
+// WaitRoom waits until TryPublish has room for a burst: until fewer than
+// half of the messages TryPublish may keep in memory wait for the outbox.
+// A producer that can hold back — a task reading a serial port, whose
+// receive buffer then holds the rest — calls it between batches, so a burst
+// goes at the disk's pace instead of meeting the bound, where the oldest
+// waiting messages are dropped (outbox.DropOldest) or new ones refused
+// (outbox.RejectNew). It returns at once when there is room, and ErrClosed
+// once the bridge has ended.
+func (b *Bridge) WaitRoom(t *loop.Task) error {
+	if err := t.Checkpoint(); err != nil {
+		return err
+	}
+	for {
+		if b.state == ended {
+			return ErrClosed
+		}
+		b.roomWanted.Store(true)
+		if b.tryQueued.Load() < roomMark {
+			return nil
+		}
+		if err := b.roomWQ.Wait(t); err != nil {
+			return err
+		}
+	}
+}
+
 func outboxMessage(name string, payload []byte, p Pub) outbox.Message {
 	return outbox.Message{Topic: name, Payload: payload, QoS: p.QoS, Retain: p.Retain, Latest: p.Latest, MaxAge: p.MaxAge}
 }
@@ -238,7 +280,7 @@ func (b *Bridge) writerLoop() {
 			*r = appendReq{}
 		}
 		b.refreshOutboxStats()
-		b.tryQueued.Add(-tries)
+		b.appended(tries)
 		if len(waits) > 0 {
 			_ = b.l.Post(func() {
 				for i, w := range waits {

@@ -24,7 +24,10 @@ func TestScenario9GracefulStop(t *testing.T) {
 		AutoReconnect: true, MaxReconnectInterval: 500 * time.Millisecond})
 	events := sub.Subscribe(t, a.Topic("burst", "event"), 1)
 
-	const n = 10000
+	// 54 KB: the whole burst fits the serial stream's 64 KiB receive buffer,
+	// where the device leaves what the outbox has not yet taken (it waits
+	// for room between batches), so none of it may be lost.
+	const n = 6000
 	lines := make([]string, n)
 	for i := range lines {
 		lines[i] = fmt.Sprintf("s9-%05d", i)
@@ -50,13 +53,19 @@ func TestScenario9GracefulStop(t *testing.T) {
 		exit, took.Round(time.Millisecond), off.At.Sub(start).Round(time.Millisecond), before, n, delivered)
 
 	// The rest waited in the outbox: the next start delivers it, in order.
+	// (In some runs the broker has acknowledged the whole burst before the
+	// exit; then the outbox recovers nothing, and the check is the same.)
 	mark := time.Now()
 	a.Start(t)
 	a.WaitOnline(t, 0, 30*time.Second)
-	kept := a.Proc().WaitLine(t, 0, regexp.MustCompile(`msg="outbox: recovered".* pending=(\d+)`), time.Second)
+	a.Proc().WaitLine(t, 0, regexp.MustCompile(`msg=ready`), 5*time.Second) // logged after the outbox is open
+	pending := "pending=0"
+	if kept, err := a.Proc().AwaitLine(0, regexp.MustCompile(`msg="outbox: recovered".* pending=(\d+)`), 0); err == nil {
+		pending = regexp.MustCompile(`pending=\d+`).FindString(kept.Text)
+	}
 	got := distinctInOrder(t, events, "s9-", n, 60*time.Second)
 	t.Logf("figure: S9 after the restart (%s): all %d events delivered in order (%d duplicates), the last %v after the start",
-		regexp.MustCompile(`pending=\d+`).FindString(kept.Text), n, got.dups, got.last.Sub(mark).Round(time.Millisecond))
+		pending, n, got.dups, got.last.Sub(mark).Round(time.Millisecond))
 }
 
 // delivery is what a subscriber received of a numbered burst.
