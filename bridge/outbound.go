@@ -184,6 +184,11 @@ func (b *Bridge) WaitRoom(t *loop.Task) error {
 		if b.state == ended {
 			return ErrClosed
 		}
+		if b.tryQueued.Load() < roomMark {
+			return nil
+		}
+		// Announced only now, so a producer with room costs the writer no
+		// Post; looked at again after the announcement (see appended).
 		b.roomWanted.Store(true)
 		if b.tryQueued.Load() < roomMark {
 			return nil
