@@ -153,6 +153,12 @@ func (e *devEnv) failing(err error) {
 	e.changed()
 }
 
+// nextAligned is the first instant after now that is a whole multiple of
+// every: the grid sleepAligned and the status publication share.
+func nextAligned(now time.Time, every time.Duration) time.Time {
+	return now.Truncate(every).Add(every)
+}
+
 // sleepAligned sleeps until the next instant that is a whole multiple of
 // every on the loop's clock (every 10 s: at :00, :10, :20 …), so periodic
 // work — the system readings, the modem's signal, the status — falls on
@@ -160,7 +166,7 @@ func (e *devEnv) failing(err error) {
 // for each at its own phase. The first sleep may be shorter than every.
 func sleepAligned(t *loop.Task, every time.Duration) error {
 	now := t.Loop().Now()
-	return t.Sleep(now.Truncate(every).Add(every).Sub(now))
+	return t.Sleep(nextAligned(now, every).Sub(now))
 }
 
 // now is the loop's time.

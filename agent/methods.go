@@ -298,10 +298,8 @@ func (a *Agent) statusTask(t *loop.Task) error {
 		var never loop.WaitQueue
 		return never.Wait(t)
 	}
-	// On a grid of the interval (sleepAligned), shared with the other
-	// periodic work.
-	aligned := func(every time.Duration) time.Time { return a.l.Now().Truncate(every).Add(every) }
-	next := aligned(every)
+	// On a grid of the interval, shared with the other periodic work.
+	next := nextAligned(a.l.Now(), every)
 	for {
 		for !a.statusDirty && a.l.Now().Before(next) {
 			err := loop.WaitFor(t, next.Sub(a.l.Now()), a.statusWQ.Wait)
@@ -321,14 +319,14 @@ func (a *Agent) statusTask(t *loop.Task) error {
 			}
 		}
 		if !a.l.Now().Before(next) {
-			next = aligned(every)
+			next = nextAligned(a.l.Now(), every)
 		}
 		if err := t.Sleep(time.Second); err != nil {
 			return err
 		}
 		if every != a.cfg.MQTT.StatusInterval {
 			every = a.cfg.MQTT.StatusInterval
-			next = aligned(every)
+			next = nextAligned(a.l.Now(), every)
 		}
 	}
 }
