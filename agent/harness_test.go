@@ -148,21 +148,25 @@ func (h *harness) holdClock() {
 	var once sync.Once
 	h.release = func() { once.Do(func() { close(release) }) }
 	h.t.Cleanup(h.release) // before the shutdown, registered earlier
-	err := h.a.l.Post(func() {
-		h.a.l.Go("test-hold", func(t *loop.Task) error {
-			_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-				select {
-				case <-release:
-				case <-ctx.Done():
-				}
-				return struct{}{}, nil
-			})
-			return err
-		})
-	})
-	if err != nil {
+	if err := h.a.l.Post(func() { goHold(h.a.l, "test-hold", release) }); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// goHold starts a task on l (from the loop) that holds the virtual clock
+// until release is closed or the loop stops: an Offload in progress is work
+// the clock waits for.
+func goHold(l *loop.Loop, name string, release <-chan struct{}) {
+	l.Go(name, func(t *loop.Task) error {
+		_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return struct{}{}, nil
+		})
+		return err
+	})
 }
 
 // startHook is start with a hook that sees the agent before it runs.

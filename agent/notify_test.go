@@ -21,16 +21,18 @@ type note struct {
 	at   time.Time
 }
 
-// The agent speaks systemd's notify protocol: READY=1 once the first
-// connection attempt is over, STATUS= lines, and WATCHDOG=1 from a task on
-// its loop — so none while the loop is hung, and again once it runs.
-func TestNotifyProtocol(t *testing.T) {
+// listenNotify is systemd's side of the notify protocol for a test: it
+// points NOTIFY_SOCKET at a socket of its own and hands over every
+// notification as it arrives. The socket closes after the agent's shutdown
+// when called before start (cleanups run last registered first).
+func listenNotify(t *testing.T) <-chan note {
+	t.Helper()
 	sockPath := filepath.Join(t.TempDir(), "notify.sock")
 	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sock.Close()
+	t.Cleanup(func() { sock.Close() })
 	notes := make(chan note, 1024)
 	go func() {
 		buf := make([]byte, 4096)
@@ -43,6 +45,14 @@ func TestNotifyProtocol(t *testing.T) {
 		}
 	}()
 	t.Setenv("NOTIFY_SOCKET", sockPath)
+	return notes
+}
+
+// The agent speaks systemd's notify protocol: READY=1 once the first
+// connection attempt is over, STATUS= lines, and WATCHDOG=1 from a task on
+// its loop — so none while the loop is hung, and again once it runs.
+func TestNotifyProtocol(t *testing.T) {
+	notes := listenNotify(t)
 	t.Setenv("WATCHDOG_USEC", "100000") // a ping every 50 ms
 	h := start(t, baseConfig, WithClock(loop.RealClock()), WithNotifier(sdnotify.New()))
 
@@ -129,24 +139,7 @@ func settled(s bridge.Stats) bool {
 // the new bridge: it says connected once that bridge is, even when the
 // bridge connected (and went quiet) before the status watcher looked at it.
 func TestStatusFollowsRenewedConnection(t *testing.T) {
-	sockPath := filepath.Join(t.TempDir(), "notify.sock")
-	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sock.Close() }) // after the agent's shutdown, registered later
-	notes := make(chan string, 1024)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := sock.Read(buf)
-			if err != nil {
-				return
-			}
-			notes <- string(buf[:n])
-		}
-	}()
-	t.Setenv("NOTIFY_SOCKET", sockPath)
+	notes := listenNotify(t)
 	n := sdnotify.New()
 	h := start(t, relayConfig, WithNotifier(n))
 	h.on(func(t *loop.Task) error {
@@ -160,7 +153,8 @@ func TestStatusFollowsRenewedConnection(t *testing.T) {
 			return realWait(t, func(ctx context.Context) error {
 				for !until() {
 					select {
-					case s := <-notes:
+					case nt := <-notes:
+						s := nt.text
 						read++
 						all = append(all, s)
 						if s == "READY=1" {
@@ -186,16 +180,7 @@ func TestStatusFollowsRenewedConnection(t *testing.T) {
 		hold := make(chan struct{})
 		release := sync.OnceFunc(func() { close(hold) })
 		defer release()
-		h.a.l.Go("test-hold-clock", func(t *loop.Task) error {
-			_, err := loop.Offload(t, func(ctx context.Context) (struct{}, error) {
-				select {
-				case <-hold:
-				case <-ctx.Done():
-				}
-				return struct{}{}, nil
-			})
-			return err
-		})
+		goHold(h.a.l, "test-hold-clock", hold)
 		h.writeConfig(strings.Replace(relayConfig, "keepalive: 5s", "keepalive: 6s", 1))
 		if _, err := h.a.reloadMethod(t, nil); err != nil {
 			return err
