@@ -340,14 +340,16 @@ func TestCallNotConnected(t *testing.T) {
 	}
 }
 
-// A method whose queue is full answers at once that it is busy: memory
-// stays bounded and the caller learns why.
-func TestBusyMethodAnswers(t *testing.T) {
+// blockingNode is node n1 with a queue of two places and one method,
+// "block", whose handler holds until release is closed; ext is a plain
+// client, and res its subscription to the method's default reply topic.
+func blockingNode(t *testing.T) (l *loop.Loop, n *node, ext *bridgetest.Client, res <-chan mqtt.Message, release chan struct{}) {
+	t.Helper()
 	br := bridgetest.StartBroker(t, bridgetest.BrokerOptions{})
-	ext := bridgetest.NewClient(t, br.URL(), "ext")
-	res := ext.Sub(t, "edgeagent/n1/res/block", 1)
+	ext = bridgetest.NewClient(t, br.URL(), "ext")
+	res = ext.Sub(t, "edgeagent/n1/res/block", 1)
 	log := testLog(t)
-	l := loop.New(loop.WithLogger(log))
+	l = loop.New(loop.WithLogger(log))
 	b, err := bridge.New(l, bridge.WithBrokers(br.URL()), bridge.WithNode("n1"), bridge.WithStateDir(t.TempDir()), bridge.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
@@ -356,13 +358,21 @@ func TestBusyMethodAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	release := make(chan struct{})
+	release = make(chan struct{})
 	if err := srv.Handle("block", func(tk *loop.Task, r *Request) (any, error) {
 		return loop.Offload(tk, func(ctx context.Context) (string, error) { <-release; return "done", nil })
 	}); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{b: b, srv: srv}
+	n = &node{b: b, srv: srv}
+	return l, n, ext, res, release
+}
+
+// A method whose queue is full answers at once that it is busy: memory
+// stays bounded and the caller learns why.
+func TestBusyMethodAnswers(t *testing.T) {
+	l, n, ext, res, release := blockingNode(t)
+	srv := n.srv
 	run(t, l, []*node{n}, func(tk *loop.Task) error {
 		// One in the handler, two queued, the fourth refused.
 		for i := range 4 {
@@ -399,26 +409,8 @@ func TestBusyMethodAnswers(t *testing.T) {
 // method's queue: a flood of them cannot make the method busy for valid
 // callers.
 func TestMalformedRequestsDoNotFillTheQueue(t *testing.T) {
-	br := bridgetest.StartBroker(t, bridgetest.BrokerOptions{})
-	ext := bridgetest.NewClient(t, br.URL(), "ext")
-	res := ext.Sub(t, "edgeagent/n1/res/block", 1)
-	log := testLog(t)
-	l := loop.New(loop.WithLogger(log))
-	b, err := bridge.New(l, bridge.WithBrokers(br.URL()), bridge.WithNode("n1"), bridge.WithStateDir(t.TempDir()), bridge.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := NewServer(b, WithQueue(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := make(chan struct{})
-	if err := srv.Handle("block", func(tk *loop.Task, r *Request) (any, error) {
-		return loop.Offload(tk, func(ctx context.Context) (string, error) { <-release; return "done", nil })
-	}); err != nil {
-		t.Fatal(err)
-	}
-	n := &node{b: b, srv: srv}
+	l, n, ext, res, release := blockingNode(t)
+	srv := n.srv
 	malformed := []string{`{"id":`, `{"params":1}`, `{"id":7,"reply_to":"edgeagent/n2/lamp/set"}`, `[]`, `{"id":null}`}
 	run(t, l, []*node{n}, func(tk *loop.Task) error {
 		// The first valid request holds the handler; then, while it is
